@@ -561,3 +561,557 @@ fn decode_cursor(c: &str) -> Option<u64> {
     };
     Some(u64::from_be_bytes(rest.try_into().ok()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A fresh directory under the system temp dir, removed when the test ends.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "brain-test-{}-{name}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+        fn log(&self) -> PathBuf {
+            self.0.join(log::LOG_NAME)
+        }
+        fn files(&self) -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn invalid<T: std::fmt::Debug>(r: Result<T, BrainError>) -> String {
+        match r {
+            Err(BrainError::Invalid(m)) => m,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    fn ids(notes: &[Note]) -> Vec<String> {
+        notes.iter().map(|n| n.id.clone()).collect()
+    }
+
+    fn line_count(path: &Path) -> usize {
+        fs::read_to_string(path).unwrap().lines().count()
+    }
+
+    #[test]
+    fn brain_is_send_and_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<Brain>();
+    }
+
+    #[test]
+    fn remember_returns_the_stored_note() {
+        let d = TempDir::new("remember");
+        let b = Brain::open(&d.0).unwrap();
+        assert!(b.is_empty());
+        let n = b
+            .remember("Buy oat milk", &tags(&["Shopping", "errands", "shopping"]))
+            .unwrap();
+        assert_eq!(n.tags, ["shopping", "errands"]);
+        assert_eq!(n.created_at, n.updated_at);
+        assert!(time::parse_rfc3339_or_date(&n.created_at).is_some());
+        assert!(n.id.starts_with("n_") && n.id.len() == 14, "{}", n.id);
+        assert!(n.id[2..]
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert_eq!(b.recall(&n.id), Some(n.clone()));
+        assert_eq!(b.recall("n_nosuchnote00"), None);
+        assert_eq!(b.len(), 1);
+        let m = b.remember("Buy oat milk", &[]).unwrap();
+        assert_ne!(m.id, n.id);
+    }
+
+    #[test]
+    fn reopen_keeps_every_note() {
+        let d = TempDir::new("reopen");
+        let mut made = Vec::new();
+        {
+            let b = Brain::open(&d.0).unwrap();
+            for i in 0..20 {
+                made.push(
+                    b.remember(
+                        &format!("note {i}: \"quoted\"\nnewline ünïcode"),
+                        &tags(&["t"]),
+                    )
+                    .unwrap(),
+                );
+            }
+        }
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 20);
+        for n in &made {
+            assert_eq!(b.recall(&n.id).as_ref(), Some(n));
+        }
+        let (page, _) = b.list(None, 100, None).unwrap();
+        made.reverse();
+        assert_eq!(page, made);
+        // The log is plain JSON lines, one per note.
+        let text = fs::read_to_string(d.log()).unwrap();
+        assert_eq!(text.lines().count(), 20);
+        assert!(text.starts_with("{\"op\":\"put\",\"seq\":1,\"id\":\"n_"));
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    #[test]
+    fn forget_persists() {
+        let d = TempDir::new("forget");
+        let (a, c) = {
+            let b = Brain::open(&d.0).unwrap();
+            let a = b.remember("alpha apples", &tags(&["x"])).unwrap();
+            let c = b.remember("gamma apples", &tags(&["x"])).unwrap();
+            assert!(b.forget(&a.id).unwrap());
+            assert!(!b.forget(&a.id).unwrap());
+            assert!(!b.forget("n_neverexisted").unwrap());
+            assert_eq!(b.recall(&a.id), None);
+            (a, c)
+        };
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.recall(&a.id), None);
+        assert_eq!(b.recall(&c.id), Some(c.clone()));
+        let hits = b.search("apples alpha", None, 10);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].note, c);
+        assert_eq!(ids(&b.list(Some("x"), 10, None).unwrap().0), [c.id.clone()]);
+        let last = fs::read_to_string(d.log()).unwrap();
+        let last = last.lines().last().unwrap();
+        assert!(
+            last.starts_with(&format!(
+                "{{\"op\":\"del\",\"seq\":3,\"id\":\"{}\",\"at\":\"",
+                a.id
+            )),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn torn_last_line_is_set_aside_and_the_store_opens() {
+        let d = TempDir::new("torn");
+        let n = {
+            let b = Brain::open(&d.0).unwrap();
+            b.remember("first", &[]).unwrap();
+            b.remember("second", &[]).unwrap()
+        };
+        let good = fs::read(d.log()).unwrap();
+        let torn = b"{\"op\":\"put\",\"seq\":3,\"id\":\"n_abc\",\"te";
+        let mut f = fs::OpenOptions::new().append(true).open(d.log()).unwrap();
+        std::io::Write::write_all(&mut f, torn).unwrap();
+        drop(f);
+
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.recall(&n.id), Some(n));
+        assert_eq!(fs::read(d.log()).unwrap(), good);
+        let files = d.files();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files[1].starts_with("notes.jsonl.torn."), "{files:?}");
+        assert_eq!(fs::read(d.0.join(&files[1])).unwrap(), torn);
+
+        // The store goes on as usual, and opens again without setting anything else aside.
+        let m = b.remember("third", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.recall(&m.id), Some(m));
+        assert_eq!(d.files().len(), 2);
+    }
+
+    #[test]
+    fn corrupt_middle_line_names_file_and_line() {
+        let d = TempDir::new("corrupt");
+        {
+            let b = Brain::open(&d.0).unwrap();
+            b.remember("one", &[]).unwrap();
+        }
+        let mut bytes = fs::read(d.log()).unwrap();
+        bytes.extend_from_slice(b"{\"op\":\"put\" oops}\n");
+        bytes.extend_from_slice(&log::del_line(9, "n_x", "2026-01-01T00:00:00Z"));
+        fs::write(d.log(), &bytes).unwrap();
+        match Brain::open(&d.0) {
+            Err(BrainError::Corrupt(m)) => {
+                assert!(
+                    m.starts_with(&format!("{} line 2: ", d.log().display())),
+                    "{m}"
+                )
+            }
+            Err(e) => panic!("expected Corrupt, got {e}"),
+            Ok(_) => panic!("expected Corrupt, got a store"),
+        }
+        // Nothing was set aside or rewritten: a human decides.
+        assert_eq!(fs::read(d.log()).unwrap(), bytes);
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    #[test]
+    fn out_of_order_seq_is_corrupt() {
+        let d = TempDir::new("seq");
+        let note = |id: &str| Note {
+            id: id.into(),
+            text: "t".into(),
+            tags: vec![],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut bytes = log::put_line(5, &note("n_a"));
+        bytes.extend_from_slice(&log::put_line(5, &note("n_b")));
+        fs::write(d.log(), &bytes).unwrap();
+        match Brain::open(&d.0) {
+            Err(BrainError::Corrupt(m)) => assert!(m.contains("line 2: seq 5"), "{m}"),
+            _ => panic!("expected Corrupt"),
+        }
+    }
+
+    #[test]
+    fn failed_write_leaves_the_store_consistent() {
+        let d = TempDir::new("fault");
+        let b = Brain::open(&d.0).unwrap();
+        let a = b.remember("kept note", &tags(&["k"])).unwrap();
+        let before = fs::read(d.log()).unwrap();
+
+        b.lock_writer().fail_next_write = true;
+        assert!(matches!(
+            b.remember("lost note", &[]),
+            Err(BrainError::Io(_))
+        ));
+        assert_eq!(fs::read(d.log()).unwrap(), before);
+        assert_eq!(b.len(), 1);
+        assert!(b.search("lost", None, 10).is_empty());
+
+        b.lock_writer().fail_next_write = true;
+        assert!(matches!(b.forget(&a.id), Err(BrainError::Io(_))));
+        assert_eq!(fs::read(d.log()).unwrap(), before);
+        assert_eq!(b.recall(&a.id), Some(a.clone()));
+
+        let c = b.remember("after the fault", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [c.id, a.id]);
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    /// A log with `dead` forgotten notes (put + del each) and one live note with two versions.
+    fn log_with_garbage(dead: u64) -> (Vec<u8>, Note) {
+        let mut bytes = Vec::new();
+        let mut seq = 0;
+        let mut next = || {
+            seq += 1;
+            seq
+        };
+        let mut live = Note {
+            id: "n_live00000000".into(),
+            text: "first version".into(),
+            tags: vec!["keep".into()],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        bytes.extend(log::put_line(next(), &live));
+        for i in 0..dead {
+            let mut n = live.clone();
+            n.id = format!("n_dead{i:08}");
+            n.text = format!("doomed {i}");
+            bytes.extend(log::put_line(next(), &n));
+            bytes.extend(log::del_line(next(), &n.id, "2026-01-02T00:00:00Z"));
+        }
+        live.text = "second version".into();
+        live.updated_at = "2026-01-03T00:00:00Z".into();
+        bytes.extend(log::put_line(next(), &live));
+        (bytes, live)
+    }
+
+    #[test]
+    fn compaction_at_open_keeps_exactly_the_live_notes_with_history() {
+        let d = TempDir::new("compact-open");
+        let (bytes, live) = log_with_garbage(600); // 1200 dead records
+        fs::write(d.log(), &bytes).unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.recall(&live.id), Some(live.clone()));
+        let text = fs::read_to_string(d.log()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "both versions of the live note, nothing else"
+        );
+        assert!(lines[0].contains("first version") && lines[1].contains("second version"));
+        assert_eq!(d.files(), ["notes.jsonl"]);
+        // Appends go to the new file, and the sequence goes on from where it was.
+        let n = b.remember("new", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [n.id, live.id]);
+        assert!(fs::read_to_string(d.log())
+            .unwrap()
+            .contains("\"seq\":1203,"));
+    }
+
+    #[test]
+    fn small_garbage_is_not_compacted() {
+        let d = TempDir::new("no-compact");
+        let (bytes, _) = log_with_garbage(400); // 800 dead records: under the floor
+        fs::write(d.log(), &bytes).unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(fs::read(d.log()).unwrap(), bytes);
+    }
+
+    #[test]
+    fn compaction_after_forget() {
+        let d = TempDir::new("compact-forget");
+        let b = Brain::open(&d.0).unwrap();
+        b.lock_writer().compact_min_dead = 2;
+        let keep = b.remember("keep me", &tags(&["a"])).unwrap();
+        let x = b.remember("drop x", &[]).unwrap();
+        let y = b.remember("drop y", &[]).unwrap();
+        assert!(b.forget(&x.id).unwrap()); // dead 2, live 2: no
+        assert_eq!(line_count(&d.log()), 4);
+        assert!(b.forget(&y.id).unwrap()); // dead 4 > live 1, > 2: compact
+        assert_eq!(line_count(&d.log()), 1);
+        assert_eq!(d.files(), ["notes.jsonl"]);
+        let z = b.remember("after", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [z.id, keep.id]);
+    }
+
+    #[test]
+    fn failed_compaction_never_replaces_the_log() {
+        let d = TempDir::new("compact-fault");
+        let b = Brain::open(&d.0).unwrap();
+        {
+            let mut w = b.lock_writer();
+            w.compact_min_dead = 2;
+            w.fail_next_compaction = true;
+        }
+        let keep = b.remember("keep me", &[]).unwrap();
+        let x = b.remember("drop x", &[]).unwrap();
+        let y = b.remember("drop y", &[]).unwrap();
+        assert!(b.forget(&x.id).unwrap());
+        assert!(b.forget(&y.id).unwrap()); // compaction writes half the tmp file, then fails
+        assert_eq!(line_count(&d.log()), 5, "the full log is still there");
+        assert_eq!(
+            d.files(),
+            ["notes.jsonl"],
+            "the half-written tmp file is gone"
+        );
+        assert_eq!(b.len(), 1);
+        let z = b.remember("after", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [z.id, keep.id]);
+    }
+
+    #[test]
+    fn a_stale_tmp_file_is_ignored_and_removed() {
+        let d = TempDir::new("stale-tmp");
+        let n = {
+            let b = Brain::open(&d.0).unwrap();
+            b.remember("survivor", &[]).unwrap()
+        };
+        // A compaction killed before its rename leaves half a file behind.
+        fs::write(d.0.join(log::TMP_NAME), b"{\"op\":\"put\",\"se").unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.recall(&n.id), Some(n));
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    #[test]
+    fn list_pages_stay_exact_under_adds_and_forgets() {
+        let d = TempDir::new("list");
+        let b = Brain::open(&d.0).unwrap();
+        let made: Vec<Note> = (0..10)
+            .map(|i| b.remember(&format!("note {i}"), &[]).unwrap())
+            .collect();
+        let mut expected: Vec<String> = made.iter().rev().map(|n| n.id.clone()).collect();
+
+        let (p1, c1) = b.list(None, 3, None).unwrap();
+        assert_eq!(ids(&p1), expected[0..3]);
+        let c1 = c1.unwrap();
+        // Between pages: two new notes, one seen note and one unseen note forgotten, and the
+        // very note the cursor points at forgotten.
+        b.remember("new 1", &[]).unwrap();
+        b.remember("new 2", &[]).unwrap();
+        assert!(b.forget(&made[9].id).unwrap()); // seen
+        assert!(b.forget(&made[7].id).unwrap()); // the cursor's note
+        assert!(b.forget(&made[5].id).unwrap()); // not yet seen
+        expected.retain(|id| *id != made[5].id);
+
+        let mut seen = ids(&p1);
+        let mut cursor = Some(c1);
+        while let Some(c) = cursor {
+            let (page, next) = b.list(None, 3, Some(&c)).unwrap();
+            assert!(page.len() <= 3);
+            seen.extend(ids(&page));
+            cursor = next;
+        }
+        assert_eq!(seen, expected);
+
+        // Exactly divisible: the last full page says there is no more.
+        let (page, next) = b.list(None, 9, None).unwrap();
+        assert_eq!(page.len(), 9);
+        assert_eq!(next, None);
+        let (_, next) = b.list(None, 8, None).unwrap();
+        assert!(next.is_some());
+    }
+
+    #[test]
+    fn list_filters_by_tag_and_rejects_foreign_cursors() {
+        let d = TempDir::new("list-tag");
+        let b = Brain::open(&d.0).unwrap();
+        let a = b.remember("a", &tags(&["work"])).unwrap();
+        b.remember("b", &tags(&["home"])).unwrap();
+        let c = b.remember("c", &tags(&["home", "work"])).unwrap();
+        let (p, next) = b.list(Some("WORK"), 1, None).unwrap();
+        assert_eq!(ids(&p), [c.id.clone()]);
+        let (p, next) = b.list(Some("work"), 1, next.as_deref()).unwrap();
+        assert_eq!((ids(&p), next), (vec![a.id], None));
+        assert_eq!(b.list(Some("nope"), 5, None).unwrap(), (vec![], None));
+        for bad in ["", "!!!", "AAAA", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"] {
+            assert_eq!(
+                invalid(b.list(None, 5, Some(bad))),
+                "cursor is not one this server issued; call list_notes without a cursor to \
+                 start again"
+            );
+        }
+    }
+
+    #[test]
+    fn search_ranks_matches() {
+        let d = TempDir::new("search");
+        let b = Brain::open(&d.0).unwrap();
+        let long = b
+            .remember(
+                "A long note that mentions rust once among many other words about cooking \
+                 and gardening and weather",
+                &[],
+            )
+            .unwrap();
+        let short = b
+            .remember("Rust borrow checker, rust lifetimes", &[])
+            .unwrap();
+        b.remember("Nothing relevant here", &[]).unwrap();
+        let hits = b.search("rust", None, 10);
+        assert_eq!(
+            hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(),
+            [&short.id, &long.id]
+        );
+        assert!(hits[0].score > hits[1].score && hits[1].score > 0.0);
+        // Scores are rounded to 3 decimals.
+        assert_eq!(hits[0].score, (hits[0].score * 1000.0).round() / 1000.0);
+        // Terms are OR'ed; a note matching more of them ranks higher.
+        let hits = b.search("lifetimes gardening", None, 10);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(b.search("rust", None, 1).len(), 1);
+        assert!(b.search("absent", None, 10).is_empty());
+        assert!(b.search("  ?!.. ", None, 10).is_empty());
+        assert!(b.search("", None, 10).is_empty());
+        assert!(b.search("rust", None, 0).is_empty());
+    }
+
+    #[test]
+    fn search_folds_case_and_accents_and_filters_by_tag() {
+        let d = TempDir::new("search-fold");
+        let b = Brain::open(&d.0).unwrap();
+        let fr = b
+            .remember("Crème brûlée à la Straße", &tags(&["food"]))
+            .unwrap();
+        let other = b.remember("creme BRULEE again", &tags(&["other"])).unwrap();
+        let hits = b.search("CRÈME brulee strasse", None, 10);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].note.id, fr.id);
+        let hits = b.search("creme", Some("Food"), 10);
+        assert_eq!(
+            hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(),
+            [&fr.id]
+        );
+        assert!(b.search("creme", Some("missing"), 10).is_empty());
+        assert_eq!(b.search("brûlée", Some("other"), 10)[0].note, other);
+    }
+
+    #[test]
+    fn search_ties_go_to_the_newest() {
+        let d = TempDir::new("search-ties");
+        let b = Brain::open(&d.0).unwrap();
+        let notes: Vec<Note> = (0..5)
+            .map(|_| b.remember("identical words here", &[]).unwrap())
+            .collect();
+        let hits = b.search("identical", None, 3);
+        let expect: Vec<&String> = notes.iter().rev().take(3).map(|n| &n.id).collect();
+        assert_eq!(hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(), expect);
+        assert!(hits.windows(2).all(|w| w[0].score == w[1].score));
+    }
+
+    #[test]
+    fn remember_validates_with_actionable_messages() {
+        let d = TempDir::new("validate");
+        let b = Brain::open(&d.0).unwrap();
+        assert!(invalid(b.remember("", &[])).contains("empty"));
+        assert!(invalid(b.remember(" \n ", &[])).contains("whitespace"));
+        assert!(invalid(b.remember(&"x".repeat(65_537), &[])).contains("64 KiB"));
+        assert!(b.remember(&"x".repeat(65_536), &[]).is_ok());
+        let m = invalid(b.remember("ok", &tags(&["good", "Not Good"])));
+        assert!(m.contains("\"not-good\""), "{m}");
+        let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+        assert!(invalid(b.remember("ok", &many)).contains("at most 16"));
+        assert_eq!(b.len(), 1);
+        assert_eq!(line_count(&d.log()), 1);
+    }
+
+    #[test]
+    fn concurrent_writers_and_readers() {
+        let d = TempDir::new("threads");
+        let b = Arc::new(Brain::open(&d.0).unwrap());
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let b = Arc::clone(&b);
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let n = b
+                            .remember(&format!("thread {t} note {i} shared"), &[])
+                            .unwrap();
+                        assert!(!b.search("shared", None, 5).is_empty());
+                        if i % 3 == 0 {
+                            assert!(b.forget(&n.id).unwrap());
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let want = ids(&b.list(None, 1000, None).unwrap().0);
+        assert_eq!(want.len(), 8 * 6);
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 1000, None).unwrap().0), want);
+    }
+}
