@@ -1466,4 +1466,227 @@ mod tests {
             assert!(text.contains("must be a JSON object"), "{text}");
         }
     }
+
+    // ---- tools against a real brain ----
+
+    fn remember(m: &Mcp, text: &str, tags: Value) -> String {
+        let r = call(m, "remember", json!({"text": text, "tags": tags}));
+        assert_eq!(r["isError"], false, "{r}");
+        r["structuredContent"]["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    }
+
+    #[test]
+    fn remember_then_recall_returns_the_whole_note() {
+        let m = mcp();
+        let r = call(
+            &m,
+            "remember",
+            json!({"text": "The user's dog is called Rex", "tags": ["Pets", "family"]}),
+        );
+        assert_eq!(r["isError"], false);
+        let sc = &r["structuredContent"];
+        let id = sc["id"].as_str().expect("id");
+        assert!(sc["created_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+        assert_eq!(sc["tags"], json!(["pets", "family"]));
+        assert!(r["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(id)));
+
+        let r = call(&m, "recall", json!({"id": id}));
+        assert_eq!(r["isError"], false);
+        let n = &r["structuredContent"];
+        assert_eq!(n["id"], id);
+        assert_eq!(n["text"], "The user's dog is called Rex");
+        assert_eq!(n["tags"], json!(["pets", "family"]));
+        assert_eq!(n["created_at"], sc["created_at"]);
+        assert!(n["updated_at"].is_string());
+        assert!(r["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("dog is called Rex")));
+        // Nulls for optional arguments mean "not given".
+        let r = call(
+            &m,
+            "remember",
+            json!({"text": "no tags here", "tags": null}),
+        );
+        assert_eq!(r["structuredContent"]["tags"], json!([]));
+    }
+
+    #[test]
+    fn remember_limits_come_back_as_tool_errors() {
+        let m = mcp();
+        let text = call_err(&m, "remember", json!({"text": "x".repeat(65_537)}));
+        assert!(
+            text.contains("65537 bytes") && text.contains("65536"),
+            "{text}"
+        );
+        assert_eq!(
+            call(&m, "remember", json!({"text": "x".repeat(65_536)}))["isError"],
+            false
+        );
+        let text = call_err(&m, "remember", json!({"text": ""}));
+        assert!(text.contains("`text` is empty"), "{text}");
+        let text = call_err(&m, "remember", json!({"text": " \n "}));
+        assert!(text.contains("`text` is empty"), "{text}");
+        let tags: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+        let text = call_err(&m, "remember", json!({"text": "x", "tags": tags}));
+        assert!(text.contains("at most 16"), "{text}");
+        let text = call_err(&m, "remember", json!({"text": "x", "tags": ["two words"]}));
+        assert!(text.contains("two-words"), "{text}");
+        let text = call_err(
+            &m,
+            "remember",
+            json!({"text": "x", "tags": ["a".repeat(65)]}),
+        );
+        assert!(text.contains("the limit is 64"), "{text}");
+        assert_eq!(m.brain.len(), 1, "only the 64 KiB note was stored");
+    }
+
+    #[test]
+    fn search_returns_best_first_with_scores() {
+        let m = mcp();
+        let rex = remember(
+            &m,
+            "The dog Rex likes long walks; the dog is old",
+            json!(["pets"]),
+        );
+        let cat = remember(&m, "The cat sleeps all day, unlike the dog", json!([]));
+        remember(&m, "Quarterly report due in March", json!(["work"]));
+        let r = call(&m, "search", json!({"query": "dog"}));
+        assert_eq!(r["isError"], false);
+        let results = r["structuredContent"]["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0]["id"], rex.as_str());
+        assert_eq!(results[1]["id"], cat.as_str());
+        let (s0, s1) = (results[0]["score"].as_f64(), results[1]["score"].as_f64());
+        assert!(s0 >= s1 && s1 > Some(0.0), "{s0:?} {s1:?}");
+        for key in ["id", "text", "tags", "created_at", "score"] {
+            assert!(results[0].get(key).is_some(), "{key}");
+        }
+        // Tag filter (upper case is lower-cased), limit, and no match.
+        let r = call(&m, "search", json!({"query": "dog", "tag": "PETS"}));
+        assert_eq!(
+            r["structuredContent"]["results"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let r = call(&m, "search", json!({"query": "dog", "limit": 1}));
+        assert_eq!(
+            r["structuredContent"]["results"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let r = call(&m, "search", json!({"query": "dog", "limit": 1.0}));
+        assert_eq!(r["isError"], false);
+        let r = call(&m, "search", json!({"query": "zebra"}));
+        assert_eq!(r["isError"], false);
+        assert_eq!(r["structuredContent"]["results"], json!([]));
+        assert!(r["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("No notes")));
+    }
+
+    #[test]
+    fn forget_says_whether_it_deleted() {
+        let m = mcp();
+        let id = remember(&m, "temporary fact", json!([]));
+        let r = call(&m, "forget", json!({"id": id}));
+        assert_eq!(r["isError"], false);
+        assert_eq!(r["structuredContent"], json!({"id": id, "deleted": true}));
+        // Again: nothing to delete. An error the model can act on, still saying deleted: false.
+        let r = call(&m, "forget", json!({"id": id}));
+        assert_eq!(r["isError"], true);
+        assert_eq!(r["structuredContent"], json!({"id": id, "deleted": false}));
+        assert!(r["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Nothing was deleted")));
+        let text = call_err(&m, "recall", json!({"id": id}));
+        assert!(text.contains("no note has id"), "{text}");
+        let text = call_err(&m, "recall", json!({"id": "x".repeat(300)}));
+        assert!(text.contains("no note has id"), "{text}");
+    }
+
+    #[test]
+    fn list_notes_pages_newest_first() {
+        let m = mcp();
+        let ids: Vec<String> = (0..5)
+            .map(|i| {
+                remember(
+                    &m,
+                    &format!("note {i}"),
+                    json!(if i % 2 == 0 { vec!["even"] } else { vec![] }),
+                )
+            })
+            .collect();
+        let r = call(&m, "list_notes", json!({"limit": 2}));
+        let sc = &r["structuredContent"];
+        let page: Vec<&str> = sc["notes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n["id"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(page, [ids[4].as_str(), ids[3].as_str()]);
+        let cursor = sc["next_cursor"].as_str().expect("cursor").to_string();
+        assert!(r["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&cursor)));
+        let r = call(&m, "list_notes", json!({"limit": 2, "cursor": cursor}));
+        let r = call(
+            &m,
+            "list_notes",
+            json!({"limit": 2, "cursor": r["structuredContent"]["next_cursor"]}),
+        );
+        let sc = &r["structuredContent"];
+        assert_eq!(sc["notes"][0]["id"], ids[0].as_str());
+        assert_eq!(sc["next_cursor"], Value::Null);
+        // Default limit, tag filter.
+        let r = call(&m, "list_notes", json!({}));
+        assert_eq!(
+            r["structuredContent"]["notes"].as_array().map(Vec::len),
+            Some(5)
+        );
+        let r = call(&m, "list_notes", json!({"tag": "even"}));
+        assert_eq!(
+            r["structuredContent"]["notes"].as_array().map(Vec::len),
+            Some(3)
+        );
+        let text = call_err(&m, "list_notes", json!({"cursor": "garbage"}));
+        assert!(text.contains("cursor"), "{text}");
+        let r = call(&m, "list_notes", json!({"tag": "nothing-here"}));
+        assert_eq!(
+            r["structuredContent"],
+            json!({"notes": [], "next_cursor": null})
+        );
+    }
+
+    #[test]
+    fn modern_tools_call_needs_no_initialize() {
+        let m = mcp();
+        let r = modern(
+            &m,
+            "tools/call",
+            json!({"name": "remember", "arguments": {"text": "stateless works"}}),
+        );
+        assert_eq!(r.status, 200);
+        let v = json_of(&r);
+        assert_eq!(v["id"], 7);
+        let res = &v["result"];
+        assert_eq!(res["resultType"], "complete");
+        assert_eq!(res["isError"], false);
+        assert!(res["structuredContent"]["id"].is_string());
+        assert_eq!(res["_meta"][META_SERVER_INFO]["name"], "brain-mcp");
+        // Bad arguments stay a 200 tool error in this era too.
+        let r = modern(
+            &m,
+            "tools/call",
+            json!({"name": "search", "arguments": {"limit": 3}}),
+        );
+        assert_eq!(r.status, 200);
+        let v = json_of(&r);
+        assert_eq!(v["result"]["isError"], true);
+        assert_eq!(v["result"]["resultType"], "complete");
+    }
 }

@@ -14,7 +14,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::brain::{Brain, BrainError, Note};
+use crate::brain::{normalize_tag, Brain, BrainError, Note};
 
 /// `limit` bounds for `search` and `list_notes`.
 pub const MIN_LIMIT: u64 = 1;
@@ -288,9 +288,8 @@ impl Args<'_> {
     fn tag_filter(&self) -> Result<Option<String>, ToolError> {
         match self.opt_str("tag")? {
             None => Ok(None),
-            Some(t) => normalize_filter_tag(t)
-                .map(Some)
-                .map_err(from_brain_invalid),
+            // The brain's own rules and messages: a tag no note could carry is refused.
+            Some(t) => normalize_tag(t).map(Some).map_err(from_brain_invalid),
         }
     }
 
@@ -319,35 +318,6 @@ impl Args<'_> {
             ))),
         }
     }
-}
-
-/// The brain's own tag rules, so a filter tag that no note could carry is refused with the
-/// same message `remember` gives.
-fn normalize_filter_tag(tag: &str) -> Result<String, BrainError> {
-    let t = tag.to_ascii_lowercase();
-    if t.is_empty() {
-        return Err(BrainError::Invalid(
-            "`tag` is empty: remove it or give a tag of 1 to 64 characters of a-z, 0-9, '_' \
-             and '-'"
-                .into(),
-        ));
-    }
-    if let Some(bad) = t
-        .chars()
-        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
-    {
-        return Err(BrainError::Invalid(format!(
-            "tag {:?} contains {bad:?}; tags may only use a-z, 0-9, '_' and '-'",
-            clip(tag, 64)
-        )));
-    }
-    if t.len() > 64 {
-        return Err(BrainError::Invalid(format!(
-            "tag is {} characters; the limit is 64: shorten it",
-            t.len()
-        )));
-    }
-    Ok(t)
 }
 
 fn from_brain_invalid(e: BrainError) -> ToolError {
@@ -767,4 +737,33 @@ fn list_output() -> Value {
         },
         "required": ["notes", "next_cursor"],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_failures_say_nothing_was_saved() {
+        let io = || BrainError::Io(std::io::Error::other("disk full"));
+        let e = write_failure(io(), "the note was NOT saved");
+        assert!(e
+            .text
+            .starts_with("storage error: the note was NOT saved (disk full)"));
+        let e = write_failure(io(), "the note was NOT deleted");
+        assert!(e.text.contains("NOT deleted"));
+        let e = write_failure(
+            BrainError::Corrupt("log line 3".into()),
+            "the note was NOT saved",
+        );
+        assert!(e.text.contains("NOT saved") && e.text.contains("log line 3"));
+        let e = write_failure(BrainError::Invalid("fix it".into()), "x");
+        assert_eq!(e.text, "fix it");
+    }
+
+    #[test]
+    fn clip_respects_char_boundaries() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("ééé", 3), "é...");
+    }
 }
