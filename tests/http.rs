@@ -465,6 +465,11 @@ fn sigterm_exits_0_and_logs_stopped() {
 #[test]
 fn sigterm_lets_an_in_flight_request_finish() {
     let mut s = Server::start();
+    let mut idle = s.connect();
+    assert_eq!(
+        idle.request(&s.host(), "GET", "/healthz", &[], b"").status,
+        200
+    );
     let mut c = s.connect();
     let form = format!(
         "grant_type=client_credentials&client_id={}&client_secret={}",
@@ -476,13 +481,23 @@ fn sigterm_lets_an_in_flight_request_finish() {
     c.send(first);
     thread::sleep(Duration::from_millis(300));
     s.signal(libc::SIGTERM);
+    // An idle keep-alive connection is closed at once.
+    idle.assert_closed_within(Duration::from_secs(1));
+    // A new connection is not served: it waits in the backlog and is refused when the
+    // listener closes.
+    let mut late = s.connect();
+    late.send(&raw_request(&s.host(), "GET", "/healthz", &[], b"", true));
     thread::sleep(Duration::from_millis(300));
-    // New connections are refused or closed while the in-flight request completes.
+    // The request whose body was half sent is answered, with Connection: close.
     c.send(rest);
     let r = c.read_response();
     assert_eq!(r.status, 200, "{r:?}\n{}", s.log());
     assert!(r.closes());
+    let token = r.json()["access_token"].as_str().unwrap().to_string();
     assert_eq!(s.wait_exit().code(), Some(0));
+    assert!(late.try_read_response(false).is_err());
+    assert!(s.log().contains("brain-mcp: stopped"));
+    s.assert_log_clean(&[&token]);
 }
 
 #[test]
