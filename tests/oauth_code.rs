@@ -57,8 +57,20 @@ fn consent_form(page: &Response) -> Vec<(String, String)> {
     let html = page.body_str();
     let mut out = Vec::new();
     for part in html.split("<input type=\"hidden\" ").skip(1) {
-        let name = part.split("name=\"").nth(1).unwrap().split('"').next().unwrap();
-        let value = part.split("value=\"").nth(1).unwrap().split('"').next().unwrap();
+        let name = part
+            .split("name=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let value = part
+            .split("value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         let value = value
             .replace("&quot;", "\"")
             .replace("&#39;", "'")
@@ -150,7 +162,11 @@ fn unknown_client_or_redirect_is_a_page_never_a_redirect() {
     let r = authorize(&s, &auth_params("nobody", CLAUDE_CALLBACK));
     assert_eq!(r.status, 400);
     assert!(r.header("location").is_none());
-    assert!(r.body_str().contains("Unknown client_id"), "{}", r.body_str());
+    assert!(
+        r.body_str().contains("Unknown client_id"),
+        "{}",
+        r.body_str()
+    );
     for bad in [
         "https://evil.example/cb",
         "https://claude.ai/api/mcp/auth_callback/../x",
@@ -177,11 +193,17 @@ fn unknown_client_or_redirect_is_a_page_never_a_redirect() {
 fn errors_after_the_redirect_is_trusted_go_back_with_state_and_iss() {
     let s = Server::start();
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("response_type", "token")], "unsupported_response_type"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
         (vec![("code_challenge", "")], "invalid_request"),
         (vec![("code_challenge_method", "plain")], "invalid_request"),
         (vec![("code_challenge_method", "")], "invalid_request"),
-        (vec![("resource", "https://evil.example/mcp")], "invalid_target"),
+        (
+            vec![("resource", "https://evil.example/mcp")],
+            "invalid_target",
+        ),
     ];
     for (change, want) in cases {
         let mut p = auth_params(CLIENT_ID, CLAUDE_CALLBACK);
@@ -344,10 +366,16 @@ fn consent_page_headers_password_and_csrf() {
         .contains("frame-ancestors 'none'"));
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(page.header("access-control-allow-origin").is_none());
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     let html = page.body_str();
     assert!(html.contains(CLIENT_ID), "names the client");
-    assert!(html.contains("https://claude.ai"), "says where you will be sent");
+    assert!(
+        html.contains("https://claude.ai"),
+        "says where you will be sent"
+    );
     assert!(html.contains("type=\"password\""));
     assert!(!html.contains("<script"), "works without JavaScript");
 
@@ -408,7 +436,11 @@ fn register(s: &Server, body: &str) -> Response {
 fn registration_only_with_owner_password() {
     let s = Server::start();
     assert_eq!(
-        register(&s, r#"{"redirect_uris":["https://claude.ai/api/mcp/auth_callback"]}"#).status,
+        register(
+            &s,
+            r#"{"redirect_uris":["https://claude.ai/api/mcp/auth_callback"]}"#
+        )
+        .status,
         404
     );
     let meta = s.get("/.well-known/oauth-authorization-server").json();
@@ -470,8 +502,14 @@ fn registration_rules() {
     for (body, want) in [
         (r#"{}"#, "invalid_redirect_uri"),
         (r#"{"redirect_uris":[]}"#, "invalid_redirect_uri"),
-        (r#"{"redirect_uris":["http://example.com/cb"]}"#, "invalid_redirect_uri"),
-        (r#"{"redirect_uris":["https://a.example/cb#frag"]}"#, "invalid_redirect_uri"),
+        (
+            r#"{"redirect_uris":["http://example.com/cb"]}"#,
+            "invalid_redirect_uri",
+        ),
+        (
+            r#"{"redirect_uris":["https://a.example/cb#frag"]}"#,
+            "invalid_redirect_uri",
+        ),
         (r#"{"redirect_uris":[42]}"#, "invalid_redirect_uri"),
         (
             r#"{"redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"private_key_jwt"}"#,
@@ -491,20 +529,43 @@ fn registration_rules() {
     // A registered client's redirect URIs: exactly those, loopback on any port.
     let (base, _) = location_params(&post_consent(
         &s,
-        &authorize(&s, &auth_params(public["client_id"].as_str().unwrap(), "http://localhost:4567/callback")),
+        &authorize(
+            &s,
+            &auth_params(
+                public["client_id"].as_str().unwrap(),
+                "http://localhost:4567/callback",
+            ),
+        ),
         OWNER_PASSWORD,
         "approve",
     ));
     assert_eq!(base, "http://localhost:4567/callback");
     assert_eq!(
-        authorize(&s, &auth_params(public["client_id"].as_str().unwrap(), "http://localhost:4567/other")).status,
+        authorize(
+            &s,
+            &auth_params(
+                public["client_id"].as_str().unwrap(),
+                "http://localhost:4567/other"
+            )
+        )
+        .status,
         400
     );
-    assert_eq!(authorize(&s, &auth_params(&id, "https://claude.com/api/mcp/auth_callback")).status, 400);
+    assert_eq!(
+        authorize(
+            &s,
+            &auth_params(&id, "https://claude.com/api/mcp/auth_callback")
+        )
+        .status,
+        400
+    );
 
     // Registered clients persist.
     s.restart();
-    assert_eq!(authorize(&s, &auth_params(&id, CLAUDE_CALLBACK)).status, 200);
+    assert_eq!(
+        authorize(&s, &auth_params(&id, CLAUDE_CALLBACK)).status,
+        200
+    );
     s.assert_log_clean(&[&secret]);
 }
 
@@ -549,7 +610,10 @@ fn public_client_full_flow_with_none() {
     let j = r.json();
     assert_eq!(mcp_status(&s, j["access_token"].as_str().unwrap()), 200);
     // A public client cannot use client_credentials.
-    let r = token(&s, &[("grant_type", "client_credentials"), ("client_id", id)]);
+    let r = token(
+        &s,
+        &[("grant_type", "client_credentials"), ("client_id", id)],
+    );
     assert_eq!((r.status, r.error().as_str()), (400, "unauthorized_client"));
 }
 
@@ -639,7 +703,12 @@ fn claude_ai_sequence(s: &Server, registered: bool) {
     );
     // 2. The path-inserted protected-resource metadata, then the AS metadata.
     let prm = s
-        .request("GET", &prm_url[iss.len()..], &[("MCP-Protocol-Version", "2025-06-18")], b"")
+        .request(
+            "GET",
+            &prm_url[iss.len()..],
+            &[("MCP-Protocol-Version", "2025-06-18")],
+            b"",
+        )
         .json();
     assert_eq!(prm["resource"], format!("{iss}/mcp"));
     let as_url = prm["authorization_servers"][0].as_str().unwrap();
@@ -703,7 +772,10 @@ fn claude_ai_sequence(s: &Server, registered: bool) {
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
     );
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.json()["result"]["tools"].as_array().unwrap().len() >= 5, true);
+    assert_eq!(
+        r.json()["result"]["tools"].as_array().unwrap().len() >= 5,
+        true
+    );
     // 7. Refresh, then the old refresh token fails.
     let old = t["refresh_token"].as_str().unwrap();
     let fresh = token(
@@ -726,7 +798,10 @@ fn claude_ai_sequence(s: &Server, registered: bool) {
             ("client_secret", &secret),
         ],
     );
-    assert_eq!((again.status, again.error().as_str()), (400, "invalid_grant"));
+    assert_eq!(
+        (again.status, again.error().as_str()),
+        (400, "invalid_grant")
+    );
 }
 
 #[test]
@@ -759,7 +834,10 @@ fn owner_commands_work_while_the_server_runs() {
             .env("BRAIN_DATA_DIR", s.data_dir())
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
     };
     let (code, out) = run(&["grants"]);
     assert_eq!(code, Some(0), "{out}");

@@ -7,4 +7,6 @@ mod bearer;
 mod config;
 mod discovery;
 mod http;
+mod mcp;
 mod oauth_cc;
+mod oauth_code;

@@ -267,6 +267,14 @@ impl Server {
         status
     }
 
+    /// Starts the server again after it exited on its own (a crash test's SIGKILL), on the
+    /// same data directory and address: recovery from a crash is part of the contract.
+    pub fn respawn(&mut self) {
+        assert!(self.child.is_none(), "respawn: the server is still running");
+        self.env.insert("LISTEN_ADDR".into(), self.addr.to_string());
+        self.spawn();
+    }
+
     /// Stops the server cleanly and starts it again on the same data directory and the same
     /// address: what survives a restart is part of the contract, and issued tokens are bound
     /// to the resource URL, which is derived from the address.
@@ -468,17 +476,18 @@ impl Conn {
     /// Connects with a 15 s read timeout (longer than any server timeout, so a hung server
     /// fails the test instead of hanging it).
     pub fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(15)))
-            .unwrap();
-        stream
-            .set_write_timeout(Some(Duration::from_secs(15)))
-            .unwrap();
-        Conn {
+        Conn::try_open(addr).expect("connect")
+    }
+
+    /// Connects, reporting failure: a crash test's clients race the server's death.
+    pub fn try_open(addr: SocketAddr) -> std::io::Result<Conn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(15)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(15)))?;
+        Ok(Conn {
             stream,
             buf: Vec::new(),
-        }
+        })
     }
 
     /// Writes raw bytes; panics on failure.
