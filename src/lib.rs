@@ -2,5 +2,14 @@
 //! authorization server. Data flows one way: socket → http → router → handler → store.
 
 pub mod brain;
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod error;
 pub mod http;
+pub mod limiter;
+pub mod log;
 pub mod mcp;
+pub mod oauth;
+pub mod router;
+pub mod time;

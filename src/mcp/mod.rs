@@ -11,6 +11,12 @@ pub struct Mcp {
     pub brain: std::sync::Arc<Brain>,
 }
 
+impl Mcp {
+    pub fn new(brain: std::sync::Arc<Brain>) -> Mcp {
+        Mcp { brain }
+    }
+}
+
 pub fn handle(_mcp: &Mcp, _req: &Request) -> Response {
     Response::json(
         500,
