@@ -16,8 +16,14 @@ skipped=0
 work=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/brain-mcp-ci-ship.XXXXXX")
 pids=
 
+stop_all() {
+    for p in $pids; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    pids=
+}
 finish() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
+    stop_all
     rm -rf "$work"
 }
 trap finish EXIT
@@ -26,23 +32,24 @@ trap 'exit 130' INT TERM
 # check NAME COMMAND...: run one check with its output in a log; print the verdict.
 # A command that exits 77 was skipped (it prints why as its last line).
 check() {
-    name=$1
+    c_name=$1
     shift
-    log=$work/log.$((passed + failed + skipped))
-    t0=$(date +%s)
-    "$@" >"$log" 2>&1
-    rc=$?
-    t=$(($(date +%s) - t0))
-    if [ "$rc" -eq 0 ]; then
+    c_log=$work/log.$((passed + failed + skipped))
+    c_t0=$(date +%s)
+    "$@" >"$c_log" 2>&1
+    c_rc=$?
+    c_t=$(($(date +%s) - c_t0))
+    stop_all # a failed check may leave its server running: never let it leak into the next
+    if [ "$c_rc" -eq 0 ]; then
         passed=$((passed + 1))
-        echo "PASS $name (${t}s)"
-    elif [ "$rc" -eq 77 ]; then
+        echo "PASS $c_name (${c_t}s)"
+    elif [ "$c_rc" -eq 77 ]; then
         skipped=$((skipped + 1))
-        echo "SKIP $name: $(tail -n 1 "$log")"
+        echo "SKIP $c_name: $(tail -n 1 "$c_log")"
     else
         failed=$((failed + 1))
-        echo "FAIL $name (${t}s, exit $rc); last lines:"
-        tail -n 40 "$log" | sed 's/^/    /'
+        echo "FAIL $c_name (${c_t}s, exit $c_rc); last lines:"
+        tail -n 40 "$c_log" | sed 's/^/    /'
     fi
 }
 
@@ -165,30 +172,31 @@ score=$(sed -n 's/.*Overall exposure level for brain-mcp.service: \([0-9.]*\).*/
 # -- the release binary, started locally -------------------------------------------------
 # start_server NAME DATA_DIR CRED_DIR: start it on a free loopback port; sets $addr, $pid.
 start_server() {
-    log=$work/server-$1.log
+    slog=$work/server-$1.log
+    : >"$slog"
     env -i PATH=/usr/bin:/bin LISTEN_ADDR=127.0.0.1:0 BRAIN_DATA_DIR="$2" \
         BRAIN_MCP_TOKEN_FILE="$3/brain-mcp-token" OAUTH_CLIENT_ID=brain-mcp \
         OAUTH_CLIENT_SECRET_FILE="$3/oauth-client-secret" \
         BRAIN_OWNER_PASSWORD_FILE="$3/owner-password" \
-        "$bin" serve 2>"$log" &
+        "$bin" serve 2>"$slog" &
     pid=$!
     pids="$pids $pid"
     addr=
     i=0
     while [ -z "$addr" ] && [ $i -lt 100 ]; do
-        kill -0 "$pid" 2>/dev/null || { echo "server $1 exited:"; cat "$log"; return 1; }
-        addr=$(sed -n 's#.*listening on http://\([^ ,;]*\).*#\1#p' "$log" | head -n 1)
+        kill -0 "$pid" 2>/dev/null || { echo "server $1 exited:"; cat "$slog"; return 1; }
+        addr=$(sed -n 's#.*listening on http://\([^ ,;]*\).*#\1#p' "$slog" | head -n 1)
         i=$((i + 1))
         sleep 0.1
     done
-    [ -n "$addr" ] || { echo "server $1: no 'listening on' line in 10 s:"; cat "$log"; return 1; }
+    [ -n "$addr" ] || { echo "server $1: no 'listening on' line in 10 s:"; cat "$slog"; return 1; }
     echo "server $1 listening on $addr"
 }
 stop_server() {
     kill -TERM "$pid"
     wait "$pid"
     st=$?
-    [ "$st" -eq 0 ] || { echo "exit status $st after SIGTERM"; cat "$log"; return 1; }
+    [ "$st" -eq 0 ] || { echo "exit status $st after SIGTERM"; cat "$slog"; return 1; }
 }
 creds=$D/etc/brain-mcp/credentials
 

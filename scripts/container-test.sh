@@ -31,7 +31,7 @@ fi
 runtime=$(command -v runc || echo /usr/sbin/runc)
 RUN_OPTS=${PODMAN_RUN_OPTS:---runtime $runtime --ulimit nofile=4096:4096 --ulimit nproc=4096:4096}
 
-bin=$(scripts/build-static.sh | tail -n 1)
+scripts/build-static.sh >/dev/null
 
 id=brain-mcp-ctest-$$
 image=localhost/brain-mcp:$id
@@ -63,9 +63,14 @@ say "image $image: $size bytes"
 [ "$(podman image inspect "$image" --format '{{.Config.User}}')" = "65532:65532" ] || { say "image user is not 65532:65532"; exit 1; }
 podman image inspect "$image" | grep -q '"healthcheck"' || { say "image has no HEALTHCHECK"; exit 1; }
 
-# Secrets: fresh ones from the binary itself, handed over as files, never on a command line.
-"$bin" gen-secret >"$tmp/token"
-"$bin" gen-secret >"$tmp/client-secret"
+# Secrets: fresh ones from the image itself, as docs/operations.md makes them, kept in
+# files (the client secret is what a user pastes into claude.ai) and handed to podman on
+# file (only its path is on a command line). No trailing newline: an env secret is taken verbatim.
+# shellcheck disable=SC2086 # RUN_OPTS is a list of options
+podman run --rm $RUN_OPTS "$image" gen-secret | tr -d '\n' >"$tmp/token"
+# shellcheck disable=SC2086
+podman run --rm $RUN_OPTS "$image" gen-secret | tr -d '\n' >"$tmp/client-secret"
+[ "$(wc -c <"$tmp/token")" -eq 43 ] || { say "podman run IMAGE gen-secret did not print a secret"; exit 1; }
 podman secret create "$id-token" "$tmp/token" >/dev/null
 podman secret create "$id-client-secret" "$tmp/client-secret" >/dev/null
 podman volume create "$id" >/dev/null
@@ -107,8 +112,8 @@ wait_healthy() {
 port=
 run
 port=$(podman port "$id" 8080 | sed -n 's/.*:\([0-9][0-9]*\)$/\1/p' | head -n 1)
-podman rm -f -t 0 "$id" >/dev/null
 [ -n "$port" ] || { say "could not read the published port"; exit 1; }
+podman rm -f -t 0 "$id" >/dev/null 2>&1
 run
 wait_healthy
 
