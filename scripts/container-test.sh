@@ -122,16 +122,31 @@ BRAIN_MCP_TOKEN='' BRAIN_MCP_TOKEN_FILE=$tmp/token \
     OAUTH_CLIENT_ID=brain-mcp-ctest OAUTH_CLIENT_SECRET='' OAUTH_CLIENT_SECRET_FILE=$tmp/client-secret \
     scripts/smoke.sh "http://127.0.0.1:$port"
 
-# Graceful stop (SIGTERM drains), then the same volume again: the data must open.
-podman stop -t 10 "$id" >/dev/null
+# Graceful stop (SIGTERM drains), then a new container on the same volume, as an upgrade
+# does (docs/operations.md "Upgrade"): the data must open again.
+podman stop -t 10 "$id" >/dev/null 2>&1
 code=$(podman inspect "$id" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] || { say "exit status $code after SIGTERM, not 0"; exit 1; }
 say "stopped cleanly on SIGTERM (exit 0)"
-podman start "$id" >/dev/null
+podman rm "$id" >/dev/null 2>&1
+run
 wait_healthy
 vol=$(podman volume inspect "$id" --format '{{.Mountpoint}}')
 owner=$(stat -c %u "$vol")
 [ "$owner" = 65532 ] || { say "/data is owned by uid $owner, not 65532"; exit 1; }
 files=$(find "$vol" -type f | wc -l)
 [ "$files" -gt 0 ] || { say "/data is empty after a run"; exit 1; }
-say "restarted on the same volume; /data owned by 65532 with $files file(s)"
+say "replaced the container on the same volume; /data owned by 65532 with $files file(s)"
+
+# Back up and restore (docs/operations.md): export the volume of the running container,
+# import it into a fresh volume, and start a server on that.
+podman volume export "$id" --output "$tmp/brain-data.tar"
+podman rm -f -t 10 "$id" >/dev/null 2>&1
+podman volume rm -f "$id" >/dev/null
+podman volume create "$id" >/dev/null
+podman volume import "$id" "$tmp/brain-data.tar"
+run
+wait_healthy
+restored=$(find "$(podman volume inspect "$id" --format '{{.Mountpoint}}')" -type f | wc -l)
+[ "$restored" -eq "$files" ] || { say "restored volume has $restored files, not $files"; exit 1; }
+say "volume export/import: restored $restored file(s), healthy on them"
