@@ -266,6 +266,76 @@ rotate_secret() {
 }
 check "rotate BRAIN_MCP_TOKEN: the old one is refused after restart, the new one works" rotate_secret
 
+# -- the unit under a real systemd -------------------------------------------------------------
+# This machine has no systemd as PID 1, so: debootstrap a minimal Debian with systemd into a
+# directory, install into it with install.sh (DESTDIR), boot it with podman --systemd=always,
+# and run the operations commands of docs/operations.md inside: the sandboxed service with
+# DynamicUser and LoadCredential, smoke.sh, install.sh with systemctl, journalctl, backup and
+# restore with systemctl stop/start, and a secret rotation.
+systemd_live() {
+    command -v podman >/dev/null 2>&1 || { echo "podman is not installed"; return 77; }
+    command -v debootstrap >/dev/null 2>&1 ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 ||
+        { echo "debootstrap could not be installed"; return 77; }
+    root=$work/sysroot
+    mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,curl bookworm "$root" \
+        "${mirror:-http://deb.debian.org/debian}" >"$work/debootstrap.log" 2>&1 ||
+        { tail -n 5 "$work/debootstrap.log"; echo "debootstrap failed (no Debian mirror?)"; return 77; }
+    DESTDIR=$root scripts/install.sh "$bin" || return 1
+    mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+    ln -s /etc/systemd/system/brain-mcp.service "$root/etc/systemd/system/multi-user.target.wants/brain-mcp.service"
+    mkdir -p "$root/opt/src" && cp -r scripts "$root/opt/src/" && cp "$bin" "$root/opt/src/brain-mcp.next"
+    printf 'x' >>"$root/opt/src/brain-mcp.next" # a different binary: an upgrade
+    cat >"$root/opt/src/inside.sh" <<'INSIDE'
+#!/bin/sh
+set -eux
+cd /opt/src
+export BRAIN_MCP_TOKEN_FILE=/etc/brain-mcp/credentials/brain-mcp-token
+export OAUTH_CLIENT_ID=brain-mcp OAUTH_CLIENT_SECRET_FILE=/etc/brain-mcp/credentials/oauth-client-secret
+i=0; until systemctl is-active -q brain-mcp; do i=$((i+1)); [ $i -lt 50 ]; sleep 0.2; done
+systemctl show -p User,DynamicUser,StateDirectory brain-mcp
+scripts/smoke.sh http://127.0.0.1:8080
+journalctl -u brain-mcp --no-pager | grep -q 'listening on http://127.0.0.1:8080'
+systemctl status brain-mcp --no-pager >/dev/null
+# Upgrade: install.sh with systemctl, restarts because the binary changed.
+scripts/install.sh ./brain-mcp.next | grep 'restarted brain-mcp.service'
+systemctl is-active brain-mcp
+# Back up while running, restore with the service stopped.
+curl -fsS http://127.0.0.1:8080/healthz
+tar -C /var/lib/private/brain-mcp -czf brain-backup.tar.gz .
+systemctl stop brain-mcp
+tar -C /var/lib/private/brain-mcp -xzf brain-backup.tar.gz
+systemctl start brain-mcp
+sleep 0.5
+systemctl is-active brain-mcp
+# Rotate the static token.
+sh -c 'umask 077; brain-mcp gen-secret > /etc/brain-mcp/credentials/brain-mcp-token.new &&
+    mv /etc/brain-mcp/credentials/brain-mcp-token.new /etc/brain-mcp/credentials/brain-mcp-token'
+systemctl restart brain-mcp
+sleep 0.5
+scripts/smoke.sh http://127.0.0.1:8080 | tail -n 1
+echo inside: all passed
+INSIDE
+    chmod +x "$root/opt/src/inside.sh"
+    podman run -d --name "brain-mcp-systemd-$$" --runtime "$(command -v runc || echo /usr/sbin/runc)" \
+        --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 --systemd=always \
+        --rootfs "$root" /lib/systemd/systemd >/dev/null 2>"$work/sysd.err" || { cat "$work/sysd.err"; return 1; }
+    i=0
+    until [ "$(podman exec "brain-mcp-systemd-$$" systemctl is-system-running 2>/dev/null)" = running ]; do
+        i=$((i + 1))
+        [ $i -lt 60 ] || { podman exec "brain-mcp-systemd-$$" systemctl --failed --no-pager; break; }
+        sleep 0.5
+    done
+    podman exec "brain-mcp-systemd-$$" /opt/src/inside.sh 2>&1
+    st=$?
+    [ "$st" -eq 0 ] || podman exec "brain-mcp-systemd-$$" journalctl -u brain-mcp --no-pager | tail -n 20
+    podman rm -f -t 5 "brain-mcp-systemd-$$" >/dev/null 2>&1
+    rm -rf "$root"
+    return "$st"
+}
+check "systemd 252 for real (podman --systemd=always): unit, install.sh, smoke, journalctl, upgrade, backup, rotation" systemd_live
+
 # -- the container --------------------------------------------------------------------------
 check "container-test.sh: podman build FROM scratch, healthy, smoke, graceful stop, restart" scripts/container-test.sh
 
