@@ -1,6 +1,6 @@
 #!/bin/sh
 # What CI runs for shipping: the static build, the systemd unit, install.sh, the container,
-# the smoke test, the operations commands of docs/operations.md, and shellcheck.
+# the smoke test, the operations commands of README.md, and shellcheck.
 #
 # Usage: scripts/ci-ship.sh          (as root on a Debian machine with rustup and cargo)
 # It installs what it needs (shellcheck, podman, runc, curl, file, binutils) with apt-get.
@@ -233,7 +233,7 @@ rpc() {
 }
 
 backup_restore() {
-    # docs/operations.md "Back up and restore": copy the data dir while the server runs.
+    # README.md "Back up and restore": copy the data dir while the server runs.
     start_server live "$work/live" "$creds" || return 1
     marker="backupmarker$(date +%s)"
     rpc "$creds/brain-mcp-token" '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"remember","arguments":{"text":"'"$marker"' kept across a backup"}}}' >"$work/r1"
@@ -250,7 +250,7 @@ backup_restore() {
 check "back up a running server's data dir with tar, restore it, the note is there" backup_restore
 
 rotate_secret() {
-    # docs/operations.md "Rotate a secret": new file, restart, the old token is refused.
+    # README.md "Rotate a secret": new file, restart, the old token is refused.
     cp -a "$creds" "$work/creds-rot"
     cp "$work/creds-rot/brain-mcp-token" "$work/old-token"
     (umask 077 && "$bin" gen-secret >"$work/creds-rot/brain-mcp-token.new") || return 1
@@ -269,7 +269,7 @@ check "rotate BRAIN_MCP_TOKEN: the old one is refused after restart, the new one
 # -- the unit under a real systemd -------------------------------------------------------------
 # This machine has no systemd as PID 1, so: debootstrap a minimal Debian with systemd into a
 # directory, install into it with install.sh (DESTDIR), boot it with podman --systemd=always,
-# and run the operations commands of docs/operations.md inside: the sandboxed service with
+# and run the operations commands of README.md inside: the sandboxed service with
 # DynamicUser and LoadCredential, smoke.sh, install.sh with systemctl, journalctl, backup and
 # restore with systemctl stop/start, and a secret rotation.
 systemd_live() {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Build the container image with podman, run it the way docs/operations.md says (secrets as a
+# Build the container image with podman, run it the way README.md says (secrets as a
 # mounted file and as an env secret, a named volume on /data, non-root, no capabilities), wait for its HEALTHCHECK, run scripts/smoke.sh against it, stop it
 # gracefully, start it again on the same volume, and clean everything up.
 #
@@ -63,7 +63,7 @@ say "image $image: $size bytes"
 [ "$(podman image inspect "$image" --format '{{.Config.User}}')" = "65532:65532" ] || { say "image user is not 65532:65532"; exit 1; }
 podman image inspect "$image" | grep -q '"healthcheck"' || { say "image has no HEALTHCHECK"; exit 1; }
 
-# Secrets: fresh ones from the image itself, as docs/operations.md makes them, kept in
+# Secrets: fresh ones from the image itself, as README.md makes them, kept in
 # files (the client secret is what a user pastes into claude.ai) and handed to podman on
 # file (only its path is on a command line). No trailing newline: an env secret is taken verbatim.
 # shellcheck disable=SC2086 # RUN_OPTS is a list of options
@@ -123,7 +123,7 @@ BRAIN_MCP_TOKEN='' BRAIN_MCP_TOKEN_FILE=$tmp/token \
     scripts/smoke.sh "http://127.0.0.1:$port"
 
 # Graceful stop (SIGTERM drains), then a new container on the same volume, as an upgrade
-# does (docs/operations.md "Upgrade"): the data must open again.
+# does (README.md "Upgrade"): the data must open again.
 podman stop -t 10 "$id" >/dev/null 2>&1
 code=$(podman inspect "$id" --format '{{.State.ExitCode}}')
 [ "$code" = 0 ] || { say "exit status $code after SIGTERM, not 0"; exit 1; }
@@ -138,7 +138,7 @@ files=$(find "$vol" -type f | wc -l)
 [ "$files" -gt 0 ] || { say "/data is empty after a run"; exit 1; }
 say "replaced the container on the same volume; /data owned by 65532 with $files file(s)"
 
-# Back up and restore (docs/operations.md): export the volume of the running container,
+# Back up and restore (README.md): export the volume of the running container,
 # import it into a fresh volume, and start a server on that.
 podman volume export "$id" --output "$tmp/brain-data.tar"
 podman rm -f -t 10 "$id" >/dev/null 2>&1
