@@ -21,6 +21,8 @@ USAGE:
     brain-mcp check-config   validate the environment and print the settings, secrets masked
     brain-mcp gen-secret     print one new random secret (43 characters)
     brain-mcp healthcheck    GET /healthz on LISTEN_ADDR; exit 0 when healthy
+    brain-mcp grants         list connected OAuth clients (works while the server runs)
+    brain-mcp revoke ID      end every grant and token of client ID
     brain-mcp --help | --version
 
 ENVIRONMENT (each secret may instead be read from a file named by NAME_FILE):
@@ -59,6 +61,9 @@ pub fn main(args: &[String]) -> Result<i32, Error> {
             Ok(0)
         }
         Some("healthcheck") => Ok(healthcheck()),
+        Some("grants") if args.len() == 1 => admin("grants"),
+        Some("revoke") if args.len() == 2 => admin(&format!("revoke {}", args[1])),
+        Some("revoke") => Err(Error::Usage("usage: brain-mcp revoke CLIENT_ID".into())),
         Some("--help" | "-h" | "help") => {
             print!("{HELP}");
             Ok(0)
@@ -91,16 +96,26 @@ fn serve() -> Result<(), Error> {
     let resource = cfg.effective_resource_url(bound);
     let notes = brain.len();
     let mcp = Mcp::new(Arc::new(brain));
-    let app = App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?;
+    let dir = cfg.data_dir.clone();
+    let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
+    crate::admin::spawn(&dir, app.clone())?;
     crate::log::line(&format!(
         "listening on http://{bound} (resource {resource}, {notes} notes)"
     ));
-    let service: Arc<dyn Service> = Arc::new(Arc::new(app));
+    let service: Arc<dyn Service> = Arc::new(app);
     server
         .run(service)
         .map_err(|e| Error::Io("server failed".into(), e))?;
     crate::log::line("stopped");
     Ok(())
+}
+
+/// An owner's command, through the running server when there is one.
+fn admin(line: &str) -> Result<i32, Error> {
+    let dir = crate::config::data_dir(&env);
+    let out = crate::admin::run(&dir, line)?;
+    print!("{out}");
+    Ok(if out.starts_with("error:") { 1 } else { 0 })
 }
 
 /// For container health checks, which have no shell and no curl.

@@ -133,10 +133,7 @@ impl Config {
             None => None,
         };
 
-        let data_dir = var("BRAIN_DATA_DIR")
-            .or_else(|| var("STATE_DIRECTORY").map(|s| s.split(':').next().unwrap_or("").into()))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "./brain-data".into());
+        let data_dir = data_dir(get);
 
         let owner_password = secret("BRAIN_OWNER_PASSWORD")?;
         if let Some(p) = &owner_password {
@@ -187,7 +184,7 @@ impl Config {
             client,
             resource_url,
             listen,
-            data_dir: PathBuf::from(data_dir),
+            data_dir,
             owner_password: owner_password.map(Secret),
             redirect_uris,
             allowed_origins,
@@ -268,6 +265,18 @@ impl Config {
         );
         out
     }
+}
+
+/// `BRAIN_DATA_DIR`, else systemd's `$STATE_DIRECTORY` (its first entry), else
+/// `./brain-data`. Separate from [`Config::from_env`] so that the owner's commands (`grants`,
+/// `revoke`) work with only this set.
+pub fn data_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let var = |name: &str| get(name).filter(|v| !v.is_empty());
+    var("BRAIN_DATA_DIR")
+        .or_else(|| var("STATE_DIRECTORY").map(|s| s.split(':').next().unwrap_or("").to_string()))
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("./brain-data"))
 }
 
 fn list(v: Option<String>) -> Vec<String> {

@@ -50,7 +50,7 @@ impl App {
             limiter,
             mcp,
             codes: oauth::grant::Codes::default(),
-            consent: oauth::authorize::ConsentTokens::new(),
+            consent: oauth::authorize::ConsentTokens::default(),
             registrations: oauth::register::RegistrationLimiter::default(),
             cfg,
         })
