@@ -598,7 +598,12 @@ impl Conn {
 
     fn fill(&mut self) -> std::io::Result<()> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
+        let n = loop {
+            match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         if n == 0 {
             return Err(std::io::Error::new(
                 ErrorKind::UnexpectedEof,
@@ -618,7 +623,12 @@ impl Conn {
         let t = Instant::now();
         self.stream.set_read_timeout(Some(within)).unwrap();
         let mut b = [0u8; 1024];
-        let r = self.stream.read(&mut b);
+        let r = loop {
+            match self.stream.read(&mut b) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
         match r {
             Ok(0) => {}
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
