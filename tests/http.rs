@@ -541,3 +541,114 @@ fn request_smuggled_after_a_rejected_head_is_not_served() {
     let _ = c.stream.read_to_end(&mut rest);
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
 }
+
+#[test]
+fn requests_per_connection_are_capped_at_1000() {
+    let s = Server::start();
+    let mut c = s.connect();
+    let one = raw_request(&s.host(), "GET", "/healthz", &[], b"", false);
+    let bytes: Vec<u8> = one.iter().copied().cycle().take(one.len() * 1001).collect();
+    let mut w = c.stream.try_clone().unwrap();
+    let writer = thread::spawn(move || {
+        use std::io::Write;
+        let _ = w.write_all(&bytes);
+    });
+    for i in 1..=1000 {
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.closes(), i == 1000, "request {i}");
+    }
+    c.assert_closed_within(Duration::from_secs(2));
+    writer.join().unwrap();
+    s.assert_healthy();
+}
+
+#[test]
+fn expect_100_continue() {
+    let s = Server::start();
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        crate::util::CLIENT_ID,
+        crate::util::CLIENT_SECRET
+    );
+    let mut c = s.connect();
+    let head = form_head(&s, &form.len().to_string());
+    let head = head.replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    c.send(head.as_bytes());
+    let r = c.read_response();
+    assert_eq!(r.status, 100);
+    c.send(form.as_bytes());
+    let r = c.read_response();
+    assert_eq!(r.status, 200, "{r:?}");
+    // Over the cap: 413 at once, no 100.
+    let mut c = s.connect();
+    let head = form_head(&s, "100000").replace("\r\n\r\n", "\r\nExpect: 100-continue\r\n\r\n");
+    c.send(head.as_bytes());
+    assert_eq!(c.read_response().status, 413);
+    s.assert_log_clean(&[]);
+}
+
+#[test]
+fn early_answer_with_an_unread_body_closes_the_connection() {
+    // A 401 before the body is read: the unread body must not be taken for a next request.
+    let s = Server::start();
+    let mut c = s.connect();
+    let smuggled = raw_request(&s.host(), "GET", "/healthz", &[], b"", false);
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        s.host(),
+        smuggled.len()
+    );
+    c.send(head.as_bytes());
+    c.send(&smuggled);
+    let r = c.read_response();
+    assert_eq!(r.status, 401);
+    assert!(r.closes());
+    c.assert_closed_within(Duration::from_secs(2));
+    s.assert_healthy();
+}
+
+#[test]
+fn running_out_of_connections_answers_503_and_recovers() {
+    // With 64 descriptors the server keeps at most 32 connections (the rest are for its
+    // files); the next ones get 503 + Retry-After and are closed, and the server lives on.
+    let s = Server::builder().nofile(64).start();
+    let mut held: Vec<Conn> = (0..40).map(|_| s.connect()).collect();
+    let mut refused = 0;
+    for c in &mut held {
+        c.send(&raw_request(&s.host(), "GET", "/healthz", &[], b"", false));
+        let r = c.read_response();
+        if r.status == 503 {
+            refused += 1;
+            assert_eq!(r.header("retry-after"), Some("1"));
+            assert!(r.closes());
+        } else {
+            assert_eq!(r.status, 200);
+        }
+    }
+    assert!(refused >= 8, "{refused} refused");
+    drop(held);
+    thread::sleep(Duration::from_millis(300));
+    s.assert_healthy();
+}
+
+#[test]
+fn absolute_form_authority_is_the_host_checked_on_mcp() {
+    // RFC 9112 §3.2.2: with an absolute-form target the server uses its authority, not the
+    // Host header, so the DNS-rebinding check cannot be sidestepped that way.
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send(&raw_request(
+        &s.host(),
+        "POST",
+        "http://evil.example/mcp",
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("Content-Type", "application/json"),
+        ],
+        b"{}",
+        true,
+    ));
+    let r = c.read_response();
+    assert_eq!(r.status, 403, "{r:?}");
+}

@@ -78,6 +78,7 @@ struct Log {
 pub struct ServerBuilder {
     env: BTreeMap<String, String>,
     dir: PathBuf,
+    nofile: Option<u64>,
 }
 
 impl ServerBuilder {
@@ -93,11 +94,19 @@ impl ServerBuilder {
         self
     }
 
+    /// Starts the server with this file-descriptor limit (`RLIMIT_NOFILE`), to show what it
+    /// does when descriptors run out without exhausting the test machine's.
+    pub fn nofile(mut self, n: u64) -> ServerBuilder {
+        self.nofile = Some(n);
+        self
+    }
+
     /// Spawns the binary and waits for its `listening on http://ADDR` line.
     pub fn start(self) -> Server {
         let mut s = Server {
             env: self.env,
             dir: self.dir,
+            nofile: self.nofile,
             child: None,
             addr: "0.0.0.0:0".parse().unwrap(),
             log: Arc::new(Log::default()),
@@ -114,6 +123,7 @@ impl ServerBuilder {
 pub struct Server {
     env: BTreeMap<String, String>,
     dir: PathBuf,
+    nofile: Option<u64>,
     child: Option<Child>,
     pub addr: SocketAddr,
     log: Arc<Log>,
@@ -132,19 +142,35 @@ impl Server {
         ServerBuilder {
             env: base_env(&dir),
             dir,
+            nofile: None,
         }
     }
 
     fn spawn(&mut self) {
         let from = self.log.text.lock().unwrap().len();
-        let mut child = Command::new(bin())
-            .env_clear()
+        let mut cmd = Command::new(bin());
+        cmd.env_clear()
             .envs(&self.env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn brain-mcp");
+            .stderr(Stdio::piped());
+        if let Some(n) = self.nofile {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit {
+                rlim_cur: n as libc::rlim_t,
+                rlim_max: n as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe and touches only the child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn brain-mcp");
         let stderr = child.stderr.take().unwrap();
         let log = self.log.clone();
         self.reader = Some(thread::spawn(move || {
@@ -556,7 +582,8 @@ impl Conn {
                 .ok_or_else(|| bad(format!("bad header line {line:?}")))?;
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
-        let len: usize = if head_only {
+        // 1xx responses (100 Continue) never have a body.
+        let len: usize = if head_only || status < 200 {
             0
         } else {
             headers
@@ -580,7 +607,12 @@ impl Conn {
 
     fn fill(&mut self) -> std::io::Result<()> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk)?;
+        let n = loop {
+            match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
         if n == 0 {
             return Err(std::io::Error::new(
                 ErrorKind::UnexpectedEof,
@@ -600,7 +632,12 @@ impl Conn {
         let t = Instant::now();
         self.stream.set_read_timeout(Some(within)).unwrap();
         let mut b = [0u8; 1024];
-        let r = self.stream.read(&mut b);
+        let r = loop {
+            match self.stream.read(&mut b) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
         match r {
             Ok(0) => {}
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
