@@ -204,7 +204,6 @@ fn options_preflight_on_public_endpoints() {
 }
 
 #[test]
-#[ignore = "bug: grant_types_supported lists authorization_code and refresh_token, which answer unsupported_grant_type until the authorization-code issue lands"]
 fn every_advertised_grant_type_is_supported() {
     let s = Server::start();
     let doc = s.get("/.well-known/oauth-authorization-server").json();
