@@ -5,7 +5,25 @@
 //! brain work): `Brain` is `Send + Sync` and is shared as `Arc<Brain>` by all worker threads.
 //! The caller (main) holds the data-directory lock; `Brain::open` does not lock.
 
-use std::path::Path;
+mod index;
+mod log;
+mod text;
+pub mod time;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use index::Index;
+use log::Record;
+pub use text::{
+    normalize_tag, normalize_tags, validate_text, MAX_TAGS, MAX_TAG_CHARS, MAX_TEXT_BYTES,
+};
 
 /// One note as the tools show it. Timestamps are RFC 3339 UTC, e.g. `2026-11-26T23:15:57Z`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -42,51 +60,1058 @@ impl std::fmt::Display for BrainError {
     }
 }
 
-pub struct Brain {}
+/// Why `Brain::open` or `Brain::forget` rewrites the log: see [`State::should_compact`].
+const COMPACT_MIN_DEAD: u64 = 1000;
+
+impl From<std::io::Error> for BrainError {
+    fn from(e: std::io::Error) -> Self {
+        BrainError::Io(e)
+    }
+}
+
+/// The store. Readers (`recall`, `search`, `list`, `len`) take only the `state` read lock.
+/// Writers take `writer` first, append and fsync while holding only that, and then take the
+/// `state` write lock just long enough to apply the change; since every writer holds `writer`
+/// from choosing its sequence number until its change is applied, the order of the log is the
+/// order of the in-memory state, and readers never wait for a disk sync.
+pub struct Brain {
+    dir: PathBuf,
+    log_path: PathBuf,
+    writer: Mutex<Writer>,
+    state: RwLock<State>,
+}
+
+/// The open log and what the next append needs to know.
+struct Writer {
+    file: File,
+    /// Length of the log up to its last acknowledged record: where a failed append truncates to.
+    len: u64,
+    next_seq: u64,
+    /// An append failed and truncating it away failed too: retry the truncation before the
+    /// next append, so a half-written line never ends up in the middle of the log.
+    dirty: bool,
+    compact_min_dead: u64,
+    #[cfg(test)]
+    fail_next_write: bool,
+    #[cfg(test)]
+    fail_next_compaction: bool,
+}
+
+impl Writer {
+    fn append(&mut self, line: &[u8]) -> Result<(), BrainError> {
+        if self.dirty {
+            self.file.set_len(self.len)?;
+            self.file.sync_data()?;
+            self.dirty = false;
+        }
+        #[cfg(test)]
+        let fault = std::mem::take(&mut self.fail_next_write);
+        #[cfg(not(test))]
+        let fault = false;
+        match log::write_durably(&mut self.file, line, fault) {
+            Ok(()) => {
+                self.len += line.len() as u64;
+                self.next_seq += 1;
+                Ok(())
+            }
+            Err(e) => {
+                // Cut off whatever part of the line reached the file. The file is in append
+                // mode, so the next write lands at the new end.
+                let undo = self
+                    .file
+                    .set_len(self.len)
+                    .and_then(|()| self.file.sync_data());
+                self.dirty = undo.is_err();
+                Err(BrainError::Io(e))
+            }
+        }
+    }
+}
+
+/// One live note.
+struct Entry {
+    note: Note,
+    /// Sequence number of its latest version: "recency" for search ties.
+    last_seq: u64,
+    /// How many `put` records the log holds for it (all kept by compaction, as its history).
+    versions: u64,
+}
+
+/// Everything `open` loads, keyed by each note's creation sequence number (the `seq` of its
+/// first `put`), which never changes and never repeats: list order and cursors rest on it.
+#[derive(Default)]
+struct State {
+    notes: BTreeMap<u64, Entry>,
+    ids: HashMap<String, u64>,
+    tags: HashMap<String, BTreeSet<u64>>,
+    index: Index,
+    /// Records of live notes (every version) and records compaction would drop.
+    live_records: u64,
+    dead_records: u64,
+}
+
+impl State {
+    /// Applies one record; for a `put`, returns the creation seq of the note it belongs to.
+    fn apply(&mut self, record: Record) -> Option<u64> {
+        match record {
+            Record::Put { seq, note } => {
+                self.live_records += 1;
+                if let Some(&order) = self.ids.get(&note.id) {
+                    // A new version of a live note.
+                    let entry = self.notes.get_mut(&order)?;
+                    self.index.remove(order, &entry.note.text);
+                    self.index.add(order, &note.text);
+                    for t in &entry.note.tags {
+                        if let Some(set) = self.tags.get_mut(t) {
+                            set.remove(&order);
+                            if set.is_empty() {
+                                self.tags.remove(t);
+                            }
+                        }
+                    }
+                    for t in &note.tags {
+                        self.tags.entry(t.clone()).or_default().insert(order);
+                    }
+                    entry.note = note;
+                    entry.last_seq = seq;
+                    entry.versions += 1;
+                    Some(order)
+                } else {
+                    self.index.add(seq, &note.text);
+                    for t in &note.tags {
+                        self.tags.entry(t.clone()).or_default().insert(seq);
+                    }
+                    self.ids.insert(note.id.clone(), seq);
+                    self.notes.insert(
+                        seq,
+                        Entry {
+                            note,
+                            last_seq: seq,
+                            versions: 1,
+                        },
+                    );
+                    Some(seq)
+                }
+            }
+            Record::Del { id, .. } => {
+                self.dead_records += 1;
+                let order = self.ids.remove(&id)?;
+                let entry = self.notes.remove(&order)?;
+                self.index.remove(order, &entry.note.text);
+                for t in &entry.note.tags {
+                    if let Some(set) = self.tags.get_mut(t) {
+                        set.remove(&order);
+                        if set.is_empty() {
+                            self.tags.remove(t);
+                        }
+                    }
+                }
+                self.live_records = self.live_records.saturating_sub(entry.versions);
+                self.dead_records += entry.versions;
+                None
+            }
+        }
+    }
+
+    /// Compaction rewrites the whole log, so it runs only when that buys a lot: when records of
+    /// forgotten notes (their versions and their `del`) outnumber the records of live notes, so
+    /// the log is more than half garbage and at least halves, and there are over
+    /// `min_dead` (1000) of them, so a small store is never rewritten for a few bytes. Versions
+    /// of live notes are history and never count as dead.
+    fn should_compact(&self, min_dead: u64) -> bool {
+        self.dead_records > self.live_records && self.dead_records > min_dead
+    }
+
+    /// Whether compaction keeps this record: a version of a note that is live now.
+    fn keeps(&self, record: &Record) -> bool {
+        match record {
+            Record::Put { seq, note } => self.ids.get(&note.id).is_some_and(|&o| *seq >= o),
+            Record::Del { .. } => false,
+        }
+    }
+}
 
 impl Brain {
     /// Opens (creating if needed) the store in `dir`, recovering a torn last line.
-    pub fn open(_dir: &Path) -> Result<Brain, BrainError> {
-        todo!()
+    pub fn open(dir: &Path) -> Result<Brain, BrainError> {
+        fs::create_dir_all(dir)?;
+        let log_path = dir.join(log::LOG_NAME);
+        // A tmp file is a compaction that never reached its rename: the log is intact.
+        match fs::remove_file(dir.join(log::TMP_NAME)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        let mut file = log::open_append(dir, &log_path)?;
+        let mut bytes = fs::read(&log_path)?;
+        let loaded = log::parse_log(&log_path, &bytes)?;
+        if loaded.good_len < bytes.len() {
+            let aside = log::set_aside_torn_tail(dir, &log_path, &bytes, loaded.good_len)?;
+            eprintln!(
+                "brain: {} ended with {} bytes of an unfinished write (a crash mid-append); \
+                 moved them to {} and opened the log without them",
+                log_path.display(),
+                bytes.len() - loaded.good_len,
+                aside.display()
+            );
+            bytes.truncate(loaded.good_len);
+        }
+
+        let mut state = State::default();
+        let mut last_seq = 0;
+        let mut spans = Vec::with_capacity(loaded.lines.len());
+        for line in loaded.lines {
+            let seq = line.record.seq();
+            if seq <= last_seq {
+                return Err(BrainError::Corrupt(format!(
+                    "{} line {}: seq {seq} is not greater than the previous record's {last_seq}",
+                    log_path.display(),
+                    line.number
+                )));
+            }
+            last_seq = seq;
+            let note = state.apply(line.record);
+            spans.push((line.start, line.end, note));
+        }
+
+        let mut len = bytes.len() as u64;
+        if state.should_compact(COMPACT_MIN_DEAD) {
+            let keep: Vec<(usize, usize)> = spans
+                .iter()
+                .filter(|(_, _, n)| n.is_some_and(|o| state.notes.contains_key(&o)))
+                .map(|&(s, e, _)| (s, e))
+                .collect();
+            match log::compact(dir, &log_path, &bytes, &keep, false) {
+                Ok((f, l)) => {
+                    (file, len) = (f, l);
+                    state.dead_records = 0;
+                }
+                Err(e) => eprintln!(
+                    "brain: could not compact {} ({e}); it stays as it is",
+                    log_path.display()
+                ),
+            }
+        }
+        drop(bytes);
+
+        Ok(Brain {
+            dir: dir.to_path_buf(),
+            log_path,
+            writer: Mutex::new(Writer {
+                file,
+                len,
+                next_seq: last_seq + 1,
+                dirty: false,
+                compact_min_dead: COMPACT_MIN_DEAD,
+                #[cfg(test)]
+                fail_next_write: false,
+                #[cfg(test)]
+                fail_next_compaction: false,
+            }),
+            state: RwLock::new(state),
+        })
     }
 
     /// Validates (text 1 byte..=64 KiB; at most 16 tags of 1..=64 chars of [a-z0-9_-] after
     /// lower-casing), appends, fsyncs, then returns the stored note.
-    pub fn remember(&self, _text: &str, _tags: &[String]) -> Result<Note, BrainError> {
-        todo!()
+    pub fn remember(&self, text: &str, tags: &[String]) -> Result<Note, BrainError> {
+        validate_text(text)?;
+        let tags = normalize_tags(tags)?;
+        let mut w = self.lock_writer();
+        let id = loop {
+            let id = new_id()?;
+            if !self.read().ids.contains_key(&id) {
+                break id;
+            }
+        };
+        let now = time::format_rfc3339(time::unix_now());
+        let note = Note {
+            id,
+            text: text.to_string(),
+            tags,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let seq = w.next_seq;
+        w.append(&log::put_line(seq, &note))?;
+        self.write().apply(Record::Put {
+            seq,
+            note: note.clone(),
+        });
+        Ok(note)
     }
 
-    pub fn recall(&self, _id: &str) -> Option<Note> {
-        todo!()
+    pub fn recall(&self, id: &str) -> Option<Note> {
+        let s = self.read();
+        let order = s.ids.get(id)?;
+        s.notes.get(order).map(|e| e.note.clone())
     }
 
     /// `Ok(false)` when no such note exists. Fsynced before returning `Ok(true)`.
-    pub fn forget(&self, _id: &str) -> Result<bool, BrainError> {
-        todo!()
+    pub fn forget(&self, id: &str) -> Result<bool, BrainError> {
+        let mut w = self.lock_writer();
+        if !self.read().ids.contains_key(id) {
+            return Ok(false);
+        }
+        let seq = w.next_seq;
+        let at = time::format_rfc3339(time::unix_now());
+        w.append(&log::del_line(seq, id, &at))?;
+        let compact = {
+            let mut s = self.write();
+            s.apply(Record::Del {
+                seq,
+                id: id.to_string(),
+            });
+            s.should_compact(w.compact_min_dead)
+        };
+        if compact {
+            // The forget is durable already; a failed compaction only leaves a longer log.
+            if let Err(e) = self.compact_locked(&mut w) {
+                eprintln!(
+                    "brain: could not compact {} ({e}); it stays as it is",
+                    self.log_path.display()
+                );
+            }
+        }
+        Ok(true)
+    }
+
+    /// Rewrites the log without the records of forgotten notes. Writers are blocked (we hold
+    /// `writer`); readers are not.
+    fn compact_locked(&self, w: &mut Writer) -> io::Result<()> {
+        let bytes = fs::read(&self.log_path)?;
+        let loaded =
+            log::parse_log(&self.log_path, &bytes).map_err(|e| io::Error::other(e.to_string()))?;
+        if loaded.good_len as u64 != w.len || bytes.len() as u64 != w.len {
+            return Err(io::Error::other("the log changed under us; not compacting"));
+        }
+        let keep: Vec<(usize, usize)> = {
+            let s = self.read();
+            loaded
+                .lines
+                .iter()
+                .filter(|l| s.keeps(&l.record))
+                .map(|l| (l.start, l.end))
+                .collect()
+        };
+        #[cfg(test)]
+        let fault = std::mem::take(&mut w.fail_next_compaction);
+        #[cfg(not(test))]
+        let fault = false;
+        let (file, len) = log::compact(&self.dir, &self.log_path, &bytes, &keep, fault)?;
+        w.file = file;
+        w.len = len;
+        w.dirty = false;
+        self.write().dead_records = 0;
+        Ok(())
     }
 
     /// Best matches first (BM25-like, case- and accent-insensitive, recency breaks ties).
-    pub fn search(&self, _query: &str, _tag: Option<&str>, _limit: usize) -> Vec<SearchHit> {
-        todo!()
+    /// Terms are OR'ed; only notes scoring above zero are returned; `tag` (ASCII
+    /// case-insensitive) keeps notes carrying it. Scores are rounded to 3 decimals, and notes
+    /// whose rounded scores are equal come newest (most recently written) first. A query with
+    /// no words in it finds nothing.
+    pub fn search(&self, query: &str, tag: Option<&str>, limit: usize) -> Vec<SearchHit> {
+        let terms = text::terms(query);
+        if terms.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        let s = self.read();
+        let tagged = match tag {
+            None => None,
+            Some(t) => match s.tags.get(&t.to_ascii_lowercase()) {
+                Some(set) => Some(set),
+                None => return Vec::new(),
+            },
+        };
+        let scores = s
+            .index
+            .score(&terms, |doc| tagged.is_none_or(|set| set.contains(&doc)));
+        let mut hits: Vec<(f64, u64, &Entry)> = scores
+            .into_iter()
+            .filter_map(|(doc, score)| {
+                let score = (score * 1000.0).round() / 1000.0;
+                let e = s.notes.get(&doc)?;
+                (score > 0.0).then_some((score, e.last_seq, e))
+            })
+            .collect();
+        let best_first = |a: &(f64, u64, &Entry), b: &(f64, u64, &Entry)| {
+            b.0.total_cmp(&a.0).then(b.1.cmp(&a.1))
+        };
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, best_first);
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(best_first);
+        hits.into_iter()
+            .map(|(score, _, e)| SearchHit {
+                note: e.note.clone(),
+                score,
+            })
+            .collect()
     }
 
     /// Newest first. Returns the page and an opaque cursor for the next page, if any.
     /// A cursor that does not parse is `BrainError::Invalid`.
+    ///
+    /// Notes are ordered by creation, and the cursor names the last note returned, so paging
+    /// stays exact while notes are added (new ones are newer than every page) or forgotten
+    /// (the cursor does not need its note to still exist). `tag` is ASCII case-insensitive.
     pub fn list(
         &self,
-        _tag: Option<&str>,
-        _limit: usize,
-        _cursor: Option<&str>,
+        tag: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
     ) -> Result<(Vec<Note>, Option<String>), BrainError> {
-        todo!()
+        let before = match cursor {
+            None => u64::MAX,
+            Some(c) => decode_cursor(c).ok_or_else(|| {
+                BrainError::Invalid(
+                    "cursor is not one this server issued; call list_notes without a cursor \
+                     to start again"
+                        .into(),
+                )
+            })?,
+        };
+        if limit == 0 {
+            return Ok((Vec::new(), None));
+        }
+        let s = self.read();
+        let orders: Box<dyn Iterator<Item = u64> + '_> = match tag {
+            None => Box::new(s.notes.range(..before).rev().map(|(&o, _)| o)),
+            Some(t) => match s.tags.get(&t.to_ascii_lowercase()) {
+                Some(set) => Box::new(set.range(..before).rev().copied()),
+                None => return Ok((Vec::new(), None)),
+            },
+        };
+        let mut page: Vec<(u64, Note)> = Vec::with_capacity(limit.min(1024));
+        let mut more = false;
+        for o in orders {
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            if let Some(e) = s.notes.get(&o) {
+                page.push((o, e.note.clone()));
+            }
+        }
+        let next = if more {
+            page.last().map(|(o, _)| encode_cursor(*o))
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(_, n)| n).collect(), next))
     }
 
     /// Number of live notes.
     pub fn len(&self) -> usize {
-        todo!()
+        self.read().notes.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic elsewhere while holding a lock leaves state that is still whole (every
+        // mutation above is applied after its last fallible step), so poisoning is ignored.
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `n_` and 12 characters of Crockford's base32 (lower case, no i/l/o/u): 60 random bits, so
+/// two notes of one brain sharing an id is never going to happen, and an id says nothing
+/// about when it was made or how many notes exist. Live ids are also checked for a clash.
+fn new_id() -> Result<String, BrainError> {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b)
+        .map_err(|e| BrainError::Io(io::Error::other(format!("no randomness for an id: {e}"))))?;
+    let mut v = u64::from_le_bytes(b);
+    let mut id = String::with_capacity(14);
+    id.push_str("n_");
+    for _ in 0..12 {
+        id.push(char::from(ALPHABET[(v & 31) as usize]));
+        v >>= 5;
+    }
+    Ok(id)
+}
+
+/// A cursor is base64url of a version byte and the creation seq of the last note returned.
+const CURSOR_VERSION: u8 = 1;
+
+fn encode_cursor(order: u64) -> String {
+    let mut b = [0u8; 9];
+    b[0] = CURSOR_VERSION;
+    b[1..].copy_from_slice(&order.to_be_bytes());
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn decode_cursor(c: &str) -> Option<u64> {
+    let b = URL_SAFE_NO_PAD.decode(c).ok()?;
+    let (&[CURSOR_VERSION], rest) = b.split_first_chunk::<1>()? else {
+        return None;
+    };
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A fresh directory under the system temp dir, removed when the test ends.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "brain-test-{}-{name}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+        fn log(&self) -> PathBuf {
+            self.0.join(log::LOG_NAME)
+        }
+        fn files(&self) -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tags(t: &[&str]) -> Vec<String> {
+        t.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn invalid<T: std::fmt::Debug>(r: Result<T, BrainError>) -> String {
+        match r {
+            Err(BrainError::Invalid(m)) => m,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    fn ids(notes: &[Note]) -> Vec<String> {
+        notes.iter().map(|n| n.id.clone()).collect()
+    }
+
+    fn line_count(path: &Path) -> usize {
+        fs::read_to_string(path).unwrap().lines().count()
+    }
+
+    #[test]
+    fn brain_is_send_and_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<Brain>();
+    }
+
+    #[test]
+    fn remember_returns_the_stored_note() {
+        let d = TempDir::new("remember");
+        let b = Brain::open(&d.0).unwrap();
+        assert!(b.is_empty());
+        let n = b
+            .remember("Buy oat milk", &tags(&["Shopping", "errands", "shopping"]))
+            .unwrap();
+        assert_eq!(n.tags, ["shopping", "errands"]);
+        assert_eq!(n.created_at, n.updated_at);
+        assert!(time::parse_rfc3339_or_date(&n.created_at).is_some());
+        assert!(n.id.starts_with("n_") && n.id.len() == 14, "{}", n.id);
+        assert!(n.id[2..]
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert_eq!(b.recall(&n.id), Some(n.clone()));
+        assert_eq!(b.recall("n_nosuchnote00"), None);
+        assert_eq!(b.len(), 1);
+        let m = b.remember("Buy oat milk", &[]).unwrap();
+        assert_ne!(m.id, n.id);
+    }
+
+    #[test]
+    fn reopen_keeps_every_note() {
+        let d = TempDir::new("reopen");
+        let mut made = Vec::new();
+        {
+            let b = Brain::open(&d.0).unwrap();
+            for i in 0..20 {
+                made.push(
+                    b.remember(
+                        &format!("note {i}: \"quoted\"\nnewline ünïcode"),
+                        &tags(&["t"]),
+                    )
+                    .unwrap(),
+                );
+            }
+        }
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 20);
+        for n in &made {
+            assert_eq!(b.recall(&n.id).as_ref(), Some(n));
+        }
+        let (page, _) = b.list(None, 100, None).unwrap();
+        made.reverse();
+        assert_eq!(page, made);
+        // The log is plain JSON lines, one per note.
+        let text = fs::read_to_string(d.log()).unwrap();
+        assert_eq!(text.lines().count(), 20);
+        assert!(text.starts_with("{\"op\":\"put\",\"seq\":1,\"id\":\"n_"));
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    #[test]
+    fn forget_persists() {
+        let d = TempDir::new("forget");
+        let (a, c) = {
+            let b = Brain::open(&d.0).unwrap();
+            let a = b.remember("alpha apples", &tags(&["x"])).unwrap();
+            let c = b.remember("gamma apples", &tags(&["x"])).unwrap();
+            assert!(b.forget(&a.id).unwrap());
+            assert!(!b.forget(&a.id).unwrap());
+            assert!(!b.forget("n_neverexisted").unwrap());
+            assert_eq!(b.recall(&a.id), None);
+            (a, c)
+        };
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.recall(&a.id), None);
+        assert_eq!(b.recall(&c.id), Some(c.clone()));
+        let hits = b.search("apples alpha", None, 10);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].note, c);
+        assert_eq!(ids(&b.list(Some("x"), 10, None).unwrap().0), [c.id.clone()]);
+        let last = fs::read_to_string(d.log()).unwrap();
+        let last = last.lines().last().unwrap();
+        assert!(
+            last.starts_with(&format!(
+                "{{\"op\":\"del\",\"seq\":3,\"id\":\"{}\",\"at\":\"",
+                a.id
+            )),
+            "{last}"
+        );
+    }
+
+    #[test]
+    fn torn_last_line_is_set_aside_and_the_store_opens() {
+        let d = TempDir::new("torn");
+        let n = {
+            let b = Brain::open(&d.0).unwrap();
+            b.remember("first", &[]).unwrap();
+            b.remember("second", &[]).unwrap()
+        };
+        let good = fs::read(d.log()).unwrap();
+        let torn = b"{\"op\":\"put\",\"seq\":3,\"id\":\"n_abc\",\"te";
+        let mut f = fs::OpenOptions::new().append(true).open(d.log()).unwrap();
+        std::io::Write::write_all(&mut f, torn).unwrap();
+        drop(f);
+
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.recall(&n.id), Some(n));
+        assert_eq!(fs::read(d.log()).unwrap(), good);
+        let files = d.files();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files[1].starts_with("notes.jsonl.torn."), "{files:?}");
+        assert_eq!(fs::read(d.0.join(&files[1])).unwrap(), torn);
+
+        // The store goes on as usual, and opens again without setting anything else aside.
+        let m = b.remember("third", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.recall(&m.id), Some(m));
+        assert_eq!(d.files().len(), 2);
+    }
+
+    #[test]
+    fn corrupt_middle_line_names_file_and_line() {
+        let d = TempDir::new("corrupt");
+        {
+            let b = Brain::open(&d.0).unwrap();
+            b.remember("one", &[]).unwrap();
+        }
+        let mut bytes = fs::read(d.log()).unwrap();
+        bytes.extend_from_slice(b"{\"op\":\"put\" oops}\n");
+        bytes.extend_from_slice(&log::del_line(9, "n_x", "2026-01-01T00:00:00Z"));
+        fs::write(d.log(), &bytes).unwrap();
+        match Brain::open(&d.0) {
+            Err(BrainError::Corrupt(m)) => {
+                assert!(
+                    m.starts_with(&format!("{} line 2: ", d.log().display())),
+                    "{m}"
+                )
+            }
+            Err(e) => panic!("expected Corrupt, got {e}"),
+            Ok(_) => panic!("expected Corrupt, got a store"),
+        }
+        // Nothing was set aside or rewritten: a human decides.
+        assert_eq!(fs::read(d.log()).unwrap(), bytes);
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    #[test]
+    fn out_of_order_seq_is_corrupt() {
+        let d = TempDir::new("seq");
+        let note = |id: &str| Note {
+            id: id.into(),
+            text: "t".into(),
+            tags: vec![],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut bytes = log::put_line(5, &note("n_a"));
+        bytes.extend_from_slice(&log::put_line(5, &note("n_b")));
+        fs::write(d.log(), &bytes).unwrap();
+        match Brain::open(&d.0) {
+            Err(BrainError::Corrupt(m)) => assert!(m.contains("line 2: seq 5"), "{m}"),
+            _ => panic!("expected Corrupt"),
+        }
+    }
+
+    #[test]
+    fn failed_write_leaves_the_store_consistent() {
+        let d = TempDir::new("fault");
+        let b = Brain::open(&d.0).unwrap();
+        let a = b.remember("kept note", &tags(&["k"])).unwrap();
+        let before = fs::read(d.log()).unwrap();
+
+        b.lock_writer().fail_next_write = true;
+        assert!(matches!(
+            b.remember("lost note", &[]),
+            Err(BrainError::Io(_))
+        ));
+        assert_eq!(fs::read(d.log()).unwrap(), before);
+        assert_eq!(b.len(), 1);
+        assert!(b.search("lost", None, 10).is_empty());
+
+        b.lock_writer().fail_next_write = true;
+        assert!(matches!(b.forget(&a.id), Err(BrainError::Io(_))));
+        assert_eq!(fs::read(d.log()).unwrap(), before);
+        assert_eq!(b.recall(&a.id), Some(a.clone()));
+
+        let c = b.remember("after the fault", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [c.id, a.id]);
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    /// A log with `dead` forgotten notes (put + del each) and one live note with two versions.
+    fn log_with_garbage(dead: u64) -> (Vec<u8>, Note) {
+        let mut bytes = Vec::new();
+        let mut seq = 0;
+        let mut next = || {
+            seq += 1;
+            seq
+        };
+        let mut live = Note {
+            id: "n_live00000000".into(),
+            text: "first version".into(),
+            tags: vec!["keep".into()],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        bytes.extend(log::put_line(next(), &live));
+        for i in 0..dead {
+            let mut n = live.clone();
+            n.id = format!("n_dead{i:08}");
+            n.text = format!("doomed {i}");
+            bytes.extend(log::put_line(next(), &n));
+            bytes.extend(log::del_line(next(), &n.id, "2026-01-02T00:00:00Z"));
+        }
+        live.text = "second version".into();
+        live.updated_at = "2026-01-03T00:00:00Z".into();
+        bytes.extend(log::put_line(next(), &live));
+        (bytes, live)
+    }
+
+    #[test]
+    fn compaction_at_open_keeps_exactly_the_live_notes_with_history() {
+        let d = TempDir::new("compact-open");
+        let (bytes, live) = log_with_garbage(600); // 1200 dead records
+        fs::write(d.log(), &bytes).unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.recall(&live.id), Some(live.clone()));
+        let text = fs::read_to_string(d.log()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "both versions of the live note, nothing else"
+        );
+        assert!(lines[0].contains("first version") && lines[1].contains("second version"));
+        assert_eq!(d.files(), ["notes.jsonl"]);
+        // Appends go to the new file, and the sequence goes on from where it was.
+        let n = b.remember("new", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [n.id, live.id]);
+        assert!(fs::read_to_string(d.log())
+            .unwrap()
+            .contains("\"seq\":1203,"));
+    }
+
+    #[test]
+    fn small_garbage_is_not_compacted() {
+        let d = TempDir::new("no-compact");
+        let (bytes, _) = log_with_garbage(400); // 800 dead records: under the floor
+        fs::write(d.log(), &bytes).unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(fs::read(d.log()).unwrap(), bytes);
+    }
+
+    #[test]
+    fn compaction_after_forget() {
+        let d = TempDir::new("compact-forget");
+        let b = Brain::open(&d.0).unwrap();
+        b.lock_writer().compact_min_dead = 2;
+        let keep = b.remember("keep me", &tags(&["a"])).unwrap();
+        let x = b.remember("drop x", &[]).unwrap();
+        let y = b.remember("drop y", &[]).unwrap();
+        assert!(b.forget(&x.id).unwrap()); // dead 2, live 2: no
+        assert_eq!(line_count(&d.log()), 4);
+        assert!(b.forget(&y.id).unwrap()); // dead 4 > live 1, > 2: compact
+        assert_eq!(line_count(&d.log()), 1);
+        assert_eq!(d.files(), ["notes.jsonl"]);
+        let z = b.remember("after", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [z.id, keep.id]);
+    }
+
+    #[test]
+    fn failed_compaction_never_replaces_the_log() {
+        let d = TempDir::new("compact-fault");
+        let b = Brain::open(&d.0).unwrap();
+        {
+            let mut w = b.lock_writer();
+            w.compact_min_dead = 2;
+            w.fail_next_compaction = true;
+        }
+        let keep = b.remember("keep me", &[]).unwrap();
+        let x = b.remember("drop x", &[]).unwrap();
+        let y = b.remember("drop y", &[]).unwrap();
+        assert!(b.forget(&x.id).unwrap());
+        assert!(b.forget(&y.id).unwrap()); // compaction writes half the tmp file, then fails
+        assert_eq!(line_count(&d.log()), 5, "the full log is still there");
+        assert_eq!(
+            d.files(),
+            ["notes.jsonl"],
+            "the half-written tmp file is gone"
+        );
+        assert_eq!(b.len(), 1);
+        let z = b.remember("after", &[]).unwrap();
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [z.id, keep.id]);
+    }
+
+    #[test]
+    fn a_stale_tmp_file_is_ignored_and_removed() {
+        let d = TempDir::new("stale-tmp");
+        let n = {
+            let b = Brain::open(&d.0).unwrap();
+            b.remember("survivor", &[]).unwrap()
+        };
+        // A compaction killed before its rename leaves half a file behind.
+        fs::write(d.0.join(log::TMP_NAME), b"{\"op\":\"put\",\"se").unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.recall(&n.id), Some(n));
+        assert_eq!(d.files(), ["notes.jsonl"]);
+    }
+
+    #[test]
+    fn list_pages_stay_exact_under_adds_and_forgets() {
+        let d = TempDir::new("list");
+        let b = Brain::open(&d.0).unwrap();
+        let made: Vec<Note> = (0..10)
+            .map(|i| b.remember(&format!("note {i}"), &[]).unwrap())
+            .collect();
+        let mut expected: Vec<String> = made.iter().rev().map(|n| n.id.clone()).collect();
+
+        let (p1, c1) = b.list(None, 3, None).unwrap();
+        assert_eq!(ids(&p1), expected[0..3]);
+        let c1 = c1.unwrap();
+        // Between pages: two new notes, one seen note and one unseen note forgotten, and the
+        // very note the cursor points at forgotten.
+        b.remember("new 1", &[]).unwrap();
+        b.remember("new 2", &[]).unwrap();
+        assert!(b.forget(&made[9].id).unwrap()); // seen
+        assert!(b.forget(&made[7].id).unwrap()); // the cursor's note
+        assert!(b.forget(&made[5].id).unwrap()); // not yet seen
+        expected.retain(|id| *id != made[5].id);
+
+        let mut seen = ids(&p1);
+        let mut cursor = Some(c1);
+        while let Some(c) = cursor {
+            let (page, next) = b.list(None, 3, Some(&c)).unwrap();
+            assert!(page.len() <= 3);
+            seen.extend(ids(&page));
+            cursor = next;
+        }
+        assert_eq!(seen, expected);
+
+        // Exactly divisible: the last full page says there is no more.
+        let (page, next) = b.list(None, 9, None).unwrap();
+        assert_eq!(page.len(), 9);
+        assert_eq!(next, None);
+        let (_, next) = b.list(None, 8, None).unwrap();
+        assert!(next.is_some());
+    }
+
+    #[test]
+    fn list_filters_by_tag_and_rejects_foreign_cursors() {
+        let d = TempDir::new("list-tag");
+        let b = Brain::open(&d.0).unwrap();
+        let a = b.remember("a", &tags(&["work"])).unwrap();
+        b.remember("b", &tags(&["home"])).unwrap();
+        let c = b.remember("c", &tags(&["home", "work"])).unwrap();
+        let (p, next) = b.list(Some("WORK"), 1, None).unwrap();
+        assert_eq!(ids(&p), [c.id.clone()]);
+        let (p, next) = b.list(Some("work"), 1, next.as_deref()).unwrap();
+        assert_eq!((ids(&p), next), (vec![a.id], None));
+        assert_eq!(b.list(Some("nope"), 5, None).unwrap(), (vec![], None));
+        for bad in ["", "!!!", "AAAA", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"] {
+            assert_eq!(
+                invalid(b.list(None, 5, Some(bad))),
+                "cursor is not one this server issued; call list_notes without a cursor to \
+                 start again"
+            );
+        }
+    }
+
+    #[test]
+    fn search_ranks_matches() {
+        let d = TempDir::new("search");
+        let b = Brain::open(&d.0).unwrap();
+        let long = b
+            .remember(
+                "A long note that mentions rust once among many other words about cooking \
+                 and gardening and weather",
+                &[],
+            )
+            .unwrap();
+        let short = b
+            .remember("Rust borrow checker, rust lifetimes", &[])
+            .unwrap();
+        b.remember("Nothing relevant here", &[]).unwrap();
+        let hits = b.search("rust", None, 10);
+        assert_eq!(
+            hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(),
+            [&short.id, &long.id]
+        );
+        assert!(hits[0].score > hits[1].score && hits[1].score > 0.0);
+        // Scores are rounded to 3 decimals.
+        assert_eq!(hits[0].score, (hits[0].score * 1000.0).round() / 1000.0);
+        // Terms are OR'ed; a note matching more of them ranks higher.
+        let hits = b.search("lifetimes gardening", None, 10);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(b.search("rust", None, 1).len(), 1);
+        assert!(b.search("absent", None, 10).is_empty());
+        assert!(b.search("  ?!.. ", None, 10).is_empty());
+        assert!(b.search("", None, 10).is_empty());
+        assert!(b.search("rust", None, 0).is_empty());
+    }
+
+    #[test]
+    fn search_folds_case_and_accents_and_filters_by_tag() {
+        let d = TempDir::new("search-fold");
+        let b = Brain::open(&d.0).unwrap();
+        let fr = b
+            .remember("Crème brûlée à la Straße", &tags(&["food"]))
+            .unwrap();
+        let other = b.remember("creme BRULEE again", &tags(&["other"])).unwrap();
+        let hits = b.search("CRÈME brulee strasse", None, 10);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].note.id, fr.id);
+        let hits = b.search("creme", Some("Food"), 10);
+        assert_eq!(
+            hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(),
+            [&fr.id]
+        );
+        assert!(b.search("creme", Some("missing"), 10).is_empty());
+        assert_eq!(b.search("brûlée", Some("other"), 10)[0].note, other);
+    }
+
+    #[test]
+    fn search_ties_go_to_the_newest() {
+        let d = TempDir::new("search-ties");
+        let b = Brain::open(&d.0).unwrap();
+        let notes: Vec<Note> = (0..5)
+            .map(|_| b.remember("identical words here", &[]).unwrap())
+            .collect();
+        let hits = b.search("identical", None, 3);
+        let expect: Vec<&String> = notes.iter().rev().take(3).map(|n| &n.id).collect();
+        assert_eq!(hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(), expect);
+        assert!(hits.windows(2).all(|w| w[0].score == w[1].score));
+    }
+
+    #[test]
+    fn remember_validates_with_actionable_messages() {
+        let d = TempDir::new("validate");
+        let b = Brain::open(&d.0).unwrap();
+        assert!(invalid(b.remember("", &[])).contains("empty"));
+        assert!(invalid(b.remember(" \n ", &[])).contains("whitespace"));
+        assert!(invalid(b.remember(&"x".repeat(65_537), &[])).contains("64 KiB"));
+        assert!(b.remember(&"x".repeat(65_536), &[]).is_ok());
+        let m = invalid(b.remember("ok", &tags(&["good", "Not Good"])));
+        assert!(m.contains("\"not-good\""), "{m}");
+        let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+        assert!(invalid(b.remember("ok", &many)).contains("at most 16"));
+        assert_eq!(b.len(), 1);
+        assert_eq!(line_count(&d.log()), 1);
+    }
+
+    #[test]
+    fn concurrent_writers_and_readers() {
+        let d = TempDir::new("threads");
+        let b = Arc::new(Brain::open(&d.0).unwrap());
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let b = Arc::clone(&b);
+                std::thread::spawn(move || {
+                    for i in 0..10 {
+                        let n = b
+                            .remember(&format!("thread {t} note {i} shared"), &[])
+                            .unwrap();
+                        assert!(!b.search("shared", None, 5).is_empty());
+                        if i % 3 == 0 {
+                            assert!(b.forget(&n.id).unwrap());
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let want = ids(&b.list(None, 1000, None).unwrap().0);
+        assert_eq!(want.len(), 8 * 6);
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(ids(&b.list(None, 1000, None).unwrap().0), want);
     }
 }

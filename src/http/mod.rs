@@ -89,3 +89,6 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 }
+
+pub mod parse;
+pub mod server;

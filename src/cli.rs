@@ -1,0 +1,159 @@
+//! The command line: `serve` (default), `check-config`, `gen-secret`, `healthcheck`.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::brain::Brain;
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::server::{Limits, Server, Service};
+use crate::mcp::Mcp;
+use crate::oauth::store::Store;
+use crate::router::App;
+
+pub const HELP: &str = "\
+brain-mcp: a personal note memory served over MCP, with its own OAuth 2.1 server
+
+USAGE:
+    brain-mcp [serve]        run the server (configuration from the environment)
+    brain-mcp check-config   validate the environment and print the settings, secrets masked
+    brain-mcp gen-secret     print one new random secret (43 characters)
+    brain-mcp healthcheck    GET /healthz on LISTEN_ADDR; exit 0 when healthy
+    brain-mcp grants         list connected OAuth clients (works while the server runs)
+    brain-mcp revoke ID      end every grant and token of client ID
+    brain-mcp --help | --version
+
+ENVIRONMENT (each secret may instead be read from a file named by NAME_FILE):
+    BRAIN_MCP_TOKEN          static bearer token for /mcp (required, >= 32 chars)
+    OAUTH_CLIENT_ID          pre-registered OAuth client (with OAUTH_CLIENT_SECRET)
+    OAUTH_CLIENT_SECRET      its secret (>= 32 chars)
+    MCP_RESOURCE_URL         public URL of /mcp, e.g. https://brain.example.com/mcp
+    LISTEN_ADDR              bind address (default 127.0.0.1:8080; port 0 = any free port)
+    BRAIN_DATA_DIR           data directory (default $STATE_DIRECTORY, else ./brain-data)
+    BRAIN_OWNER_PASSWORD     consent-page password; also turns dynamic registration on
+    OAUTH_REDIRECT_URIS      extra redirect URIs for the pre-registered client (comma-separated)
+    BRAIN_ALLOWED_ORIGINS    extra browser origins allowed on /mcp (comma-separated)
+    BRAIN_WORKERS            worker threads (default 8)
+    BRAIN_TRUSTED_PROXIES    proxy addresses whose X-Forwarded-For is believed
+    BRAIN_AUTH_FAILURE_LIMIT failed authentications per address per 5 minutes (default 10; 0 = off)
+    BRAIN_ACCESS_TOKEN_TTL   access token lifetime in seconds (default 3600)
+    BRAIN_REFRESH_TOKEN_TTL  refresh token lifetime in seconds (default 2592000, 30 days)
+";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Runs a command; the return value is the process exit status.
+pub fn main(args: &[String]) -> Result<i32, Error> {
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve().map(|_| 0),
+        Some("check-config") => {
+            let cfg = Config::from_env(&env)?;
+            print!("{}", cfg.describe());
+            println!("configuration OK");
+            Ok(0)
+        }
+        Some("gen-secret") => {
+            println!("{}", crate::oauth::random_secret());
+            Ok(0)
+        }
+        Some("healthcheck") => Ok(healthcheck()),
+        Some("grants") if args.len() == 1 => admin("grants"),
+        Some("revoke") if args.len() == 2 => admin(&format!("revoke {}", args[1])),
+        Some("revoke") => Err(Error::Usage("usage: brain-mcp revoke CLIENT_ID".into())),
+        Some("--help" | "-h" | "help") => {
+            print!("{HELP}");
+            Ok(0)
+        }
+        Some("--version" | "-V") => {
+            println!("brain-mcp {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Some(other) => Err(Error::Usage(format!(
+            "unknown command {other:?}; see brain-mcp --help"
+        ))),
+    }
+}
+
+fn serve() -> Result<(), Error> {
+    let cfg = Config::from_env(&env)?;
+    let _lock = crate::datadir::open_and_lock(&cfg.data_dir)?;
+    let brain = Brain::open(&cfg.data_dir).map_err(|e| Error::Store(e.to_string()))?;
+    let store = Store::open(&cfg.data_dir)?;
+    let server = Server::bind(
+        cfg.listen,
+        Limits::default(),
+        cfg.workers,
+        cfg.trusted_proxies.clone(),
+    )
+    .map_err(|e| Error::Io(format!("cannot listen on {}", cfg.listen), e))?;
+    let bound = server
+        .local_addr()
+        .map_err(|e| Error::Io("cannot read the bound address".into(), e))?;
+    let resource = cfg.effective_resource_url(bound);
+    let notes = brain.len();
+    let mcp = Mcp::new(Arc::new(brain));
+    let dir = cfg.data_dir.clone();
+    let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
+    crate::admin::spawn(&dir, app.clone())?;
+    crate::log::line(&format!(
+        "listening on http://{bound} (resource {resource}, {notes} notes)"
+    ));
+    let service: Arc<dyn Service> = Arc::new(app);
+    server
+        .run(service)
+        .map_err(|e| Error::Io("server failed".into(), e))?;
+    crate::log::line("stopped");
+    Ok(())
+}
+
+/// An owner's command, through the running server when there is one.
+fn admin(line: &str) -> Result<i32, Error> {
+    let dir = crate::config::data_dir(&env);
+    let out = crate::admin::run(&dir, line)?;
+    print!("{out}");
+    Ok(if out.starts_with("error:") { 1 } else { 0 })
+}
+
+/// For container health checks, which have no shell and no curl.
+fn healthcheck() -> i32 {
+    let listen: SocketAddr = env("LISTEN_ADDR")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080));
+    let ip = if listen.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        listen.ip()
+    };
+    let addr = SocketAddr::new(ip, listen.port());
+    let check = || -> std::io::Result<bool> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        s.set_read_timeout(Some(Duration::from_secs(3)))?;
+        s.set_write_timeout(Some(Duration::from_secs(3)))?;
+        write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut out = Vec::new();
+        s.take(64 * 1024).read_to_end(&mut out)?;
+        Ok(out.starts_with(b"HTTP/1.1 200 ")
+            && String::from_utf8_lossy(&out).contains("\"status\":\"ok\""))
+    };
+    match check() {
+        Ok(true) => {
+            println!("healthy");
+            0
+        }
+        Ok(false) => {
+            eprintln!("brain-mcp healthcheck: {addr} answered, but not healthy");
+            1
+        }
+        Err(e) => {
+            eprintln!("brain-mcp healthcheck: {addr}: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! `GET`/`POST /oauth/authorize`: the authorization-code flow with PKCE (RFC 6749 §4.1,
+//! RFC 7636, OAuth 2.1) and the owner's consent page.
+//!
+//! The order of checks matters (RFC 6749 §4.1.2.1): while the client or its redirect URI is
+//! in doubt we must not redirect (an open redirector otherwise), so those errors are a plain
+//! page; after that, errors go back to the client in the redirect.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use subtle::ConstantTimeEq;
+
+use super::token::{too_many, Client};
+use super::{names_this_server, random_secret, sha256};
+use crate::config;
+use crate::http::{Request, Response};
+use crate::router::App;
+
+/// Redirect URIs claude.ai and claude.com use (Anthropic's connector documentation).
+const CLAUDE_CALLBACKS: [&str; 2] = [
+    "https://claude.ai/api/mcp/auth_callback",
+    "https://claude.com/api/mcp/auth_callback",
+];
+
+/// How long a consent page stays valid.
+const CONSENT_TTL: Duration = Duration::from_secs(600);
+/// Outstanding consent forms at most (each a few dozen bytes): a crawler hammering the page
+/// cannot grow memory without bound.
+const MAX_CONSENTS: usize = 10_000;
+
+/// Anti-forgery tokens for the consent form, each bound to the exact authorization request
+/// it was shown for: a form posted with other parameters, or a token from another page, is
+/// refused.
+#[derive(Default)]
+pub struct ConsentTokens {
+    tokens: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+}
+
+impl ConsentTokens {
+    fn issue(&self, bound_to: [u8; 32]) -> String {
+        let t = random_secret();
+        if let Ok(mut map) = self.tokens.lock() {
+            map.retain(|_, (_, at)| at.elapsed() < CONSENT_TTL);
+            if map.len() < MAX_CONSENTS {
+                map.insert(t.clone(), (bound_to, Instant::now()));
+            }
+        }
+        t
+    }
+
+    /// Single use: a valid token is consumed.
+    fn take(&self, token: &str, bound_to: &[u8; 32]) -> bool {
+        let Ok(mut map) = self.tokens.lock() else {
+            return false;
+        };
+        match map.get(token) {
+            Some((digest, at)) if at.elapsed() < CONSENT_TTL && digest == bound_to => {
+                map.remove(token);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The parameters of one authorization request.
+#[derive(Debug, Default)]
+struct AuthRequest {
+    client_id: String,
+    redirect_uri: String,
+    response_type: String,
+    state: Option<String>,
+    code_challenge: String,
+    code_challenge_method: String,
+    resource: Option<String>,
+    scope: Option<String>,
+}
+
+impl AuthRequest {
+    /// What the consent token is bound to.
+    fn digest(&self) -> [u8; 32] {
+        let parts = [
+            self.client_id.as_str(),
+            &self.redirect_uri,
+            &self.response_type,
+            self.state.as_deref().unwrap_or("\u{0}"),
+            &self.code_challenge,
+            &self.code_challenge_method,
+            self.resource.as_deref().unwrap_or("\u{0}"),
+            self.scope.as_deref().unwrap_or("\u{0}"),
+        ];
+        sha256(parts.join("\u{1}").as_bytes())
+    }
+
+    fn hidden_fields(&self) -> String {
+        let mut out = String::new();
+        let mut put = |k: &str, v: &str| {
+            out.push_str(&format!(
+                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n",
+                html(v)
+            ));
+        };
+        put("client_id", &self.client_id);
+        put("redirect_uri", &self.redirect_uri);
+        put("response_type", &self.response_type);
+        if let Some(s) = &self.state {
+            put("state", s);
+        }
+        put("code_challenge", &self.code_challenge);
+        put("code_challenge_method", &self.code_challenge_method);
+        if let Some(r) = &self.resource {
+            put("resource", r);
+        }
+        if let Some(s) = &self.scope {
+            put("scope", s);
+        }
+        out
+    }
+}
+
+pub fn get(app: &App, req: &Request) -> Response {
+    let pairs = req.query.as_deref().unwrap_or("").as_bytes();
+    let (client, ar) = match begin(app, pairs) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    if app.cfg.owner_password.is_some() {
+        return consent_page(app, &client, &ar, None, 200);
+    }
+    if client.preregistered {
+        // No owner password: the pre-registered confidential client is approved here, and
+        // its secret, checked at the token endpoint, is the gate.
+        return approve(app, &client, &ar);
+    }
+    redirect_error(
+        app,
+        &ar,
+        "access_denied",
+        "this server has no owner password set, so it cannot ask for consent",
+    )
+}
+
+pub fn post(app: &App, req: &Request) -> Response {
+    if let Some(wait) = app.limiter.blocked(req.client) {
+        return too_many(wait);
+    }
+    let Some(password) = &app.cfg.owner_password else {
+        return page(400, "No consent form is in use on this server.");
+    };
+    if !super::client_auth::is_form(req) {
+        return page(400, "The consent form must be posted as a form.");
+    }
+    let (client, ar) = match begin(app, &req.body) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let form: HashMap<String, String> = form_urlencoded::parse(&req.body).into_owned().collect();
+    let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
+    if !app.consent.take(csrf, &ar.digest()) {
+        return page(
+            400,
+            "This consent form has expired or was not issued for this request. Go back to the application and connect again.",
+        );
+    }
+    if form.get("action").map(String::as_str) == Some("deny") {
+        return redirect_error(app, &ar, "access_denied", "the owner denied access");
+    }
+    let given = form.get("password").map(String::as_str).unwrap_or("");
+    let ok = sha256(given.as_bytes()).ct_eq(&sha256(password.expose().as_bytes()));
+    if !bool::from(ok) {
+        app.limiter.fail(req.client);
+        if let Some(wait) = app.limiter.blocked(req.client) {
+            return too_many(wait);
+        }
+        return consent_page(app, &client, &ar, Some("Wrong password. Try again."), 403);
+    }
+    approve(app, &client, &ar)
+}
+
+/// Checks an authorization request. `Err` is the response to send: a plain page while the
+/// client or redirect URI is in doubt, a redirect with an error after that.
+fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for (k, v) in form_urlencoded::parse(raw) {
+        if matches!(k.as_ref(), "csrf" | "password" | "action") {
+            continue;
+        }
+        if seen.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(page(
+                400,
+                &format!("The parameter {k} is repeated in the authorization request."),
+            ));
+        }
+    }
+    let take = |k: &str| seen.get(k).filter(|v| !v.is_empty()).cloned();
+    let Some(client_id) = take("client_id") else {
+        return Err(page(400, "The authorization request has no client_id."));
+    };
+    let Some(client) = find_client(app, &client_id) else {
+        return Err(page(
+            400,
+            "Unknown client_id: this application is not registered with this server.",
+        ));
+    };
+    let redirect_uri = match take("redirect_uri") {
+        Some(r) => r,
+        // RFC 6749 §3.1.2.3: may be omitted when the client registered exactly one.
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return Err(page(400, "The authorization request has no redirect_uri.")),
+    };
+    if !redirect_allowed(app, &client, &redirect_uri) {
+        return Err(page(
+            400,
+            "The redirect_uri is not one this client may use, so this server will not send you there.",
+        ));
+    }
+    let ar = AuthRequest {
+        client_id,
+        redirect_uri,
+        response_type: take("response_type").unwrap_or_default(),
+        state: seen.get("state").cloned(),
+        code_challenge: take("code_challenge").unwrap_or_default(),
+        // RFC 7636 §4.3: absent means "plain", which OAuth 2.1 servers refuse.
+        code_challenge_method: take("code_challenge_method").unwrap_or_else(|| "plain".into()),
+        resource: take("resource"),
+        scope: take("scope"),
+    };
+    if ar.response_type != "code" {
+        return Err(redirect_error(
+            app,
+            &ar,
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    if ar.code_challenge.is_empty() {
+        return Err(redirect_error(
+            app,
+            &ar,
+            "invalid_request",
+            "code_challenge is required (PKCE with S256)",
+        ));
+    }
+    if ar.code_challenge_method != "S256" {
+        return Err(redirect_error(
+            app,
+            &ar,
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
+    }
+    // A base64url SHA-256 is 43 characters; RFC 7636 allows 43 to 128 of the verifier set.
+    if !super::grant::valid_verifier(&ar.code_challenge) {
+        return Err(redirect_error(
+            app,
+            &ar,
+            "invalid_request",
+            "code_challenge is not a valid S256 challenge",
+        ));
+    }
+    if let Some(r) = &ar.resource {
+        if !names_this_server(r, &app.resource, &app.issuer) {
+            return Err(redirect_error(
+                app,
+                &ar,
+                "invalid_target",
+                "resource does not name this server",
+            ));
+        }
+    }
+    Ok((client, ar))
+}
+
+/// The client for an ID, without authenticating it (that happens at the token endpoint).
+pub fn find_client(app: &App, id: &str) -> Option<Client> {
+    if let Some((pre, _)) = &app.cfg.client {
+        if pre == id {
+            return Some(Client {
+                id: pre.clone(),
+                preregistered: true,
+                grant_types: Vec::new(),
+                redirect_uris: Vec::new(),
+                name: None,
+                public: false,
+            });
+        }
+    }
+    let reg = app.store.client(id)?;
+    Some(Client {
+        id: reg.client_id,
+        preregistered: false,
+        grant_types: reg.grant_types,
+        redirect_uris: reg.redirect_uris,
+        name: reg.client_name,
+        public: reg.secret_hash.is_none(),
+    })
+}
+
+/// RFC 8252 §7.3: loopback redirects match on any port (native apps such as Claude Code
+/// listen on a random one).
+fn loopback(uri: &str) -> Option<(String, String)> {
+    let u = config::parse_url(uri)?;
+    (u.scheme == "http" && config::is_loopback_host(u.host)).then(|| {
+        let path = match u.query {
+            Some(q) => format!("{}?{q}", u.path),
+            None => u.path.to_string(),
+        };
+        (u.host.to_ascii_lowercase(), path)
+    })
+}
+
+fn redirect_allowed(app: &App, client: &Client, uri: &str) -> bool {
+    if config::parse_url(uri).is_none() {
+        return false;
+    }
+    if client.preregistered {
+        return CLAUDE_CALLBACKS.contains(&uri)
+            || loopback(uri).is_some()
+            || app.cfg.redirect_uris.iter().any(|r| r == uri);
+    }
+    if client.redirect_uris.iter().any(|r| r == uri) {
+        return true;
+    }
+    match loopback(uri) {
+        Some(want) => client
+            .redirect_uris
+            .iter()
+            .filter_map(|r| loopback(r))
+            .any(|have| have == want),
+        None => false,
+    }
+}
+
+fn approve(app: &App, client: &Client, ar: &AuthRequest) -> Response {
+    let resource = app.resource.clone();
+    let code = app
+        .codes
+        .issue(&client.id, &ar.redirect_uri, &ar.code_challenge, &resource);
+    redirect(app, ar, &[("code", &code)])
+}
+
+fn redirect_error(app: &App, ar: &AuthRequest, code: &str, description: &str) -> Response {
+    redirect(
+        app,
+        ar,
+        &[("error", code), ("error_description", description)],
+    )
+}
+
+/// `302` back to the client with `state` echoed exactly and `iss` (RFC 9207), so a client
+/// talking to several servers can tell which one answered.
+fn redirect(app: &App, ar: &AuthRequest, params: &[(&str, &str)]) -> Response {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    if let Some(s) = &ar.state {
+        q.append_pair("state", s);
+    }
+    q.append_pair("iss", &app.issuer);
+    let sep = if ar.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let location = format!("{}{sep}{}", ar.redirect_uri, q.finish());
+    Response::new(302)
+        .header("Location", &location)
+        .header("Cache-Control", "no-store")
+        .header("Referrer-Policy", "no-referrer")
+}
+
+/// Headers for every page here: never framed (clickjacking the consent button), never
+/// cached, no CORS.
+fn secure(resp: Response) -> Response {
+    resp.header("X-Frame-Options", "DENY")
+        .header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        )
+        .header("Cache-Control", "no-store")
+        .header("Referrer-Policy", "no-referrer")
+        .header("X-Content-Type-Options", "nosniff")
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;line-height:1.5}code{background:#f3f3f3;padding:0 .2rem}.err{color:#b00020}button{font-size:1rem;padding:.4rem 1rem;margin-right:.5rem}input[type=password]{font-size:1rem;padding:.3rem;width:100%;box-sizing:border-box}";
+
+/// A plain page for errors that must not redirect.
+fn page(status: u16, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>brain-mcp: authorization error</title><style>{STYLE}</style></head><body><h1>Authorization error</h1><p>{}</p></body></html>",
+        html(message)
+    );
+    secure(
+        Response::new(status)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(body.into_bytes()),
+    )
+}
+
+fn consent_page(
+    app: &App,
+    client: &Client,
+    ar: &AuthRequest,
+    error: Option<&str>,
+    status: u16,
+) -> Response {
+    let csrf = app.consent.issue(ar.digest());
+    let who = match (&client.name, client.preregistered) {
+        (_, true) => format!(
+            "the pre-registered client <code>{}</code>",
+            html(&client.id)
+        ),
+        (Some(name), false) => format!(
+            "<strong>{}</strong> (client <code>{}</code>)",
+            html(name),
+            html(&client.id)
+        ),
+        (None, false) => format!("client <code>{}</code>", html(&client.id)),
+    };
+    let target = config::parse_url(&ar.redirect_uri)
+        .map(|u| u.origin)
+        .unwrap_or_default();
+    let err = error
+        .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", html(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>brain-mcp: allow access?</title><style>{STYLE}</style></head><body>\
+<h1>Allow access to your brain?</h1>\
+<p>{who} asks to read and write the notes in this brain.</p>\
+<p>If you allow it, you will be sent back to <code>{}</code>.</p>\
+{err}\
+<form method=\"post\" action=\"/oauth/authorize\">\n{}<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+<p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>\
+<p><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button><button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>\
+</form></body></html>",
+        html(&target),
+        ar.hidden_fields(),
+        html(&csrf),
+    );
+    secure(
+        Response::new(status)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(body.into_bytes()),
+    )
+}
+
+fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_html() {
+        assert_eq!(
+            html("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn loopback_matching_ignores_port() {
+        assert_eq!(
+            loopback("http://localhost:1234/callback"),
+            loopback("http://localhost:9/callback")
+        );
+        assert!(loopback("https://localhost/callback").is_none());
+        assert!(loopback("http://example.com/callback").is_none());
+        assert!(loopback("http://[::1]:5/cb").is_some());
+        assert!(loopback("http://127.0.0.1/cb").is_some());
+    }
+
+    #[test]
+    fn consent_tokens_are_bound_and_single_use() {
+        let c = ConsentTokens::default();
+        let t = c.issue([1; 32]);
+        assert!(!c.take(&t, &[2; 32]));
+        assert!(c.take(&t, &[1; 32]));
+        assert!(!c.take(&t, &[1; 32]));
+    }
+}

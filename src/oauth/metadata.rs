@@ -1,0 +1,47 @@
+//! Discovery documents: RFC 9728 (protected resource) and RFC 8414 (authorization server).
+
+use serde_json::{json, Value};
+
+use crate::router::App;
+
+/// RFC 9728 §3.2. Served at `/.well-known/oauth-protected-resource` and at the path-inserted
+/// `/.well-known/oauth-protected-resource/mcp`, which is where clients look first for a
+/// resource at `/mcp` (claude.ai guesses `<origin>/authorize` when it is missing).
+pub fn protected_resource(app: &App) -> Value {
+    json!({
+        "resource": app.resource,
+        "authorization_servers": [app.issuer],
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": ["mcp"],
+        "resource_name": "brain-mcp",
+    })
+}
+
+/// RFC 8414 §2. `issuer` is byte-identical to the `authorization_servers` entry above: both
+/// SDK clients and claude.ai compare them exactly.
+pub fn authorization_server(app: &App) -> Value {
+    let iss = &app.issuer;
+    let registration = app.registration_enabled();
+    let mut auth_methods = vec!["client_secret_post", "client_secret_basic"];
+    if registration {
+        auth_methods.push("none");
+    }
+    let mut doc = json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/oauth/authorize"),
+        "token_endpoint": format!("{iss}/oauth/token"),
+        "revocation_endpoint": format!("{iss}/oauth/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": app.grant_types(),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["mcp"],
+        "authorization_response_iss_parameter_supported": true,
+    });
+    if registration {
+        doc["registration_endpoint"] = json!(format!("{iss}/oauth/register"));
+    }
+    doc
+}

@@ -1,0 +1,632 @@
+//! Issued tokens, grants and registered clients: an append-only JSON-lines log
+//! (`oauth.jsonl` in the data directory) replayed into memory at start.
+//!
+//! Tokens and secrets are stored only as SHA-256 hashes: a copy of the data directory does
+//! not hand out access. Refresh tokens, grants and registered clients are fsynced before the
+//! response that reveals them; `client_credentials` access tokens are written without waiting
+//! (a crash can lose the last moment's tokens; those clients re-authenticate on 401).
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::{hex, random_secret, sha256};
+use crate::error::Error;
+use crate::time::unix_now;
+
+type Hash = [u8; 32];
+
+/// A client registered through RFC 7591.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RegisteredClient {
+    pub client_id: String,
+    /// SHA-256 (hex) of the secret; `None` for public clients (`none`).
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    pub redirect_uris: Vec<String>,
+    pub client_name: Option<String>,
+    pub grant_types: Vec<String>,
+    pub created: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Record {
+    Access {
+        h: String,
+        client: String,
+        grant: Option<String>,
+        res: String,
+        exp: u64,
+    },
+    Grant {
+        id: String,
+        client: String,
+        res: String,
+        at: u64,
+    },
+    Refresh {
+        h: String,
+        grant: String,
+        exp: u64,
+    },
+    RevokeGrant {
+        id: String,
+    },
+    RevokeAccess {
+        h: String,
+    },
+    Client(RegisteredClient),
+    RevokeClient {
+        id: String,
+    },
+    Used {
+        grant: String,
+        at: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub client: String,
+    pub grant: Option<String>,
+    pub res: String,
+    pub exp: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub client: String,
+    pub res: String,
+    pub created: u64,
+    pub last_used: u64,
+    /// The one refresh token that may be used next; earlier ones are rotated out.
+    pub current_refresh: Option<Hash>,
+    pub refresh_exp: u64,
+}
+
+#[derive(Default)]
+struct State {
+    access: HashMap<Hash, Access>,
+    grants: HashMap<String, Grant>,
+    /// Every refresh token of a live grant, current or rotated, so that reuse of a rotated
+    /// one is recognised.
+    refresh: HashMap<Hash, String>,
+    clients: HashMap<String, RegisteredClient>,
+    records: usize,
+}
+
+pub struct Store {
+    path: PathBuf,
+    inner: Mutex<(File, State)>,
+}
+
+/// What went wrong with a presented refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshError {
+    /// Unknown, expired, revoked, or another client's.
+    Invalid,
+    /// An already-rotated token came back: the grant is revoked (OAuth 2.1 §4.3.1).
+    Reused,
+    Io,
+}
+
+fn hash_hex(token: &str) -> String {
+    hex(&sha256(token.as_bytes()))
+}
+
+fn parse_hash(h: &str) -> Option<Hash> {
+    if h.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in h.as_bytes().chunks(2).enumerate() {
+        let s = std::str::from_utf8(chunk).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl State {
+    fn apply(&mut self, rec: Record, now: u64) {
+        self.records += 1;
+        match rec {
+            Record::Access {
+                h,
+                client,
+                grant,
+                res,
+                exp,
+            } => {
+                if exp > now {
+                    if let Some(h) = parse_hash(&h) {
+                        if grant.as_ref().is_none_or(|g| self.grants.contains_key(g)) {
+                            self.access.insert(
+                                h,
+                                Access {
+                                    client,
+                                    grant,
+                                    res,
+                                    exp,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            Record::Grant {
+                id,
+                client,
+                res,
+                at,
+            } => {
+                self.grants.insert(
+                    id,
+                    Grant {
+                        client,
+                        res,
+                        created: at,
+                        last_used: at,
+                        current_refresh: None,
+                        refresh_exp: 0,
+                    },
+                );
+            }
+            Record::Refresh { h, grant, exp } => {
+                if let (Some(h), Some(g)) = (parse_hash(&h), self.grants.get_mut(&grant)) {
+                    g.current_refresh = Some(h);
+                    g.refresh_exp = exp;
+                    self.refresh.insert(h, grant);
+                }
+            }
+            Record::RevokeGrant { id } => self.drop_grant(&id),
+            Record::RevokeAccess { h } => {
+                if let Some(h) = parse_hash(&h) {
+                    self.access.remove(&h);
+                }
+            }
+            Record::Client(c) => {
+                self.clients.insert(c.client_id.clone(), c);
+            }
+            Record::RevokeClient { id } => {
+                self.clients.remove(&id);
+                let grants: Vec<String> = self
+                    .grants
+                    .iter()
+                    .filter(|(_, g)| g.client == id)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for g in grants {
+                    self.drop_grant(&g);
+                }
+                self.access.retain(|_, a| a.client != id);
+            }
+            Record::Used { grant, at } => {
+                if let Some(g) = self.grants.get_mut(&grant) {
+                    g.last_used = g.last_used.max(at);
+                }
+            }
+        }
+    }
+
+    fn drop_grant(&mut self, id: &str) {
+        self.grants.remove(id);
+        self.refresh.retain(|_, g| g != id);
+        self.access
+            .retain(|_, a| a.grant.as_deref().is_none_or(|g| g != id));
+    }
+
+    /// The records that reproduce the live state; what compaction writes.
+    fn snapshot(&self) -> Vec<Record> {
+        let mut out = Vec::new();
+        for c in self.clients.values() {
+            out.push(Record::Client(c.clone()));
+        }
+        for (id, g) in &self.grants {
+            out.push(Record::Grant {
+                id: id.clone(),
+                client: g.client.clone(),
+                res: g.res.clone(),
+                at: g.created,
+            });
+            // Rotated tokens first, the current one last (it wins on replay).
+            for (h, gid) in &self.refresh {
+                if gid == id && Some(*h) != g.current_refresh {
+                    out.push(Record::Refresh {
+                        h: hex(h),
+                        grant: id.clone(),
+                        exp: g.refresh_exp,
+                    });
+                }
+            }
+            if let Some(h) = g.current_refresh {
+                out.push(Record::Refresh {
+                    h: hex(&h),
+                    grant: id.clone(),
+                    exp: g.refresh_exp,
+                });
+            }
+            if g.last_used > g.created {
+                out.push(Record::Used {
+                    grant: id.clone(),
+                    at: g.last_used,
+                });
+            }
+        }
+        for (h, a) in &self.access {
+            out.push(Record::Access {
+                h: hex(h),
+                client: a.client.clone(),
+                grant: a.grant.clone(),
+                res: a.res.clone(),
+                exp: a.exp,
+            });
+        }
+        out
+    }
+}
+
+impl Store {
+    /// Replays `oauth.jsonl`, dropping expired entries, and rewrites it compactly when most
+    /// of it is dead. A torn last line (a crash mid-append) is dropped; any other bad line
+    /// stops the start with the file and line named.
+    pub fn open(dir: &Path) -> Result<Store, Error> {
+        let path = dir.join("oauth.jsonl");
+        let now = unix_now();
+        let mut state = State::default();
+        if path.exists() {
+            let f = File::open(&path)
+                .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?;
+            let mut lines: Vec<Vec<u8>> = Vec::new();
+            let mut reader = BufReader::new(f);
+            loop {
+                let mut line = Vec::new();
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| Error::Io(format!("cannot read {}", path.display()), e))?;
+                if n == 0 {
+                    break;
+                }
+                lines.push(line);
+            }
+            let count = lines.len();
+            for (i, line) in lines.into_iter().enumerate() {
+                let last = i + 1 == count;
+                let complete = line.ends_with(b"\n");
+                match serde_json::from_slice::<Record>(&line) {
+                    Ok(rec) if complete => state.apply(rec, now),
+                    _ if last => {
+                        crate::log::line(&format!(
+                            "{}: dropped a torn last line ({} bytes) left by a crash",
+                            path.display(),
+                            line.len()
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(Error::Store(format!(
+                            "{} line {}: {e}; the file is damaged (restore it from a backup, or move it away to forget every issued token)",
+                            path.display(),
+                            i + 1
+                        )))
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+        let live = state.snapshot();
+        // Rewrite every start: cheap (tokens expire within hours, grants are few) and it
+        // keeps the file from growing without bound.
+        write_atomically(&path, &live)?;
+        state.records = live.len();
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?;
+        Ok(Store {
+            path,
+            inner: Mutex::new((file, state)),
+        })
+    }
+
+    fn append(&self, recs: Vec<Record>, durable: bool) -> Result<(), std::io::Error> {
+        let mut buf = Vec::new();
+        for r in &recs {
+            serde_json::to_writer(&mut buf, r)?;
+            buf.push(b'\n');
+        }
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| std::io::Error::other("store lock poisoned"))?;
+        let (file, state) = &mut *guard;
+        let before = file.metadata()?.len();
+        let written =
+            file.write_all(&buf)
+                .and_then(|_| if durable { file.sync_data() } else { Ok(()) });
+        if let Err(e) = written {
+            // Leave no half record behind; the in-memory state was not changed.
+            let _ = file.set_len(before);
+            return Err(e);
+        }
+        let now = unix_now();
+        for r in recs {
+            state.apply(r, now);
+        }
+        Ok(())
+    }
+
+    /// Issues an access token bound to `client` (and `grant`) and the resource `res`.
+    pub fn issue_access(
+        &self,
+        client: &str,
+        grant: Option<&str>,
+        res: &str,
+        ttl: u64,
+        durable: bool,
+    ) -> Result<String, std::io::Error> {
+        let token = format!("bma_{}", random_secret());
+        self.append(
+            vec![Record::Access {
+                h: hash_hex(&token),
+                client: client.to_string(),
+                grant: grant.map(str::to_string),
+                res: res.to_string(),
+                exp: unix_now() + ttl,
+            }],
+            durable,
+        )?;
+        Ok(token)
+    }
+
+    /// The live access token's record, if `token` is one.
+    pub fn check_access(&self, token: &str) -> Option<Access> {
+        let h = sha256(token.as_bytes());
+        let guard = self.inner.lock().ok()?;
+        let a = guard.1.access.get(&h)?;
+        (a.exp > unix_now()).then(|| a.clone())
+    }
+
+    /// A new grant with its first refresh token, on disk before returning.
+    pub fn create_grant(
+        &self,
+        client: &str,
+        res: &str,
+        refresh_ttl: u64,
+    ) -> Result<(String, String), std::io::Error> {
+        let id = format!("g_{}", &random_secret()[..16]);
+        let refresh = format!("bmr_{}", random_secret());
+        let now = unix_now();
+        self.append(
+            vec![
+                Record::Grant {
+                    id: id.clone(),
+                    client: client.to_string(),
+                    res: res.to_string(),
+                    at: now,
+                },
+                Record::Refresh {
+                    h: hash_hex(&refresh),
+                    grant: id.clone(),
+                    exp: now + refresh_ttl,
+                },
+            ],
+            true,
+        )?;
+        Ok((id, refresh))
+    }
+
+    /// Exchanges a refresh token for a new one (rotation). Presenting a rotated token
+    /// revokes its whole grant.
+    pub fn rotate_refresh(
+        &self,
+        presented: &str,
+        client: &str,
+        refresh_ttl: u64,
+    ) -> Result<(String, Grant, String), RefreshError> {
+        let h = sha256(presented.as_bytes());
+        let now = unix_now();
+        let (grant_id, grant) = {
+            let guard = self.inner.lock().map_err(|_| RefreshError::Io)?;
+            let state = &guard.1;
+            let gid = state.refresh.get(&h).ok_or(RefreshError::Invalid)?.clone();
+            let g = state.grants.get(&gid).ok_or(RefreshError::Invalid)?.clone();
+            if g.client != client {
+                return Err(RefreshError::Invalid);
+            }
+            if g.current_refresh != Some(h) {
+                drop(guard);
+                self.revoke_grant(&gid).map_err(|_| RefreshError::Io)?;
+                return Err(RefreshError::Reused);
+            }
+            if g.refresh_exp <= now {
+                return Err(RefreshError::Invalid);
+            }
+            (gid, g)
+        };
+        let refresh = format!("bmr_{}", random_secret());
+        self.append(
+            vec![
+                Record::Refresh {
+                    h: hash_hex(&refresh),
+                    grant: grant_id.clone(),
+                    exp: now + refresh_ttl,
+                },
+                Record::Used {
+                    grant: grant_id.clone(),
+                    at: now,
+                },
+            ],
+            true,
+        )
+        .map_err(|_| RefreshError::Io)?;
+        Ok((grant_id, grant, refresh))
+    }
+
+    pub fn revoke_grant(&self, id: &str) -> Result<(), std::io::Error> {
+        self.append(vec![Record::RevokeGrant { id: id.to_string() }], true)
+    }
+
+    /// RFC 7009: revokes `token` if it is `client`'s. Returns whether anything was revoked.
+    pub fn revoke_token(&self, token: &str, client: &str) -> Result<bool, std::io::Error> {
+        let h = sha256(token.as_bytes());
+        let rec = {
+            let guard = self
+                .inner
+                .lock()
+                .map_err(|_| std::io::Error::other("store lock poisoned"))?;
+            let state = &guard.1;
+            if let Some(a) = state.access.get(&h) {
+                (a.client == client).then(|| Record::RevokeAccess { h: hex(&h) })
+            } else if let Some(g) = state.refresh.get(&h) {
+                state
+                    .grants
+                    .get(g)
+                    .filter(|gr| gr.client == client)
+                    .map(|_| Record::RevokeGrant { id: g.clone() })
+            } else {
+                None
+            }
+        };
+        match rec {
+            Some(r) => self.append(vec![r], true).map(|_| true),
+            None => Ok(false),
+        }
+    }
+
+    pub fn register_client(&self, c: RegisteredClient) -> Result<(), std::io::Error> {
+        self.append(vec![Record::Client(c)], true)
+    }
+
+    pub fn client(&self, id: &str) -> Option<RegisteredClient> {
+        self.inner.lock().ok()?.1.clients.get(id).cloned()
+    }
+
+    /// Ends every grant and token of a client, and forgets it if it was registered.
+    pub fn revoke_client(&self, id: &str) -> Result<(), std::io::Error> {
+        self.append(vec![Record::RevokeClient { id: id.to_string() }], true)
+    }
+
+    /// Live grants, for `brain-mcp grants`.
+    pub fn grants(&self) -> Vec<(String, Grant)> {
+        match self.inner.lock() {
+            Ok(g) => {
+                g.1.grants
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Write, fsync, rename, fsync the directory: the file is either the old or the new one.
+fn write_atomically(path: &Path, recs: &[Record]) -> Result<(), Error> {
+    let tmp = path.with_extension("jsonl.tmp");
+    let io = |what: &str, e| Error::Io(format!("{what} {}", tmp.display()), e);
+    let mut buf = Vec::new();
+    for r in recs {
+        serde_json::to_writer(&mut buf, r)
+            .map_err(|e| Error::Store(format!("cannot encode a record: {e}")))?;
+        buf.push(b'\n');
+    }
+    let mut f = File::create(&tmp).map_err(|e| io("cannot create", e))?;
+    f.write_all(&buf).map_err(|e| io("cannot write", e))?;
+    f.sync_all().map_err(|e| io("cannot sync", e))?;
+    fs::rename(&tmp, path).map_err(|e| io("cannot rename", e))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "brain-oauth-{name}-{}-{}",
+            std::process::id(),
+            random_secret()
+        ));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    const RES: &str = "http://127.0.0.1:1/mcp";
+
+    #[test]
+    fn access_tokens_survive_reopen_and_are_hashed() {
+        let d = tmp("access");
+        let s = Store::open(&d).unwrap();
+        let t = s.issue_access("c1", None, RES, 3600, false).unwrap();
+        assert_eq!(s.check_access(&t).unwrap().client, "c1");
+        assert!(s.check_access("bma_nope").is_none());
+        drop(s);
+        let raw = fs::read_to_string(d.join("oauth.jsonl")).unwrap();
+        assert!(!raw.contains(&t));
+        let s = Store::open(&d).unwrap();
+        assert_eq!(s.check_access(&t).unwrap().res, RES);
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn refresh_rotation_and_reuse_detection() {
+        let d = tmp("refresh");
+        let s = Store::open(&d).unwrap();
+        let (g, r1) = s.create_grant("c1", RES, 100).unwrap();
+        let a1 = s.issue_access("c1", Some(&g), RES, 3600, true).unwrap();
+        assert_eq!(
+            s.rotate_refresh(&r1, "c2", 100).unwrap_err(),
+            RefreshError::Invalid
+        );
+        let (g2, _, r2) = s.rotate_refresh(&r1, "c1", 100).unwrap();
+        assert_eq!(g, g2);
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        // The rotated token comes back: the whole grant goes.
+        assert_eq!(
+            s.rotate_refresh(&r1, "c1", 100).unwrap_err(),
+            RefreshError::Reused
+        );
+        assert_eq!(
+            s.rotate_refresh(&r2, "c1", 100).unwrap_err(),
+            RefreshError::Invalid
+        );
+        assert!(s.check_access(&a1).is_none());
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn torn_last_line_is_dropped_and_middle_corruption_stops() {
+        let d = tmp("torn");
+        let s = Store::open(&d).unwrap();
+        let t = s.issue_access("c1", None, RES, 3600, true).unwrap();
+        drop(s);
+        let p = d.join("oauth.jsonl");
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"t\":\"acc").unwrap();
+        drop(f);
+        let s = Store::open(&d).unwrap();
+        assert!(s.check_access(&t).is_some());
+        drop(s);
+        let good = fs::read_to_string(&p).unwrap();
+        fs::write(&p, format!("garbage\n{good}")).unwrap();
+        match Store::open(&d) {
+            Err(Error::Store(m)) => assert!(m.contains("line 1"), "{m}"),
+            _ => panic!("expected a store error"),
+        }
+        fs::remove_dir_all(&d).ok();
+    }
+}
