@@ -57,12 +57,12 @@ record() {
   if [[ $ok == 0 ]]; then
     passed=$((passed + 1))
     printf 'PASS %s%s\n' "$name" "${note:+  ($note)}"
-    if [[ $VERBOSE == 1 && -s $logfile ]]; then sed 's/^/    | /' "$logfile"; fi
+    if [[ $VERBOSE == 1 && -s $logfile ]]; then awk '{ print "    | " $0 }' "$logfile"; fi
   else
     failed=$((failed + 1))
     printf 'FAIL %s%s\n' "$name" "${note:+  ($note)}"
     if [[ -s $logfile ]]; then
-      if [[ $VERBOSE == 1 ]]; then sed 's/^/    | /' "$logfile"; else tail -n 40 "$logfile" | sed 's/^/    | /'; fi
+      if [[ $VERBOSE == 1 ]]; then awk '{ print "    | " $0 }' "$logfile"; else tail -n 40 "$logfile" | awk '{ print "    | " $0 }'; fi
     fi
   fi
 }
@@ -96,6 +96,7 @@ start_server() {
   local data
   data=$(mktemp -d "$WORK/data-$label.XXXXXX")
   SERVER_LOG=$WORK/server-$label.log
+  : >"$SERVER_LOG"
   # Only what this run sets reaches the server: none of the caller's brain-mcp settings.
   env -u MCP_RESOURCE_URL -u BRAIN_OWNER_PASSWORD -u BRAIN_OWNER_PASSWORD_FILE -u OAUTH_REDIRECT_URIS \
     -u BRAIN_ALLOWED_ORIGINS -u BRAIN_TRUSTED_PROXIES -u BRAIN_MCP_TOKEN_FILE -u OAUTH_CLIENT_ID_FILE \
@@ -165,6 +166,7 @@ stop_server() {
 start_proxy() {
   local logfile=$WORK/proxy.log i
   PROXY_URL=
+  : >"$logfile"
   UPSTREAM=$SERVER_ADDR "$NODE" "$HERE/auth-proxy.mjs" >"$logfile" 2>&1 </dev/null &
   PROXY_PID=$!
   for ((i = 0; i < 100; i++)); do
