@@ -4,6 +4,7 @@
 //! `cargo run --release --example bench_brain -- [NOTES]` (default 10000). The store is written
 //! straight into a temp dir in the log's own format (one fsync per `remember` would make a
 //! 100k-note setup take minutes), then opened and searched through the public API.
+//! With `BENCH_BRAIN_DIR=/some/dir` the store is made there and kept.
 
 use std::fs;
 use std::io::Write;
@@ -147,7 +148,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let dir = std::env::temp_dir().join(format!("bench-brain-{}", std::process::id()));
+    // BENCH_BRAIN_DIR keeps the generated store there (for profiling `open` again and again).
+    let keep = std::env::var_os("BENCH_BRAIN_DIR").map(std::path::PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("bench-brain-{}", std::process::id()))
+    });
     let _ = fs::remove_dir_all(&dir);
     if let Err(e) = fs::create_dir_all(&dir) {
         eprintln!("cannot create {}: {e}", dir.display());
@@ -240,5 +245,7 @@ fn main() {
     println!("remember p50 (with fsync): {:.3} ms", ms(times[25]));
 
     drop(brain);
-    let _ = fs::remove_dir_all(&dir);
+    if keep.is_none() {
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

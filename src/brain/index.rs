@@ -34,7 +34,11 @@ pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 #[derive(Default)]
 pub struct Index {
-    terms: FxHashMap<String, u32>,
+    /// Term → term id. Terms of up to 15 bytes (nearly all words) are keys packed into an
+    /// integer, so a lookup compares integers instead of chasing a pointer to the key's bytes:
+    /// that lookup is the inner loop of building the index at `open`.
+    short_terms: FxHashMap<u128, u32>,
+    long_terms: FxHashMap<String, u32>,
     postings: Vec<Vec<Posting>>,
     docs: Vec<Doc>,
     slot_of: FxHashMap<u64, u32>,
@@ -59,16 +63,7 @@ impl Index {
         let mut scratch = std::mem::take(&mut self.scratch);
         ids.clear();
         for_each_term(text, &mut scratch, |t| {
-            let id = match self.terms.get(t) {
-                Some(&id) => id,
-                None => {
-                    let id = self.postings.len() as u32;
-                    self.terms.insert(t.to_string(), id);
-                    self.postings.push(Vec::new());
-                    id
-                }
-            };
-            ids.push(id);
+            ids.push(self.term_id_or_insert(t));
         });
         // Texts are at most 64 KiB, so this never clamps; it only keeps REMOVED unique.
         let len = ids.len().min(REMOVED as usize - 1) as u32;
@@ -87,6 +82,28 @@ impl Index {
         self.scratch = scratch;
     }
 
+    fn term_id(&self, t: &str) -> Option<u32> {
+        match short_key(t) {
+            Some(k) => self.short_terms.get(&k).copied(),
+            None => self.long_terms.get(t).copied(),
+        }
+    }
+
+    fn term_id_or_insert(&mut self, t: &str) -> u32 {
+        let next = self.postings.len() as u32;
+        let id = match short_key(t) {
+            Some(k) => *self.short_terms.entry(k).or_insert(next),
+            None => match self.long_terms.get(t) {
+                Some(&id) => id,
+                None => *self.long_terms.entry(t.to_string()).or_insert(next),
+            },
+        };
+        if id == next {
+            self.postings.push(Vec::new());
+        }
+        id
+    }
+
     /// Adds every document of `other` after this index's own, as if they had been added here
     /// one by one in the same order (how `open` builds an index on several threads).
     pub fn append(&mut self, other: Index) {
@@ -98,17 +115,24 @@ impl Index {
             return;
         };
         let mut postings = other.postings;
-        for (term, other_id) in other.terms {
+        let short = other
+            .short_terms
+            .into_iter()
+            .map(|(k, id)| (Term::Short(k), id));
+        let long = other
+            .long_terms
+            .into_iter()
+            .map(|(k, id)| (Term::Long(k), id));
+        for (term, other_id) in short.chain(long) {
             let list = std::mem::take(&mut postings[other_id as usize]);
-            let id = match self.terms.get(&term) {
-                Some(&id) => id,
-                None => {
-                    let id = self.postings.len() as u32;
-                    self.terms.insert(term, id);
-                    self.postings.push(Vec::new());
-                    id
-                }
+            let next = self.postings.len() as u32;
+            let id = match term {
+                Term::Short(k) => *self.short_terms.entry(k).or_insert(next),
+                Term::Long(k) => *self.long_terms.entry(k).or_insert(next),
             };
+            if id == next {
+                self.postings.push(Vec::new());
+            }
             self.postings[id as usize].extend(list.into_iter().map(|p| Posting {
                 slot: p.slot + offset,
                 tf: p.tf,
@@ -128,7 +152,7 @@ impl Index {
         };
         let mut scratch = std::mem::take(&mut self.scratch);
         for_each_term(text, &mut scratch, |t| {
-            if let Some(&id) = self.terms.get(t) {
+            if let Some(id) = self.term_id(t) {
                 let list = &mut self.postings[id as usize];
                 if let Ok(at) = list.binary_search_by_key(&slot, |p| p.slot) {
                     list.remove(at);
@@ -154,7 +178,7 @@ impl Index {
         let mut scores = vec![0f32; self.docs.len()];
         let mut seen: Vec<u32> = Vec::new();
         for t in terms {
-            let Some(&id) = self.terms.get(t.as_str()) else {
+            let Some(id) = self.term_id(t) else {
                 continue;
             };
             if seen.contains(&id) {
@@ -198,6 +222,23 @@ impl Index {
     }
 }
 
+enum Term {
+    Short(u128),
+    Long(String),
+}
+
+/// A term of up to 15 bytes as one integer: its bytes, then its length in the top byte.
+fn short_key(t: &str) -> Option<u128> {
+    let b = t.as_bytes();
+    if b.len() > 15 {
+        return None;
+    }
+    let mut w = [0u8; 16];
+    w[..b.len()].copy_from_slice(b);
+    w[15] = b.len() as u8;
+    Some(u128::from_le_bytes(w))
+}
+
 /// The Firefox/rustc hash: much faster than SipHash for short keys. HashDoS resistance is not
 /// needed here: the keys are the owner's own words and sequence numbers, and the worst case is
 /// a slower search for the one user who crafted it.
@@ -212,8 +253,11 @@ impl Hasher for FxHasher {
             w.copy_from_slice(c);
             self.add(u64::from_le_bytes(w));
         }
-        for &b in chunks.remainder() {
-            self.add(u64::from(b));
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
         }
     }
     fn write_u8(&mut self, i: u8) {
@@ -225,11 +269,18 @@ impl Hasher for FxHasher {
     fn write_u64(&mut self, i: u64) {
         self.add(i);
     }
+    fn write_u128(&mut self, i: u128) {
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
+    }
     fn write_usize(&mut self, i: usize) {
         self.add(i as u64);
     }
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply leaves the low bits weak, and hashbrown picks buckets with them: fold
+        // the high half down (the finalizer of MurmurHash3, cut short).
+        let h = self.0;
+        h ^ (h >> 29) ^ (h >> 47)
     }
 }
 

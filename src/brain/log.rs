@@ -56,8 +56,10 @@ struct DelOut<'a> {
 /// Every field a record of any op may have; `parse_line` checks which ones its op needs.
 /// Unknown fields are ignored so a newer version's extra fields do not make a log unreadable.
 #[derive(Deserialize)]
-struct RecordIn {
-    op: String,
+struct RecordIn<'a> {
+    /// Borrowed from the line when it has no escapes (always, for what we write).
+    #[serde(borrow)]
+    op: std::borrow::Cow<'a, str>,
     seq: u64,
     id: String,
     text: Option<String>,
@@ -101,7 +103,7 @@ fn finish(r: serde_json::Result<Vec<u8>>) -> Vec<u8> {
 pub fn parse_line(line: &[u8]) -> Result<Record, String> {
     let r: RecordIn = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     let missing = |f: &str| format!("{} record has no `{f}`", r.op);
-    match r.op.as_str() {
+    match &*r.op {
         "put" => {
             let text = r.text.ok_or_else(|| missing("text"))?;
             let tags = r.tags.ok_or_else(|| missing("tags"))?;

@@ -90,7 +90,11 @@ struct Writer {
     /// An append failed and truncating it away failed too: retry the truncation before the
     /// next append, so a half-written line never ends up in the middle of the log.
     dirty: bool,
+    /// See [`State::should_compact`]; lowered by tests.
     compact_min_dead: u64,
+    /// After a failed compaction (disk full, say), do not try again on every `forget`: wait
+    /// until there are twice as many dead records.
+    compact_retry_at: u64,
     #[cfg(test)]
     fail_next_write: bool,
     #[cfg(test)]
@@ -366,6 +370,7 @@ impl Brain {
                 next_seq: last_seq + 1,
                 dirty: false,
                 compact_min_dead: COMPACT_MIN_DEAD,
+                compact_retry_at: 0,
                 #[cfg(test)]
                 fail_next_write: false,
                 #[cfg(test)]
@@ -425,11 +430,12 @@ impl Brain {
                 seq,
                 id: id.to_string(),
             });
-            s.should_compact(w.compact_min_dead)
+            s.should_compact(w.compact_min_dead) && s.dead_records > w.compact_retry_at
         };
         if compact {
             // The forget is durable already; a failed compaction only leaves a longer log.
             if let Err(e) = self.compact_locked(&mut w) {
+                w.compact_retry_at = self.read().dead_records.saturating_mul(2);
                 eprintln!(
                     "brain: could not compact {} ({e}); it stays as it is",
                     self.log_path.display()
@@ -465,6 +471,7 @@ impl Brain {
         w.file = file;
         w.len = len;
         w.dirty = false;
+        w.compact_retry_at = 0;
         self.write().dead_records = 0;
         Ok(())
     }
@@ -1017,6 +1024,15 @@ mod tests {
         );
         assert_eq!(b.len(), 1);
         let z = b.remember("after", &[]).unwrap();
+        // No new attempt until the dead records double (4 → over 8): then it succeeds.
+        let more: Vec<Note> = (0..2).map(|_| b.remember("drop", &[]).unwrap()).collect();
+        assert!(b.forget(&more[0].id).unwrap()); // dead 6
+        assert_eq!(line_count(&d.log()), 9);
+        assert!(b.forget(&more[1].id).unwrap()); // dead 8: still not over 8
+        assert_eq!(line_count(&d.log()), 10);
+        let last = b.remember("drop", &[]).unwrap();
+        assert!(b.forget(&last.id).unwrap()); // dead 10: compacts
+        assert_eq!(line_count(&d.log()), 2);
         drop(b);
         let b = Brain::open(&d.0).unwrap();
         assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [z.id, keep.id]);
@@ -1160,6 +1176,11 @@ mod tests {
         let expect: Vec<&String> = notes.iter().rev().take(3).map(|n| &n.id).collect();
         assert_eq!(hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(), expect);
         assert!(hits.windows(2).all(|w| w[0].score == w[1].score));
+        // The same after a restart, which rebuilds the index.
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        let hits = b.search("identical", None, 3);
+        assert_eq!(hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(), expect);
     }
 
     #[test]
