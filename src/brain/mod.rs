@@ -807,6 +807,33 @@ mod tests {
         assert_eq!(d.files().len(), 2);
     }
 
+    /// What `kill -9` or a power cut during an append can leave is a prefix of the log: every
+    /// prefix opens, with exactly the records that are complete in it.
+    #[test]
+    fn every_prefix_of_a_log_opens() {
+        let d = TempDir::new("prefixes");
+        {
+            let b = Brain::open(&d.0).unwrap();
+            let a = b.remember("first ünïcode", &tags(&["x"])).unwrap();
+            b.remember("second", &[]).unwrap();
+            b.forget(&a.id).unwrap();
+        }
+        let full = fs::read(d.log()).unwrap();
+        let ends: Vec<usize> = (0..full.len()).filter(|&i| full[i] == b'\n').collect();
+        // Every cut near a line end, and a sample of the rest (each open fsyncs a few times).
+        let cuts = (0..=full.len())
+            .filter(|&c| c % 7 == 0 || c == full.len() || ends.iter().any(|&e| c.abs_diff(e) <= 2));
+        for cut in cuts {
+            let d = TempDir::new("prefix");
+            fs::write(d.log(), &full[..cut]).unwrap();
+            let b = Brain::open(&d.0).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            let complete = ends.iter().filter(|&&e| e < cut).count();
+            assert_eq!(b.len(), [0, 1, 2, 1][complete], "cut at {cut}");
+            let torn = d.files().len() == 2;
+            assert_eq!(torn, !(cut == 0 || full[cut - 1] == b'\n'), "cut at {cut}");
+        }
+    }
+
     #[test]
     fn corrupt_middle_line_names_file_and_line() {
         let d = TempDir::new("corrupt");
