@@ -367,7 +367,10 @@ pub fn compact(
             return Err(e);
         }
     };
-    fs::rename(&tmp, log)?;
+    if let Err(e) = fs::rename(&tmp, log) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     // The rename has happened; `f` is now the log whatever the directory sync says.
     if let Err(e) = sync_dir(dir) {
         eprintln!(

@@ -4,6 +4,13 @@
 //! API CONTRACT (other modules are written against exactly this; bodies are filled in by the
 //! brain work): `Brain` is `Send + Sync` and is shared as `Arc<Brain>` by all worker threads.
 //! The caller (main) holds the data-directory lock; `Brain::open` does not lock.
+//!
+//! Files in the data directory: `notes.jsonl`, the log (its format is described in `log.rs`);
+//! `notes.jsonl.tmp` only while a compaction writes the log's replacement; and
+//! `notes.jsonl.torn.<unix-time>`, the bytes of an unfinished append that `open` set aside.
+//!
+//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing), `time`
+//! (RFC 3339, also used by OAuth).
 
 mod index;
 mod log;
