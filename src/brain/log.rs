@@ -6,7 +6,8 @@
 //! {"op":"del","seq":2,"id":"n_k3v9q2m7x4ab","at":"2026-11-27T08:00:02Z"}
 //! ```
 //!
-//! `seq` grows by one with every record and is never reused; it orders notes and backs the
+//! `seq` goes up by one with every record appended (compaction leaves gaps), is never reused,
+//! and must increase down the file (`open` says `Corrupt` otherwise); it orders notes and backs the
 //! `list` cursor. A `put` whose id is already live is a new version of that note (a later
 //! "update" appends one; nothing is rewritten), so the log is the note's history.
 
