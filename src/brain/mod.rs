@@ -14,6 +14,7 @@
 
 mod index;
 mod log;
+pub mod snippet;
 mod text;
 pub mod time;
 
