@@ -7,8 +7,8 @@
 #   3. tests/readme_examples.sh: the README's curl examples, exactly as printed
 #   4. tests/interop/run.sh: third-party clients (MCP TypeScript and Python SDKs, authlib,
 #      the official conformance suite) against the real binary
-#   5. scripts/ci-ship.sh: static build, systemd unit, installer, container, smoke test,
-#      shellcheck
+#   5. scripts/ci-ship.sh: static build, systemd unit, installer, container, smoke test and
+#      a lint of every shell script
 #   6. scripts/fuzz.sh 30: each fuzz target for 30 s
 #   7. scripts/bench.sh --quick: the benchmark, briefly, to prove it still runs
 # Each stage prints its own result lines; the script stops at the first failing stage.
