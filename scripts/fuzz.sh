@@ -31,13 +31,15 @@ targets="${FUZZ_TARGETS:-http_parse client_auth jsonrpc}"
 read -r -a extra <<<"${FUZZ_ARGS:-}"
 
 # Seeds: one file per message. The first byte of a jsonrpc input picks the routing headers
-# (see fuzz/fuzz_targets/jsonrpc.rs): 0x1b = 2025-11-25 (3), Mcp-Method from the body (1<<3);
+# (see fuzz/fuzz_targets/jsonrpc.rs, which also replaces $ID and $CURSOR in the body):
+# 0x1b = 2025-11-25 (3), Mcp-Method from the body (1<<3);
 # 0x38 = 2026-07-28 (0), Mcp-Method from the body, Mcp-Name from the body.
 seed() {
   local dir="$1" name="$2" ctl="$3" body="$4"
   printf "\\x${ctl}%s" "$body" >"$dir/$name"
 }
 
+# shellcheck disable=SC2016 # $ID and $CURSOR are literal placeholders, not shell expansions
 seed_jsonrpc() {
   local d="corpus/jsonrpc"
   mkdir -p "$d"
@@ -52,9 +54,9 @@ seed_jsonrpc() {
   seed "$d" tools_list 1b '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
   seed "$d" remember 1b '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"remember","arguments":{"text":"Alice prefers tea","tags":["people","food"]}}}'
   seed "$d" search 1b '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea","tag":"people","limit":5}}}'
-  seed "$d" recall 1b '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"recall","arguments":{"id":"0000000000000"}}}'
-  seed "$d" forget 1b '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"forget","arguments":{"id":"0000000000000"}}}'
-  seed "$d" list_notes 1b '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_notes","arguments":{"tag":"people","limit":2,"cursor":"x"}}}'
+  seed "$d" recall 1b '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"recall","arguments":{"id":"$ID"}}}'
+  seed "$d" forget 1b '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"forget","arguments":{"id":"$ID"}}}'
+  seed "$d" list_notes 1b '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_notes","arguments":{"tag":"people","limit":2,"cursor":"$CURSOR"}}}'
   seed "$d" discover 38 '{"jsonrpc":"2.0","id":9,"method":"server/discover","params":{'"$meta"'}}'
   seed "$d" stateless_list 38 '{"jsonrpc":"2.0","id":10,"method":"tools/list","params":{'"$meta"'}}'
   seed "$d" stateless_call 38 '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea"},'"$meta"'}}'

@@ -6,6 +6,10 @@
 //! - bits 3-4: Mcp-Method: 0 none, 1 the body's own `method`, 2 "tools/call", 3 "initialize"
 //! - bit 5: Mcp-Name: the body's `params.name` (plain, or base64-sentinel encoded with bit 6)
 //! - bit 7: send MCP-Protocol-Version twice
+//!
+//! Note ids are random, so a fuzzer cannot guess one: in the body, `$ID` is replaced by the id
+//! of the newest note and `$CURSOR` by a `list_notes` cursor the brain issued, which lets
+//! recall, forget and paging reach past "no such note".
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -39,10 +43,47 @@ fn mcp() -> &'static Mcp {
     })
 }
 
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn replace(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `$ID` and `$CURSOR` → a live note id and an issued cursor (when the brain has them).
+fn substitute(body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    let (want_id, want_cursor) = (contains(&body, b"$ID"), contains(&body, b"$CURSOR"));
+    if want_id || want_cursor {
+        if let Ok((notes, cursor)) = mcp().brain.list(None, 1, None) {
+            if let Some(n) = notes.first() {
+                body = replace(&body, b"$ID", n.id.as_bytes());
+            }
+            if let Some(c) = cursor {
+                body = replace(&body, b"$CURSOR", c.as_bytes());
+            }
+        }
+    }
+    body
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&ctl, body)) = data.split_first() else {
         return;
     };
+    let body = &substitute(body)[..];
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let method = parsed
         .as_ref()
