@@ -32,8 +32,8 @@ read -r -a extra <<<"${FUZZ_ARGS:-}"
 
 # Seeds: one file per message. The first byte of a jsonrpc input picks the routing headers
 # (see fuzz/fuzz_targets/jsonrpc.rs, which also replaces $ID and $CURSOR in the body):
-# 0x1b = 2025-11-25 (3), Mcp-Method from the body (1<<3);
-# 0x38 = 2026-07-28 (0), Mcp-Method from the body, Mcp-Name from the body.
+# 0x09 = 2025-11-25 (index 1) with Mcp-Method from the body (1 << 3);
+# 0x28 = 2026-07-28 (index 0), Mcp-Method and Mcp-Name from the body (0x08 | 0x20).
 seed() {
   local dir="$1" name="$2" ctl="$3" body="$4"
   printf "\\x${ctl}%s" "$body" >"$dir/$name"
@@ -47,19 +47,19 @@ seed_jsonrpc() {
     return
   fi
   local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
-  seed "$d" initialize 1b '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}'
-  seed "$d" initialized 1b '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-  seed "$d" ping 1b '{"jsonrpc":"2.0","id":"p","method":"ping"}'
-  seed "$d" response 1b '{"jsonrpc":"2.0","id":7,"result":{}}'
-  seed "$d" tools_list 1b '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
-  seed "$d" remember 1b '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"remember","arguments":{"text":"Alice prefers tea","tags":["people","food"]}}}'
-  seed "$d" search 1b '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea","tag":"people","limit":5}}}'
-  seed "$d" recall 1b '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"recall","arguments":{"id":"$ID"}}}'
-  seed "$d" forget 1b '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"forget","arguments":{"id":"$ID"}}}'
-  seed "$d" list_notes 1b '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_notes","arguments":{"tag":"people","limit":2,"cursor":"$CURSOR"}}}'
-  seed "$d" discover 38 '{"jsonrpc":"2.0","id":9,"method":"server/discover","params":{'"$meta"'}}'
-  seed "$d" stateless_list 38 '{"jsonrpc":"2.0","id":10,"method":"tools/list","params":{'"$meta"'}}'
-  seed "$d" stateless_call 38 '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea"},'"$meta"'}}'
+  seed "$d" initialize 09 '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}'
+  seed "$d" initialized 09 '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  seed "$d" ping 09 '{"jsonrpc":"2.0","id":"p","method":"ping"}'
+  seed "$d" response 09 '{"jsonrpc":"2.0","id":7,"result":{}}'
+  seed "$d" tools_list 09 '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+  seed "$d" remember 09 '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"remember","arguments":{"text":"Alice prefers tea","tags":["people","food"]}}}'
+  seed "$d" search 09 '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea","tag":"people","limit":5}}}'
+  seed "$d" recall 09 '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"recall","arguments":{"id":"$ID"}}}'
+  seed "$d" forget 09 '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"forget","arguments":{"id":"$ID"}}}'
+  seed "$d" list_notes 09 '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_notes","arguments":{"tag":"people","limit":2,"cursor":"$CURSOR"}}}'
+  seed "$d" discover 28 '{"jsonrpc":"2.0","id":9,"method":"server/discover","params":{'"$meta"'}}'
+  seed "$d" stateless_list 28 '{"jsonrpc":"2.0","id":10,"method":"tools/list","params":{'"$meta"'}}'
+  seed "$d" stateless_call 28 '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea"},'"$meta"'}}'
 }
 
 seed_http_parse() {
