@@ -35,7 +35,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = Form::parse(data);
     if let Ok(form) = Form::parse(data) {
-        for k in ["grant_type", "client_id", "client_secret", "code", "redirect_uri"] {
+        for k in [
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "code",
+            "redirect_uri",
+        ] {
             if let Some(v) = form.get(k) {
                 assert!(!v.is_empty());
             }

@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some(head)) = parse_head(data, &limits) {
         assert!(head.head_len <= data.len(), "head_len beyond the buffer");
         assert!(head.head_len <= limits.max_head, "head_len beyond max_head");
-        assert!(head.path.starts_with('/'), "path not in origin form: {:?}", head.path);
+        assert!(
+            head.path.starts_with('/'),
+            "path not in origin form: {:?}",
+            head.path
+        );
     }
     // A small cap exercises the HeadTooLarge paths on short inputs too.
     let small = Limits {

@@ -98,7 +98,10 @@ fuzz_target!(|data: &[u8]| {
 
     let mut headers: Vec<(String, Vec<u8>)> = vec![
         ("content-type".into(), b"application/json".to_vec()),
-        ("accept".into(), b"application/json, text/event-stream".to_vec()),
+        (
+            "accept".into(),
+            b"application/json, text/event-stream".to_vec(),
+        ),
     ];
     let version: Option<&str> = match ctl & 0x07 {
         i @ 0..=4 => Some(SUPPORTED_VERSIONS[usize::from(i)]),
