@@ -191,7 +191,10 @@ fn origin_form(target: &str) -> Option<(Option<&str>, &str)> {
         return Some((None, target));
     }
     for scheme in ["http://", "https://"] {
-        if target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Compared as bytes: the target may hold UTF-8 (httparse passes bytes >= 0x80), and
+        // slicing the str at `scheme.len()` could split a character and panic.
+        let t = target.as_bytes();
+        if t.len() > scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes()) {
             let rest = &target[scheme.len()..];
             let end = rest.find(['/', '?']).unwrap_or(rest.len());
             let authority = &rest[..end];
@@ -258,6 +261,26 @@ mod tests {
 
     fn parse(s: &str) -> Result<Option<Head>, ParseError> {
         parse_head(s.as_bytes(), &limits())
+    }
+
+    /// Fuzzing (http_parse) found a panic: a target starting like an absolute URI with a
+    /// multi-byte character straddling byte 7 (`http:/` + U+051E) was sliced inside the
+    /// character. It is now a 400, like any other target that is neither form.
+    #[test]
+    fn non_ascii_target_prefix_does_not_panic() {
+        let crash = b"GET http:/\xd4\x9e\xd0\x9d?c HTTP/1.0\r\nConnection: keep-alivg\r\n\r\n";
+        assert_eq!(
+            parse_head(crash, &limits()).unwrap_err(),
+            ParseError::Malformed("bad request target")
+        );
+        for target in ["httpsé/x", "httpséé", "HTTP://é/a", "éééé/"] {
+            let req = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let _ = parse(&req);
+        }
+        let h = parse("GET http://é/a?b HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.path, "/a");
     }
 
     #[test]
