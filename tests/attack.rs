@@ -288,8 +288,10 @@ fn five_hundred_slowloris_connections_do_not_starve_healthz() {
         .collect();
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
-    // One byte per connection per round, the rounds spread over time as slowloris does; never
-    // a complete head. Bounded: 4 s.
+    // One byte per connection per round, never a complete head; bounded: 4 s. Even rounds are
+    // spread over time as slowloris does; odd rounds hit all 500 at once, so that 500
+    // connections are readable together (more than the 256 new connections that may wait
+    // for a worker).
     let dribbler = thread::spawn(move || {
         let start = Instant::now();
         let mut round = 0;
@@ -300,7 +302,12 @@ fn five_hundred_slowloris_connections_do_not_starve_healthz() {
                 if (&*c).write_all(&[byte]).is_err() {
                     failed += 1;
                 }
-                thread::sleep(Duration::from_micros(150));
+                if round % 2 == 0 {
+                    thread::sleep(Duration::from_micros(150));
+                }
+            }
+            if round % 2 == 1 {
+                thread::sleep(Duration::from_millis(50));
             }
             round += 1;
         }
@@ -316,7 +323,26 @@ fn five_hundred_slowloris_connections_do_not_starve_healthz() {
     let (conns, rounds, failed) = dribbler.join().unwrap();
     assert!(checks >= 5, "{checks} health checks");
     assert!(rounds >= 10, "only {rounds} rounds of bytes");
-    eprintln!("slowloris: {rounds} rounds, {failed} failed writes, {checks} health checks");
+    // No trickler lost its connection before its deadline (10 s from its first byte): being
+    // slow is not refused early, and not a reason to refuse anyone else.
+    let lost = conns
+        .iter()
+        .filter(|c| {
+            c.set_nonblocking(true).unwrap();
+            let open =
+                matches!((&**c).read(&mut [0u8; 64]), Err(e) if e.kind() == ErrorKind::WouldBlock);
+            c.set_nonblocking(false).unwrap();
+            !open
+        })
+        .count();
+    eprintln!(
+        "slowloris: {rounds} rounds, {failed} failed writes, {lost} lost, {checks} health checks"
+    );
+    assert_eq!(
+        (failed, lost),
+        (0, 0),
+        "tricklers lost their connections early"
+    );
     // Measured while all 500 are still open: each costs the server a connection record and a
     // few dozen buffered bytes, well under 1 MiB for all of them; 8 MiB leaves room for the
     // allocator.
@@ -445,9 +471,18 @@ fn hogs(s: &Server, n: usize) -> Vec<Conn> {
         .collect()
 }
 
-/// Polls `/healthz` on new connections until one is answered 200, for at most `within`.
-fn recovers_within(s: &Server, within: Duration) -> Duration {
+/// Waits until the server is back to `fds` open descriptors (every hog's connection closed),
+/// then polls `/healthz` on new connections until one is answered 200; `within` for both.
+fn recovers_within(s: &Server, fds: usize, within: Duration) -> Duration {
     let start = Instant::now();
+    while s.open_fds() > fds {
+        assert!(
+            start.elapsed() < within,
+            "the server still has {} descriptors open, {fds} before the attack",
+            s.open_fds()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
     loop {
         let ok = Conn::try_open(s.addr).ok().and_then(|mut c| {
             c.stream
@@ -477,7 +512,8 @@ fn serves_many(addr: SocketAddr, host: &str, n: usize) {
             thread::spawn(move || {
                 let mut c = Conn::open(addr);
                 for _ in 0..3 {
-                    assert_eq!(c.request(&host, "GET", "/healthz", &[], b"").status, 200);
+                    let r = c.request(&host, "GET", "/healthz", &[], b"");
+                    assert_eq!(r.status, 200, "{r:?}");
                 }
             })
         })
@@ -492,6 +528,7 @@ fn two_hundred_connections_at_a_64_descriptor_limit_then_recovery() {
     // With 64 descriptors the server keeps at most 32 connections; the rest get 503 at once.
     let s = Server::builder().nofile(64).start();
     let before = baseline(&s);
+    let fds = s.open_fds();
     let mut held = hogs(&s, 200);
     assert!(held.len() >= 150, "only {} connections opened", held.len());
     let (mut served, mut refused) = (0, 0);
@@ -519,7 +556,7 @@ fn two_hundred_connections_at_a_64_descriptor_limit_then_recovery() {
     assert_eq!(r.status, 503, "{r:?}");
     assert!(t.elapsed() < Duration::from_secs(1));
     drop(held);
-    let took = recovers_within(&s, Duration::from_secs(3));
+    let took = recovers_within(&s, fds, Duration::from_secs(3));
     eprintln!("fd limit 64: recovered after {took:?}");
     serves_many(s.addr, &s.host(), 16);
     survived(&s, before, 4, "200 connections at 64 descriptors");
@@ -531,11 +568,12 @@ fn out_of_descriptors_accept_fails_and_the_server_recovers() {
     // itself fails with EMFILE long before the connection cap (at least 16) is reached.
     let s = Server::builder().nofile(24).start();
     let before = baseline(&s);
+    let fds = s.open_fds();
     let held = hogs(&s, 60);
     assert!(held.len() >= 40, "only {} connections opened", held.len());
     s.wait_for_log("accept failed");
     drop(held);
-    let took = recovers_within(&s, Duration::from_secs(3));
+    let took = recovers_within(&s, fds, Duration::from_secs(3));
     eprintln!("fd limit 24: recovered after {took:?}");
     serves_many(s.addr, &s.host(), 4);
     let log = s.log();
@@ -935,4 +973,37 @@ fn a_thousand_failed_token_requests_from_one_address_are_limited_others_are_serv
     // One limiter entry of at most LIMIT instants: 2 MiB is noise.
     survived(&s, before, 2, "1,000 failed token requests");
     s.assert_log_clean(&[]);
+}
+
+#[test]
+fn connections_holding_nearly_full_heads_and_bodies_cost_what_they_hold() {
+    // The per-connection caps bound memory: 200 connections each holding a head just under
+    // 16 KiB, and 200 each holding 60 KiB of a 64 KiB OAuth body (no credentials needed),
+    // cost about the bytes held, 15 MiB, and no more.
+    let s = Server::start();
+    let before = baseline(&s);
+    let mut head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Big: ", s.host()).into_bytes();
+    head.resize(16_000, b'a');
+    let mut body = form_head(&s, "/oauth/token", "65536").into_bytes();
+    body.resize(body.len() + 60 * 1024, b'a');
+    let mut held = Vec::new();
+    for bytes in [&head, &body] {
+        for _ in 0..200 {
+            let mut c = s.connect();
+            c.send(bytes);
+            held.push(c);
+        }
+    }
+    // The server reads what arrives at once; give its workers a moment.
+    thread::sleep(Duration::from_millis(500));
+    s.assert_healthy();
+    let held_kib = 200 * (16_000 + body.len() as u64) / 1024;
+    let now = s.memory();
+    eprintln!("full buffers: {held_kib} KiB held, memory {before:?} -> {now:?}");
+    // The bytes held plus half and 4 MiB of slack (measured: about a quarter more, from the
+    // allocator's per-worker arenas): no buffer doubling, no copy per connection.
+    let bound_mib = (held_kib + held_kib / 2) / MIB + 4;
+    survived(&s, before, bound_mib, "nearly full buffers (held)");
+    drop(held);
+    survived(&s, before, bound_mib, "nearly full buffers (closed)");
 }

@@ -333,6 +333,14 @@ impl Server {
         }
     }
 
+    /// How many file descriptors the server process has open (`/proc/PID/fd`): shows that
+    /// connections it dropped were really closed.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("read /proc/PID/fd of the server")
+            .count()
+    }
+
     /// A new connection to the server.
     pub fn connect(&self) -> Conn {
         Conn::open(self.addr)
