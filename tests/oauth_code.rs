@@ -772,10 +772,7 @@ fn claude_ai_sequence(s: &Server, registered: bool) {
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
     );
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(
-        r.json()["result"]["tools"].as_array().unwrap().len() >= 5,
-        true
-    );
+    assert!(r.json()["result"]["tools"].as_array().unwrap().len() >= 5);
     // 7. Refresh, then the old refresh token fails.
     let old = t["refresh_token"].as_str().unwrap();
     let fresh = token(
