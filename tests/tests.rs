@@ -3,6 +3,7 @@
 
 mod util;
 
+mod attack;
 mod bearer;
 mod config;
 mod discovery;

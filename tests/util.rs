@@ -315,6 +315,32 @@ impl Server {
         self.spawn();
     }
 
+    /// The server process's resident memory now (`VmRSS`) and its peak so far (`VmHWM`),
+    /// read from `/proc/PID/status`: the attack battery shows memory stays bounded.
+    pub fn memory(&self) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status of the server");
+        let kib = |key: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in /proc/PID/status:\n{status}"))
+        };
+        Memory {
+            rss_kib: kib("VmRSS:"),
+            hwm_kib: kib("VmHWM:"),
+        }
+    }
+
+    /// How many file descriptors the server process has open (`/proc/PID/fd`): shows that
+    /// connections it dropped were really closed.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("read /proc/PID/fd of the server")
+            .count()
+    }
+
     /// A new connection to the server.
     pub fn connect(&self) -> Conn {
         Conn::open(self.addr)
@@ -411,6 +437,15 @@ impl Drop for Server {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// A server's memory, from `/proc/PID/status` (see [`Server::memory`]), in KiB.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Resident set size now (`VmRSS`).
+    pub rss_kib: u64,
+    /// Peak resident set size since the process started (`VmHWM`).
+    pub hwm_kib: u64,
 }
 
 /// Serialises a request. `Host` is added when `host` is non-empty; `Content-Length` whenever

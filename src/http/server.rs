@@ -41,7 +41,8 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Requests served on one connection before we answer with `Connection: close`.
     pub max_requests_per_conn: u32,
-    /// Readable connections waiting for a free worker. When full: `503` + `Retry-After`.
+    /// New connections waiting for a free worker. Beyond it a new connection gets `503` +
+    /// `Retry-After`. Parked connections that become readable are not counted: see `dispatch`.
     pub queue: usize,
     /// Open connections. Beyond it a new connection gets `503` and is closed, so file
     /// descriptors stay available for the store.
@@ -133,12 +134,15 @@ impl Server {
             parked: Mutex::new(HashMap::new()),
             shutdown: AtomicBool::new(false),
             open: Arc::new(AtomicUsize::new(0)),
+            waiting_new: AtomicUsize::new(0),
             limits: self.limits.clone(),
             trusted_proxies: self.trusted_proxies,
             service,
         });
 
-        let (tx, rx) = mpsc::sync_channel::<Conn>(self.limits.queue);
+        // Unbounded as a type, bounded in fact: a connection is in exactly one place (parked,
+        // queued or with a worker), so the queue never holds more than `max_connections`.
+        let (tx, rx) = mpsc::channel::<Conn>();
         let rx = Arc::new(Mutex::new(rx));
         let mut workers = Vec::new();
         for i in 0..self.workers.max(1) {
@@ -178,6 +182,8 @@ struct Shared {
     parked: Mutex<HashMap<RawFd, Conn>>,
     shutdown: AtomicBool,
     open: Arc<AtomicUsize>,
+    /// New connections in the queue, not yet taken by a worker (capped by `Limits::queue`).
+    waiting_new: AtomicUsize,
     limits: Limits,
     trusted_proxies: Vec<IpAddr>,
     service: Arc<dyn Service>,
@@ -202,6 +208,8 @@ struct Conn {
     started: Option<Instant>,
     pending: Option<Pending>,
     eof: bool,
+    /// Counted in `Shared::waiting_new` until a worker takes it.
+    new: bool,
     _open: OpenGuard,
 }
 
@@ -217,7 +225,7 @@ impl Drop for OpenGuard {
 fn reactor_loop(
     shared: &Arc<Shared>,
     listener: &TcpListener,
-    tx: &mpsc::SyncSender<Conn>,
+    tx: &mpsc::Sender<Conn>,
     sig_read: &UnixStream,
 ) {
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
@@ -242,7 +250,7 @@ fn reactor_loop(
                         .ok()
                         .and_then(|mut p| p.remove(&(token as RawFd)));
                     if let Some(conn) = conn {
-                        dispatch(conn, tx);
+                        dispatch(shared, conn, tx);
                     }
                 }
             }
@@ -268,7 +276,7 @@ fn reactor_loop(
     }
 }
 
-fn accept_all(shared: &Arc<Shared>, listener: &TcpListener, tx: &mpsc::SyncSender<Conn>) {
+fn accept_all(shared: &Arc<Shared>, listener: &TcpListener, tx: &mpsc::Sender<Conn>) {
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
@@ -291,11 +299,12 @@ fn accept_all(shared: &Arc<Shared>, listener: &TcpListener, tx: &mpsc::SyncSende
                     started: None,
                     pending: None,
                     eof: false,
+                    new: true,
                     _open: guard,
                 };
                 // Most clients send their request right behind the handshake: try a worker
                 // at once instead of a round through epoll.
-                dispatch(conn, tx);
+                dispatch(shared, conn, tx);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -310,13 +319,22 @@ fn accept_all(shared: &Arc<Shared>, listener: &TcpListener, tx: &mpsc::SyncSende
     }
 }
 
-fn dispatch(conn: Conn, tx: &mpsc::SyncSender<Conn>) {
-    match tx.try_send(conn) {
-        Ok(()) => {}
-        Err(mpsc::TrySendError::Full(conn)) => {
-            refuse(&conn.stream, &conn.peer, "all workers busy");
+/// Hands a connection to the workers. A new connection is refused (`503`) when `queue` new
+/// ones are already waiting: the workers are not keeping up. A parked connection that became
+/// readable is always queued: it already holds one of the `max_connections` slots, and
+/// refusing it would let a few hundred clients trickling bytes in step (slowloris) fill the
+/// queue, lose their own requests and crowd every new client out with `503`.
+fn dispatch(shared: &Shared, conn: Conn, tx: &mpsc::Sender<Conn>) {
+    if conn.new && shared.waiting_new.fetch_add(1, Ordering::SeqCst) >= shared.limits.queue {
+        shared.waiting_new.fetch_sub(1, Ordering::SeqCst);
+        refuse(&conn.stream, &conn.peer, "all workers busy");
+        return;
+    }
+    if let Err(mpsc::SendError(conn)) = tx.send(conn) {
+        // Shutting down: the workers are gone and the connection is dropped.
+        if conn.new {
+            shared.waiting_new.fetch_sub(1, Ordering::SeqCst);
         }
-        Err(mpsc::TrySendError::Disconnected(_)) => {}
     }
 }
 
@@ -406,7 +424,13 @@ fn worker_loop(shared: &Arc<Shared>, rx: &Mutex<mpsc::Receiver<Conn>>) {
             Err(_) => return,
         };
         match next {
-            Ok(conn) => serve(shared, conn),
+            Ok(mut conn) => {
+                if conn.new {
+                    conn.new = false;
+                    shared.waiting_new.fetch_sub(1, Ordering::SeqCst);
+                }
+                serve(shared, conn)
+            }
             Err(_) => return,
         }
     }
