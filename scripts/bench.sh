@@ -193,9 +193,9 @@ sanity() {
   fi
 }
 
-# run_wrk SERVER OP CONNS
+# run_wrk SERVER OP CONNS [warmup]: a warm-up run is 1 s and recorded nowhere.
 run_wrk() {
-  local server=$1 op=$2 c=$3 url="http://127.0.0.1:${PORT_OF[$1]}" line key
+  local server=$1 op=$2 c=$3 url="http://127.0.0.1:${PORT_OF[$1]}" line key dur=$DUR
   local -a env_=()
   case "$op" in
     healthz) url+=/healthz ;;
@@ -208,9 +208,11 @@ run_wrk() {
       env_=(WRK_METHOD=POST WRK_BODY_FILE="$TMP/$op.body" WRK_CTYPE=application/json
         "WRK_AUTH=Bearer $TOKEN" "WRK_ACCEPT=application/json, text/event-stream") ;;
   esac
-  line=$(env "${env_[@]}" wrk -t "$THREADS" -c "$c" -d "$DUR" --timeout 5s \
+  [[ ${4:-} == warmup ]] && dur=1s
+  line=$(env "${env_[@]}" wrk -t "$THREADS" -c "$c" -d "$dur" --timeout 5s \
     -s "$BENCH/req.lua" "$url" | grep '^RESULT' || true)
   key="$op/$c/$server"
+  [[ ${4:-} == warmup ]] && key="warmup/$key"
   if [[ -z $line ]]; then
     RPS[$key]=0 P99[$key]=- BAD[$key]="wrk gave no result"
     return
@@ -223,7 +225,7 @@ run_wrk() {
   if ((non2xx > 0 || errors > 0)); then
     BAD[$key]="$non2xx non-2xx, $errors socket errors"
   fi
-  log "$(printf '%-8s %-8s c=%-3s %8s req/s  p99 %s ms' "$server" "$op" "$c" "${RPS[$key]}" "${P99[$key]}")"
+  log "$(printf '%-8s %-8s c=%-3s %8s req/s  p99 %s ms %s' "$server" "$op" "$c" "${RPS[$key]}" "${P99[$key]}" "${4:-}")"
 }
 
 OPS=(healthz token list search)
@@ -241,6 +243,8 @@ for server in "${SERVERS[@]}"; do
   sanity "$server"
   for op in "${OPS[@]}"; do
     [[ $server == fastmcp && $op == token ]] && continue
+    # An unmeasured warm-up run first, so the JIT (Node) and caches are warm for every row.
+    ((QUICK)) || run_wrk "$server" "$op" 16 warmup
     for c in "${CONNS[@]}"; do
       run_wrk "$server" "$op" "$c"
     done
