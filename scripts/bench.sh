@@ -47,6 +47,8 @@ CLIENT_SECRET=bench_client_secret_0123456789abcdefghijklmnop
 log() { printf '%s\n' "bench: $*" >&2; }
 die() { log "$*"; exit 1; }
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # ---- cleanup ------------------------------------------------------------------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/brain-bench.XXXXXX")
 PIDS=()
@@ -284,9 +286,9 @@ cell() { # cell KEY -> "req/s / p99"
 }
 
 echo
-echo "## brain-mcp bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS, $DUR per run)"
+echo "## brain-mcp bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), wrk -t$THREADS, $DUR per run)"
 echo
-echo "load average before the report: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average (1, 5, 15 min) at start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 if ((PEERS)); then
   echo "| operation | conns | ours req/s / p99 | node req/s / p99 | fastmcp req/s / p99 | ours/node | ours/fastmcp |"
