@@ -19,6 +19,9 @@ use crate::oauth::{self, store::Store};
 pub const OAUTH_BODY_CAP: usize = 64 * 1024;
 pub const MCP_BODY_CAP: usize = 1024 * 1024;
 
+/// Every grant the token endpoint serves (and the metadata advertises).
+pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
 /// Everything a handler may need, shared by all workers.
 pub struct App {
     pub cfg: Config,
@@ -60,10 +63,6 @@ impl App {
     /// open registration endpoint without consent would let anyone mint a client.
     pub fn registration_enabled(&self) -> bool {
         self.cfg.owner_password.is_some()
-    }
-
-    pub fn grant_types(&self) -> Vec<&'static str> {
-        vec!["authorization_code", "refresh_token", "client_credentials"]
     }
 }
 

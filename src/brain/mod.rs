@@ -4,13 +4,21 @@
 //! API CONTRACT (other modules are written against exactly this; bodies are filled in by the
 //! brain work): `Brain` is `Send + Sync` and is shared as `Arc<Brain>` by all worker threads.
 //! The caller (main) holds the data-directory lock; `Brain::open` does not lock.
+//!
+//! Files in the data directory: `notes.jsonl`, the log (its format is described in `log.rs`);
+//! `notes.jsonl.tmp` only while a compaction writes the log's replacement; and
+//! `notes.jsonl.torn.<unix-time>`, the bytes of an unfinished append that `open` set aside.
+//!
+//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing), `time`
+//! (RFC 3339, also used by OAuth).
 
 mod index;
 mod log;
+pub mod snippet;
 mod text;
 pub mod time;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,7 +27,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockW
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use index::Index;
+use index::{FxHashMap, Index};
 use log::Record;
 pub use text::{
     normalize_tag, normalize_tags, validate_text, MAX_TAGS, MAX_TAG_CHARS, MAX_TEXT_BYTES,
@@ -90,7 +98,11 @@ struct Writer {
     /// An append failed and truncating it away failed too: retry the truncation before the
     /// next append, so a half-written line never ends up in the middle of the log.
     dirty: bool,
+    /// See [`State::should_compact`]; lowered by tests.
     compact_min_dead: u64,
+    /// After a failed compaction (disk full, say), do not try again on every `forget`: wait
+    /// until there are twice as many dead records.
+    compact_retry_at: u64,
     #[cfg(test)]
     fail_next_write: bool,
     #[cfg(test)]
@@ -131,10 +143,11 @@ impl Writer {
 /// One live note.
 struct Entry {
     note: Note,
-    /// Sequence number of its latest version: "recency" for search ties.
-    last_seq: u64,
     /// How many `put` records the log holds for it (all kept by compaction, as its history).
     versions: u64,
+    /// Sequence number of its latest version: the index is built in this order at open, so
+    /// that search ties go to the most recently written note, as they do after a write.
+    written: u64,
 }
 
 /// Everything `open` loads, keyed by each note's creation sequence number (the `seq` of its
@@ -142,9 +155,12 @@ struct Entry {
 #[derive(Default)]
 struct State {
     notes: BTreeMap<u64, Entry>,
-    ids: HashMap<String, u64>,
-    tags: HashMap<String, BTreeSet<u64>>,
+    ids: FxHashMap<String, u64>,
+    tags: FxHashMap<String, BTreeSet<u64>>,
     index: Index,
+    /// False while `open` replays the log: the index is built once at the end from the live
+    /// notes, rather than updated for every note that was later forgotten.
+    indexing: bool,
     /// Records of live notes (every version) and records compaction would drop.
     live_records: u64,
     dead_records: u64,
@@ -159,37 +175,28 @@ impl State {
                 if let Some(&order) = self.ids.get(&note.id) {
                     // A new version of a live note.
                     let entry = self.notes.get_mut(&order)?;
-                    self.index.remove(order, &entry.note.text);
-                    self.index.add(order, &note.text);
-                    for t in &entry.note.tags {
-                        if let Some(set) = self.tags.get_mut(t) {
-                            set.remove(&order);
-                            if set.is_empty() {
-                                self.tags.remove(t);
-                            }
-                        }
+                    if self.indexing {
+                        self.index.remove(order, &entry.note.text);
+                        self.index.add(order, &note.text);
                     }
-                    for t in &note.tags {
-                        self.tags.entry(t.clone()).or_default().insert(order);
-                    }
+                    untag(&mut self.tags, &entry.note.tags, order);
+                    tag(&mut self.tags, &note.tags, order);
                     entry.note = note;
-                    entry.last_seq = seq;
                     entry.versions += 1;
+                    entry.written = seq;
                     Some(order)
                 } else {
-                    self.index.add(seq, &note.text);
-                    for t in &note.tags {
-                        self.tags.entry(t.clone()).or_default().insert(seq);
+                    if self.indexing {
+                        self.index.add(seq, &note.text);
                     }
+                    tag(&mut self.tags, &note.tags, seq);
                     self.ids.insert(note.id.clone(), seq);
-                    self.notes.insert(
-                        seq,
-                        Entry {
-                            note,
-                            last_seq: seq,
-                            versions: 1,
-                        },
-                    );
+                    let entry = Entry {
+                        note,
+                        versions: 1,
+                        written: seq,
+                    };
+                    self.notes.insert(seq, entry);
                     Some(seq)
                 }
             }
@@ -197,20 +204,64 @@ impl State {
                 self.dead_records += 1;
                 let order = self.ids.remove(&id)?;
                 let entry = self.notes.remove(&order)?;
-                self.index.remove(order, &entry.note.text);
-                for t in &entry.note.tags {
-                    if let Some(set) = self.tags.get_mut(t) {
-                        set.remove(&order);
-                        if set.is_empty() {
-                            self.tags.remove(t);
-                        }
-                    }
+                if self.indexing {
+                    self.index.remove(order, &entry.note.text);
                 }
+                untag(&mut self.tags, &entry.note.tags, order);
                 self.live_records = self.live_records.saturating_sub(entry.versions);
                 self.dead_records += entry.versions;
                 None
             }
         }
+    }
+
+    /// Builds the index from scratch over the live notes and keeps it up to date from now on.
+    /// Notes are indexed in the order they were last written (search's recency order), split
+    /// into one run per CPU whose indexes are then appended in order.
+    fn build_index(&mut self) {
+        let mut by_write: Vec<(u64, u64, &str)> = self
+            .notes
+            .iter()
+            .map(|(&o, e)| (e.written, o, e.note.text.as_str()))
+            .collect();
+        by_write.sort_unstable_by_key(|&(w, _, _)| w);
+        let threads = if by_write.len() < 5000 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        let chunk = by_write.len().div_ceil(threads).max(1);
+        let build = |part: &[(u64, u64, &str)]| {
+            let mut ix = Index::default();
+            for &(_, order, text) in part {
+                ix.add(order, text);
+            }
+            ix
+        };
+        let parts: Vec<Index> = std::thread::scope(|scope| {
+            let handles: Vec<_> = by_write
+                .chunks(chunk)
+                .map(|part| {
+                    let thread =
+                        std::thread::Builder::new().spawn_scoped(scope, move || build(part));
+                    (part, thread)
+                })
+                .collect();
+            // A part whose thread could not start (or died) is indexed right here instead.
+            handles
+                .into_iter()
+                .map(|(part, thread)| match thread.map(|t| t.join()) {
+                    Ok(Ok(ix)) => ix,
+                    _ => build(part),
+                })
+                .collect()
+        });
+        let mut index = Index::default();
+        for part in parts {
+            index.append(part);
+        }
+        self.index = index;
+        self.indexing = true;
     }
 
     /// Compaction rewrites the whole log, so it runs only when that buys a lot: when records of
@@ -227,6 +278,30 @@ impl State {
         match record {
             Record::Put { seq, note } => self.ids.get(&note.id).is_some_and(|&o| *seq >= o),
             Record::Del { .. } => false,
+        }
+    }
+}
+
+fn tag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u64) {
+    for t in names {
+        match tags.get_mut(t) {
+            Some(set) => {
+                set.insert(order);
+            }
+            None => {
+                tags.insert(t.clone(), BTreeSet::from([order]));
+            }
+        }
+    }
+}
+
+fn untag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u64) {
+    for t in names {
+        if let Some(set) = tags.get_mut(t) {
+            set.remove(&order);
+            if set.is_empty() {
+                tags.remove(t);
+            }
         }
     }
 }
@@ -265,7 +340,7 @@ impl Brain {
                 return Err(BrainError::Corrupt(format!(
                     "{} line {}: seq {seq} is not greater than the previous record's {last_seq}",
                     log_path.display(),
-                    line.number
+                    log::line_number(&bytes, line.start)
                 )));
             }
             last_seq = seq;
@@ -292,6 +367,7 @@ impl Brain {
             }
         }
         drop(bytes);
+        state.build_index();
 
         Ok(Brain {
             dir: dir.to_path_buf(),
@@ -302,6 +378,7 @@ impl Brain {
                 next_seq: last_seq + 1,
                 dirty: false,
                 compact_min_dead: COMPACT_MIN_DEAD,
+                compact_retry_at: 0,
                 #[cfg(test)]
                 fail_next_write: false,
                 #[cfg(test)]
@@ -361,11 +438,12 @@ impl Brain {
                 seq,
                 id: id.to_string(),
             });
-            s.should_compact(w.compact_min_dead)
+            s.should_compact(w.compact_min_dead) && s.dead_records > w.compact_retry_at
         };
         if compact {
             // The forget is durable already; a failed compaction only leaves a longer log.
             if let Err(e) = self.compact_locked(&mut w) {
+                w.compact_retry_at = self.read().dead_records.saturating_mul(2);
                 eprintln!(
                     "brain: could not compact {} ({e}); it stays as it is",
                     self.log_path.display()
@@ -401,6 +479,7 @@ impl Brain {
         w.file = file;
         w.len = len;
         w.dirty = false;
+        w.compact_retry_at = 0;
         self.write().dead_records = 0;
         Ok(())
     }
@@ -423,29 +502,18 @@ impl Brain {
                 None => return Vec::new(),
             },
         };
-        let scores = s
-            .index
-            .score(&terms, |doc| tagged.is_none_or(|set| set.contains(&doc)));
-        let mut hits: Vec<(f64, u64, &Entry)> = scores
+        s.index
+            .search(
+                &terms,
+                |doc| tagged.is_none_or(|set| set.contains(&doc)),
+                limit,
+            )
             .into_iter()
-            .filter_map(|(doc, score)| {
-                let score = (score * 1000.0).round() / 1000.0;
-                let e = s.notes.get(&doc)?;
-                (score > 0.0).then_some((score, e.last_seq, e))
-            })
-            .collect();
-        let best_first = |a: &(f64, u64, &Entry), b: &(f64, u64, &Entry)| {
-            b.0.total_cmp(&a.0).then(b.1.cmp(&a.1))
-        };
-        if hits.len() > limit {
-            hits.select_nth_unstable_by(limit - 1, best_first);
-            hits.truncate(limit);
-        }
-        hits.sort_unstable_by(best_first);
-        hits.into_iter()
-            .map(|(score, _, e)| SearchHit {
-                note: e.note.clone(),
-                score,
+            .filter_map(|(score, doc)| {
+                Some(SearchHit {
+                    note: s.notes.get(&doc)?.note.clone(),
+                    score,
+                })
             })
             .collect()
     }
@@ -700,7 +768,10 @@ mod tests {
         let hits = b.search("apples alpha", None, 10);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].note, c);
-        assert_eq!(ids(&b.list(Some("x"), 10, None).unwrap().0), [c.id.clone()]);
+        assert_eq!(
+            ids(&b.list(Some("x"), 10, None).unwrap().0),
+            [c.id.as_str()]
+        );
         let last = fs::read_to_string(d.log()).unwrap();
         let last = last.lines().last().unwrap();
         assert!(
@@ -742,6 +813,33 @@ mod tests {
         assert_eq!(b.len(), 3);
         assert_eq!(b.recall(&m.id), Some(m));
         assert_eq!(d.files().len(), 2);
+    }
+
+    /// What `kill -9` or a power cut during an append can leave is a prefix of the log: every
+    /// prefix opens, with exactly the records that are complete in it.
+    #[test]
+    fn every_prefix_of_a_log_opens() {
+        let d = TempDir::new("prefixes");
+        {
+            let b = Brain::open(&d.0).unwrap();
+            let a = b.remember("first ünïcode", &tags(&["x"])).unwrap();
+            b.remember("second", &[]).unwrap();
+            b.forget(&a.id).unwrap();
+        }
+        let full = fs::read(d.log()).unwrap();
+        let ends: Vec<usize> = (0..full.len()).filter(|&i| full[i] == b'\n').collect();
+        // Every cut near a line end, and a sample of the rest (each open fsyncs a few times).
+        let cuts = (0..=full.len())
+            .filter(|&c| c % 7 == 0 || c == full.len() || ends.iter().any(|&e| c.abs_diff(e) <= 2));
+        for cut in cuts {
+            let d = TempDir::new("prefix");
+            fs::write(d.log(), &full[..cut]).unwrap();
+            let b = Brain::open(&d.0).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            let complete = ends.iter().filter(|&&e| e < cut).count();
+            assert_eq!(b.len(), [0, 1, 2, 1][complete], "cut at {cut}");
+            let torn = d.files().len() == 2;
+            assert_eq!(torn, !(cut == 0 || full[cut - 1] == b'\n'), "cut at {cut}");
+        }
     }
 
     #[test]
@@ -874,6 +972,43 @@ mod tests {
     }
 
     #[test]
+    fn a_large_store_is_indexed_in_parallel_like_a_small_one() {
+        let d = TempDir::new("large");
+        let mut bytes = Vec::new();
+        for i in 1..=6000u64 {
+            let text = if i % 1000 == 0 {
+                "identical marker text".to_string()
+            } else {
+                format!("note number w{i} about things")
+            };
+            let n = Note {
+                id: format!("n_{i:012}"),
+                text,
+                tags: vec![],
+                created_at: "2026-01-01T00:00:00Z".into(),
+                updated_at: "2026-01-01T00:00:00Z".into(),
+            };
+            bytes.extend(log::put_line(i, &n));
+        }
+        fs::write(d.log(), &bytes).unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.len(), 6000);
+        for i in [1, 2999, 3001, 5999] {
+            let hits = b.search(&format!("w{i}"), None, 5);
+            assert_eq!(hits.len(), 1, "w{i}");
+            assert_eq!(hits[0].note.id, format!("n_{i:012}"));
+        }
+        let hits = b.search("marker", None, 10);
+        let got: Vec<&str> = hits.iter().map(|h| h.note.id.as_str()).collect();
+        let want: Vec<String> = (1..=6)
+            .rev()
+            .map(|k| format!("n_{:012}", k * 1000))
+            .collect();
+        assert_eq!(got, want, "equal scores, newest first, across the parts");
+        assert_eq!(b.search("things", None, 10000).len(), 5994);
+    }
+
+    #[test]
     fn small_garbage_is_not_compacted() {
         let d = TempDir::new("no-compact");
         let (bytes, _) = log_with_garbage(400); // 800 dead records: under the floor
@@ -924,6 +1059,15 @@ mod tests {
         );
         assert_eq!(b.len(), 1);
         let z = b.remember("after", &[]).unwrap();
+        // No new attempt until the dead records double (4 → over 8): then it succeeds.
+        let more: Vec<Note> = (0..2).map(|_| b.remember("drop", &[]).unwrap()).collect();
+        assert!(b.forget(&more[0].id).unwrap()); // dead 6
+        assert_eq!(line_count(&d.log()), 9);
+        assert!(b.forget(&more[1].id).unwrap()); // dead 8: still not over 8
+        assert_eq!(line_count(&d.log()), 10);
+        let last = b.remember("drop", &[]).unwrap();
+        assert!(b.forget(&last.id).unwrap()); // dead 10: compacts
+        assert_eq!(line_count(&d.log()), 2);
         drop(b);
         let b = Brain::open(&d.0).unwrap();
         assert_eq!(ids(&b.list(None, 10, None).unwrap().0), [z.id, keep.id]);
@@ -990,7 +1134,7 @@ mod tests {
         b.remember("b", &tags(&["home"])).unwrap();
         let c = b.remember("c", &tags(&["home", "work"])).unwrap();
         let (p, next) = b.list(Some("WORK"), 1, None).unwrap();
-        assert_eq!(ids(&p), [c.id.clone()]);
+        assert_eq!(ids(&p), [c.id.as_str()]);
         let (p, next) = b.list(Some("work"), 1, next.as_deref()).unwrap();
         assert_eq!((ids(&p), next), (vec![a.id], None));
         assert_eq!(b.list(Some("nope"), 5, None).unwrap(), (vec![], None));
@@ -1067,6 +1211,11 @@ mod tests {
         let expect: Vec<&String> = notes.iter().rev().take(3).map(|n| &n.id).collect();
         assert_eq!(hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(), expect);
         assert!(hits.windows(2).all(|w| w[0].score == w[1].score));
+        // The same after a restart, which rebuilds the index.
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        let hits = b.search("identical", None, 3);
+        assert_eq!(hits.iter().map(|h| &h.note.id).collect::<Vec<_>>(), expect);
     }
 
     #[test]

@@ -100,28 +100,47 @@ fn suggest_tag(lower: &str) -> Option<String> {
 /// for accents) are dropped without splitting the word, so `e\u{301}` folds like `é`.
 /// `buf` is scratch space reused across calls so indexing does not allocate per term.
 pub fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
-    buf.clear();
-    for c in text.chars() {
-        if c.is_ascii() {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Fast path: a word of lower-case ASCII letters and digits is its own term, passed on
+        // without copying. Most words of most notes are like that.
+        let start = i;
+        while i < bytes.len() && matches!(bytes[i], b'a'..=b'z' | b'0'..=b'9') {
+            i += 1;
+        }
+        let ends_word =
+            i == bytes.len() || (bytes[i].is_ascii() && !bytes[i].is_ascii_alphanumeric());
+        if ends_word {
+            if i > start {
+                f(&text[start..i]);
+            }
+            i += 1; // the ASCII separator (or one past the end)
+            continue;
+        }
+        // Slow path: upper case or non-ASCII somewhere in this word; fold it char by char.
+        buf.clear();
+        buf.push_str(&text[start..i]);
+        let rest = &text[i..];
+        let mut consumed = rest.len();
+        for (at, c) in rest.char_indices() {
             if c.is_ascii_alphanumeric() {
                 buf.push(c.to_ascii_lowercase());
-            } else if !buf.is_empty() {
-                f(buf);
-                buf.clear();
+            } else if ('\u{300}'..='\u{36f}').contains(&c) {
+                // Combining diacritical mark: part of the previous letter.
+            } else if !c.is_ascii() && c.is_alphanumeric() {
+                fold_char(c, buf);
+            } else {
+                consumed = at + c.len_utf8();
+                break;
             }
-        } else if ('\u{300}'..='\u{36f}').contains(&c) {
-            // Combining diacritical mark: part of the previous letter.
-        } else if c.is_alphanumeric() {
-            fold_char(c, buf);
-        } else if !buf.is_empty() {
-            f(buf);
-            buf.clear();
         }
+        if !buf.is_empty() {
+            f(buf);
+        }
+        i += consumed;
     }
-    if !buf.is_empty() {
-        f(buf);
-        buf.clear();
-    }
+    buf.clear();
 }
 
 /// All terms of `text`, for queries (indexing uses [`for_each_term`]).
@@ -209,6 +228,10 @@ mod tests {
             ["foo", "bar", "baz", "x2", "3", "4", "que", "e", "mail", "host", "org"]
         );
         assert!(terms("  ...!?— ").is_empty());
+        assert_eq!(
+            terms("Hello wörld ABC déf—ghi 123abc Ab\u{301}c —x y— ends"),
+            ["hello", "world", "abc", "def", "ghi", "123abc", "abc", "x", "y", "ends"]
+        );
         assert!(terms("").is_empty());
     }
 

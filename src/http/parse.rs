@@ -82,7 +82,8 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseErro
     }
     let version = req.version.unwrap_or(1);
     let target = req.path.unwrap_or("");
-    let target = origin_form(target).ok_or(ParseError::Malformed("bad request target"))?;
+    let (authority, target) =
+        origin_form(target).ok_or(ParseError::Malformed("bad request target"))?;
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
         None => (target.to_string(), None),
@@ -104,7 +105,16 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseErro
                 content_length = Some(parse_length(h.value)?);
             }
             "transfer-encoding" => transfer_encoding = true,
-            "host" => hosts += 1,
+            "host" => {
+                hosts += 1;
+                // RFC 9112 §3.2.2: with an absolute-form target the server MUST use its
+                // authority instead of Host. Otherwise `POST http://evil.example/mcp` with a
+                // loopback Host would pass the DNS-rebinding check on a Host we ignore.
+                if let Some(a) = authority {
+                    headers.push((name, a.as_bytes().to_vec()));
+                    continue;
+                }
+            }
             "connection" => {
                 for token in h.value.split(|b| *b == b',') {
                     let token = token.trim_ascii();
@@ -173,20 +183,26 @@ fn parse_length(v: &[u8]) -> Result<u64, ParseError> {
     Ok(n)
 }
 
-/// The origin-form of a target. RFC 9112 §3.2.2 asks servers to accept the absolute form
-/// (`http://host/path`); we take its path and ignore its authority (the Host header is the
-/// one checked).
-fn origin_form(target: &str) -> Option<&str> {
+/// The authority (absolute form only) and origin-form of a target. RFC 9112 §3.2.2 asks
+/// servers to accept the absolute form (`http://host/path`) and to take the host from it
+/// rather than from the Host header.
+fn origin_form(target: &str) -> Option<(Option<&str>, &str)> {
     if target.starts_with('/') {
-        return Some(target);
+        return Some((None, target));
     }
     for scheme in ["http://", "https://"] {
         if target.len() > scheme.len() && target[..scheme.len()].eq_ignore_ascii_case(scheme) {
             let rest = &target[scheme.len()..];
-            return Some(match rest.find(['/', '?']) {
-                Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let authority = &rest[..end];
+            if authority.is_empty() {
+                return None;
+            }
+            let path = match rest.as_bytes().get(end) {
+                Some(b'/') => &rest[end..],
                 _ => "/",
-            });
+            };
+            return Some((Some(authority), path));
         }
     }
     None
@@ -319,7 +335,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(h.path, "/mcp");
+        let host: Vec<_> = h.headers.iter().filter(|(n, _)| n == "host").collect();
+        assert_eq!(host, [&("host".to_string(), b"example.com".to_vec())]);
         assert!(parse("GET * HTTP/1.1\r\nHost: a\r\n\r\n").is_err());
+        assert!(parse("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n").is_err());
     }
 
     #[test]

@@ -151,13 +151,16 @@ impl Server {
             );
         }
 
+        // Returns once a signal came and every in-flight request finished (or the drain
+        // timeout passed).
         reactor_loop(&shared, &self.listener, &tx, &sig_read);
 
-        // Drain: no new connections, idle ones closed, queued and in-flight ones finished.
         drop(self.listener);
         shared.parked.lock().map(|mut p| p.clear()).ok();
         drop(tx);
-        let deadline = Instant::now() + shared.limits.drain_timeout;
+        // Workers are idle by now unless the drain timed out; a handler still running gets
+        // one more second, then the process exits under it.
+        let deadline = Instant::now() + Duration::from_secs(1);
         while workers.iter().any(|w| !w.is_finished()) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
@@ -219,11 +222,14 @@ fn reactor_loop(
 ) {
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
     let mut last_sweep = Instant::now();
+    // Set on SIGTERM/SIGINT: until then in-flight requests may finish.
+    let mut drain_until: Option<Instant> = None;
     loop {
         let n = shared.epoll.wait(&mut events, 250);
         for ev in events.iter().take(n) {
             match ev.u64 {
-                LISTENER => accept_all(shared, listener, tx),
+                LISTENER if drain_until.is_none() => accept_all(shared, listener, tx),
+                LISTENER => {}
                 SIGNAL => {
                     let mut b = [0u8; 16];
                     while matches!((&*sig_read).read(&mut b), Ok(k) if k > 0) {}
@@ -242,7 +248,18 @@ fn reactor_loop(
             }
         }
         if shared.shutdown.load(Ordering::SeqCst) {
-            return;
+            // Draining: accept nothing more (connections left in the backlog are refused
+            // when the listener closes), close idle connections, and keep serving the ones
+            // with a request in flight, whose body may still be on its way, until they are
+            // answered or time out. Returning while one is parked would drop it unanswered.
+            let until = *drain_until.get_or_insert_with(|| {
+                let _ = shared.epoll.del(listener.as_raw_fd());
+                Instant::now() + shared.limits.drain_timeout
+            });
+            close_idle(shared);
+            if shared.open.load(Ordering::SeqCst) == 0 || Instant::now() >= until {
+                return;
+            }
         }
         if last_sweep.elapsed() >= Duration::from_millis(250) {
             last_sweep = Instant::now();
@@ -315,6 +332,14 @@ fn refuse(stream: &TcpStream, peer: &SocketAddr, why: &str) {
     let _ = stream.set_nonblocking(true);
     let _ = (&*stream).write(&bytes);
     crate::log::request(peer.ip(), "-", "-", 503, Duration::ZERO);
+}
+
+/// While draining: closes parked connections with no request in progress (dropping a
+/// connection closes its socket, which also removes it from epoll).
+fn close_idle(shared: &Shared) {
+    if let Ok(mut parked) = shared.parked.lock() {
+        parked.retain(|_, c| c.started.is_some());
+    }
 }
 
 /// Closes parked connections past their deadline.
@@ -413,7 +438,9 @@ fn serve(shared: &Arc<Shared>, mut conn: Conn) {
         match step {
             Step::Close => return,
             Step::Park => {
-                if conn.eof || shared.shutdown.load(Ordering::SeqCst) {
+                // While draining, an idle connection is closed; one with a request in
+                // progress waits for the rest of it (see `reactor_loop`).
+                if conn.eof || (conn.started.is_none() && shared.shutdown.load(Ordering::SeqCst)) {
                     return;
                 }
                 if let Some(t) = conn.started {
@@ -735,6 +762,14 @@ impl Epoll {
 
     fn add(&self, fd: RawFd, token: u64, oneshot: bool) -> io::Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, oneshot)
+    }
+
+    fn del(&self, fd: RawFd) -> io::Result<()> {
+        // SAFETY: the event argument may be null for EPOLL_CTL_DEL (Linux >= 2.6.9).
+        if unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Waits (one-shot) for `fd` to become readable. A connection is registered once and

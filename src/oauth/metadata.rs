@@ -33,7 +33,7 @@ pub fn authorization_server(app: &App) -> Value {
         "revocation_endpoint": format!("{iss}/oauth/revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": app.grant_types(),
+        "grant_types_supported": crate::router::GRANT_TYPES,
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],

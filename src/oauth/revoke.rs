@@ -1,6 +1,5 @@
 //! `POST /oauth/revoke` (RFC 7009).
 
-use super::error;
 use super::token::authenticated_form;
 use crate::http::{Request, Response};
 use crate::router::App;
@@ -9,13 +8,11 @@ use crate::router::App;
 /// error response"), so the endpoint tells nothing about which tokens exist. A token of
 /// another client is left alone. Revoking a refresh token ends its whole grant.
 pub fn revoke(app: &App, req: &Request) -> Response {
-    let (form, client) = match authenticated_form(app, req) {
+    let (form, client) = match authenticated_form(app, req, "token") {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    let Some(token) = form.get("token") else {
-        return error(400, "invalid_request", "token is required");
-    };
+    let token = form.get("token").unwrap_or_default();
     match app.store.revoke_token(token, &client.id) {
         Ok(_) => super::no_store(Response::new(200)),
         Err(e) => super::token::storage_error(e),

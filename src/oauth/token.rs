@@ -85,7 +85,14 @@ pub fn authenticate(app: &App, p: &Presented) -> Option<Client> {
 /// Parses and authenticates a client-authenticated form request (token and revocation
 /// endpoints). Checks, in order: the form itself (`400 invalid_request`), the rate limiter
 /// (`429`), then the credentials (`401 invalid_client`).
-pub fn authenticated_form(app: &App, req: &Request) -> Result<(Form, Client), Response> {
+/// `required` names the one parameter the endpoint cannot do without (`grant_type`, `token`);
+/// its absence is reported before authentication, so a malformed request is told what is
+/// wrong with it.
+pub fn authenticated_form(
+    app: &App,
+    req: &Request,
+    required: &str,
+) -> Result<(Form, Client), Response> {
     if !client_auth::is_form(req) {
         return Err(error(
             400,
@@ -109,6 +116,13 @@ pub fn authenticated_form(app: &App, req: &Request) -> Result<(Form, Client), Re
         }
     }
     let form = Form::parse(&req.body).map_err(|m| error(400, "invalid_request", &m))?;
+    if form.get(required).is_none() {
+        return Err(error(
+            400,
+            "invalid_request",
+            &format!("{required} is required"),
+        ));
+    }
     if let Some(wait) = app.limiter.blocked(req.client) {
         return Err(too_many(wait));
     }
@@ -130,15 +144,7 @@ pub fn authenticated_form(app: &App, req: &Request) -> Result<(Form, Client), Re
 }
 
 pub fn token(app: &App, req: &Request) -> Response {
-    // Checked before authentication so a malformed request is told what is wrong with it.
-    if client_auth::is_form(req) {
-        if let Ok(form) = Form::parse(&req.body) {
-            if form.get("grant_type").is_none() {
-                return error(400, "invalid_request", "grant_type is required");
-            }
-        }
-    }
-    let (form, client) = match authenticated_form(app, req) {
+    let (form, client) = match authenticated_form(app, req, "grant_type") {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -153,19 +159,15 @@ pub fn token(app: &App, req: &Request) -> Response {
     }
     match form.get("grant_type").unwrap_or("") {
         "client_credentials" => client_credentials(app, &client),
-        "authorization_code" if app.grant_types().contains(&"authorization_code") => {
-            super::grant::authorization_code(app, &client, &form)
-        }
-        "refresh_token" if app.grant_types().contains(&"refresh_token") => {
-            super::grant::refresh_token(app, &client, &form)
-        }
+        "authorization_code" => super::grant::authorization_code(app, &client, &form),
+        "refresh_token" => super::grant::refresh_token(app, &client, &form),
         other => error(
             400,
             "unsupported_grant_type",
             &format!(
                 "grant_type {:?} is not supported here; use one of {}",
                 other,
-                app.grant_types().join(", ")
+                crate::router::GRANT_TYPES.join(", ")
             ),
         ),
     }

@@ -1,0 +1,12 @@
+//! Black-box tests: the real `brain-mcp` binary, started on port 0, spoken to over real
+//! sockets. One crate (one test binary) with a module per area, as ripgrep does.
+
+mod util;
+
+mod bearer;
+mod config;
+mod discovery;
+mod http;
+mod mcp;
+mod oauth_cc;
+mod oauth_code;
