@@ -368,6 +368,7 @@ fi
 status=0
 for key in "${!BAD[@]}"; do
   log "run $key had errors: ${BAD[$key]}"
-  status=1
+  # A warm-up that timed out on a starved machine is noise; a measured run with errors is not.
+  [[ $key == warmup/* ]] || status=1
 done
 exit "$status"
