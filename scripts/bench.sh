@@ -119,6 +119,29 @@ printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' >"$TMP/list.body"
 printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"budget meeting","limit":10}}}' \
   >"$TMP/search.body"
 
+# run_bg OUT CMD...: runs CMD in the background with its stdout in OUT and waits for it. A
+# foreground wrk or python would swallow Ctrl-C (they exit 0 on SIGINT, and bash then skips
+# its own INT trap); `wait` is interrupted by the trap at once, and the EXIT trap stops CMD.
+run_bg() {
+  local out=$1 pid status=0
+  shift
+  "$@" >"$out" &
+  pid=$!
+  PIDS+=("$pid")
+  wait "$pid" || status=$?
+  forget_pid "$pid"
+  return "$status"
+}
+
+# forget_pid PID: a reaped process leaves PIDS, so clean-up never signals a reused PID.
+forget_pid() {
+  local p keep=()
+  for p in "${PIDS[@]}"; do
+    [[ $p == "$1" ]] || keep+=("$p")
+  done
+  PIDS=("${keep[@]}")
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -181,6 +204,7 @@ stop_server() {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
 }
 
 # sanity SERVER: each operation answers 200 with the expected content before timing it.
@@ -215,8 +239,9 @@ run_wrk() {
         "WRK_AUTH=Bearer $TOKEN" "WRK_ACCEPT=application/json, text/event-stream") ;;
   esac
   [[ ${4:-} == warmup ]] && dur=1s
-  line=$(env "${env_[@]}" wrk -t "$THREADS" -c "$c" -d "$dur" --timeout 5s \
-    -s "$BENCH/req.lua" "$url" | grep '^RESULT' || true)
+  run_bg "$TMP/wrk.out" env "${env_[@]}" wrk -t "$THREADS" -c "$c" -d "$dur" --timeout 5s \
+    -s "$BENCH/req.lua" "$url" || true
+  line=$(grep '^RESULT' "$TMP/wrk.out" || true)
   key="$op/$c/$server"
   [[ ${4:-} == warmup ]] && key="warmup/$key"
   if [[ -z $line ]]; then
@@ -269,7 +294,9 @@ for server in "${SERVERS[@]}"; do
   for store in empty 100k; do
     port=$(free_port)
     cmd_for "$server" "$port" "$store"
-    line=$(env "${ENVV[@]}" python3 "$BENCH/startup.py" "$port" "$STARTUP_RUNS" -- "${CMD[@]}")
+    run_bg "$TMP/startup.out" env "${ENVV[@]}" python3 "$BENCH/startup.py" "$port" \
+      "$STARTUP_RUNS" -- "${CMD[@]}" || die "$server ($store) did not start"
+    line=$(cat "$TMP/startup.out")
     START_MS[$server/$store]=$(sed -E 's/.*median_ms=([0-9.]+).*/\1/' <<<"$line")
     START_RSS[$server/$store]=$(sed -E 's/.*rss_kb=([0-9]+).*/\1/' <<<"$line")
     log "$server start-up ($store): $line"

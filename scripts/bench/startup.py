@@ -40,6 +40,8 @@ def rss_kb(pid):
 
 
 def main():
+    # SIGTERM (bench.sh's clean-up) must still stop the server this script spawned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port, runs = int(sys.argv[1]), int(sys.argv[2])
     cmd = sys.argv[sys.argv.index("--") + 1:]
     times, rss = [], 0
