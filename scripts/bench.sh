@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# brain-mcp benchmark: our release binary side by side with two peers (scripts/peer/), on
+# loopback, measured with wrk. Prints markdown tables: throughput and p99 per operation and
+# connection count, the ours/peer ratio, then memory, size and start-up time.
+#
+#   scripts/bench.sh            full run: 5 s per wrk run, 16 and 64 connections
+#   scripts/bench.sh --quick    smoke run for CI: 1 s runs, 16 connections, 2 start-up runs
+#   scripts/bench.sh --no-peers only our server (no npm / pip needed)
+#
+# Environment: BENCH_WRK_THREADS (default 2), BENCH_NO_BUILD=1 (use target/release as is),
+# BENCH_KEEP_LOGS=1 (keep server stderr in the temp dir and print its path; the temp dir
+# is then left behind).
+# It stops by itself; every process it started and its temp dir are cleaned up on exit.
+# Exit status: 0 when every run got only 2xx answers, 1 otherwise (floors are reported,
+# never enforced: a shared 2-core machine is too noisy to gate on them).
+# shellcheck disable=SC2317  # cleanup runs from a trap, the row helpers through row()
+set -euo pipefail
+
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+
+QUICK=0
+PEERS=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --no-peers) PEERS=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/scripts/bench"
+PEER="$ROOT/scripts/peer"
+BIN="$ROOT/target/release/brain-mcp"
+THREADS=${BENCH_WRK_THREADS:-2}
+if ((QUICK)); then
+  DUR=1s CONNS=(16) STARTUP_RUNS=2
+else
+  DUR=5s CONNS=(16 64) STARTUP_RUNS=7
+fi
+
+TOKEN=bench_static_token_0123456789abcdefghijklmnop
+CLIENT_ID=bench-client
+CLIENT_SECRET=bench_client_secret_0123456789abcdefghijklmnop
+
+log() { printf '%s\n' "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- cleanup ------------------------------------------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/brain-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ ${BENCH_KEEP_LOGS:-0} == 1 ]]; then
+    log "logs kept in $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- tools --------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing wrk"
+    apt-get install -y wrk >/dev/null 2>&1 ||
+      { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+  fi
+  command -v wrk >/dev/null || die "wrk is needed (apt-get install -y wrk)"
+fi
+command -v python3 >/dev/null || die "python3 is needed"
+command -v curl >/dev/null || die "curl is needed"
+
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+  log "cargo build --release"
+  (cd "$ROOT" && cargo build --release --quiet)
+fi
+[[ -x $BIN ]] || die "$BIN is missing (cargo build --release)"
+
+if ((PEERS)); then
+  command -v node >/dev/null || die "node is needed for the Node peer (or --no-peers)"
+  if [[ ! -d $PEER/node/node_modules ]]; then
+    log "npm ci in scripts/peer/node"
+    (cd "$PEER/node" && npm ci --no-audit --no-fund --silent)
+  fi
+  if [[ ! -x $PEER/fastmcp/.venv/bin/python ]]; then
+    log "python venv + pip install -r requirements.txt in scripts/peer/fastmcp"
+    python3 -m venv "$PEER/fastmcp/.venv"
+    "$PEER/fastmcp/.venv/bin/pip" install --quiet -r "$PEER/fastmcp/requirements.txt"
+  fi
+  SERVERS=(ours node fastmcp)
+else
+  SERVERS=(ours)
+fi
+
+# ---- data ---------------------------------------------------------------------------------
+log "writing 10,000- and 100,000-note stores"
+python3 "$BENCH/gen_notes.py" 10000 "$TMP/notes10k"
+python3 "$BENCH/gen_notes.py" 100000 "$TMP/notes100k"
+mkdir -m 700 "$TMP/ours10k" "$TMP/oursempty" "$TMP/ours100k"
+cp "$TMP/notes10k/notes.jsonl" "$TMP/ours10k/"
+cp "$TMP/notes100k/notes.jsonl" "$TMP/ours100k/"
+: >"$TMP/empty.jsonl"
+
+printf '%s' 'grant_type=client_credentials&client_id='"$CLIENT_ID"'&client_secret='"$CLIENT_SECRET" \
+  >"$TMP/token.body"
+printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/list"}' >"$TMP/list.body"
+printf '%s' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"budget meeting","limit":10}}}' \
+  >"$TMP/search.body"
+
+# run_bg OUT CMD...: runs CMD in the background with its stdout in OUT and waits for it. A
+# foreground wrk or python would swallow Ctrl-C (they exit 0 on SIGINT, and bash then skips
+# its own INT trap); `wait` is interrupted by the trap at once, and the EXIT trap stops CMD.
+run_bg() {
+  local out=$1 pid status=0
+  shift
+  "$@" >"$out" &
+  pid=$!
+  PIDS+=("$pid")
+  wait "$pid" || status=$?
+  forget_pid "$pid"
+  return "$status"
+}
+
+# forget_pid PID: a reaped process leaves PIDS, so clean-up never signals a reused PID.
+forget_pid() {
+  local p keep=()
+  for p in "${PIDS[@]}"; do
+    [[ $p == "$1" ]] || keep+=("$p")
+  done
+  PIDS=("${keep[@]}")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# cmd_for SERVER PORT STORE(10k|100k|empty): sets CMD (array) and exports the server's env
+# into ENVV (array of NAME=VALUE) for `env`.
+cmd_for() {
+  local server=$1 port=$2 store=$3 notes
+  case "$store" in
+    10k) notes=$TMP/notes10k/notes.jsonl ;;
+    100k) notes=$TMP/notes100k/notes.jsonl ;;
+    *) notes=$TMP/empty.jsonl ;;
+  esac
+  ENVV=(BRAIN_MCP_TOKEN="$TOKEN" OAUTH_CLIENT_ID="$CLIENT_ID" OAUTH_CLIENT_SECRET="$CLIENT_SECRET")
+  case "$server" in
+    ours)
+      ENVV+=(LISTEN_ADDR="127.0.0.1:$port" BRAIN_DATA_DIR="$TMP/ours$store")
+      CMD=("$BIN" serve) ;;
+    node)
+      ENVV+=(PORT="$port" NOTES_FILE="$notes")
+      CMD=(node "$PEER/node/server.js") ;;
+    fastmcp)
+      ENVV+=(PORT="$port" NOTES_FILE="$notes")
+      CMD=("$PEER/fastmcp/.venv/bin/python" "$PEER/fastmcp/server.py") ;;
+  esac
+}
+
+status_kb() { # status_kb PID FIELD -> kB
+  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+declare -A PORT_OF PID_OF IDLE_KB HWM_KB HWM_READ_KB RPS P99 BAD
+OAUTH_FILE_KB=0
+
+start_server() { # start_server SERVER: on the 10,000-note store, waits for /healthz
+  local server=$1 port out i
+  port=$(free_port)
+  cmd_for "$server" "$port" 10k
+  out=/dev/null
+  [[ ${BENCH_KEEP_LOGS:-0} == 1 ]] && out=$TMP/$server.log
+  env "${ENVV[@]}" "${CMD[@]}" >"$out" 2>&1 &
+  PID_OF[$server]=$!
+  PIDS+=("$!")
+  PORT_OF[$server]=$port
+  for ((i = 0; i < 600; i++)); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    kill -0 "${PID_OF[$server]}" 2>/dev/null || die "$server exited during start-up"
+    sleep 0.1
+  done
+  curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" || die "$server never answered /healthz"
+  sleep 1
+  IDLE_KB[$server]=$(status_kb "${PID_OF[$server]}" VmRSS)
+}
+
+stop_server() {
+  local server=$1 pid=${PID_OF[$1]}
+  HWM_KB[$server]=$(status_kb "$pid" VmHWM)
+  if [[ $server == ours ]]; then
+    OAUTH_FILE_KB=$(du -k "$TMP/ours10k/oauth.jsonl" | cut -f1)
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+}
+
+# sanity SERVER: each operation answers 200 with the expected content before timing it.
+sanity() {
+  local server=$1 base="http://127.0.0.1:${PORT_OF[$1]}" h=()
+  h=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json'
+    -H 'Accept: application/json, text/event-stream')
+  curl -sf "$base/healthz" | grep -q '"ok"' || die "$server: /healthz is not ok"
+  curl -sf "${h[@]}" --data-binary "@$TMP/list.body" "$base/mcp" | grep -q '"list_notes"' ||
+    die "$server: tools/list did not list the tools"
+  curl -sf "${h[@]}" --data-binary "@$TMP/search.body" "$base/mcp" | grep -qi 'budget' ||
+    die "$server: search found nothing for \"budget meeting\""
+  if [[ $server != fastmcp ]]; then
+    curl -sf --data-binary "@$TMP/token.body" "$base/oauth/token" | grep -q access_token ||
+      die "$server: the token endpoint gave no access_token"
+  fi
+}
+
+# run_wrk SERVER OP CONNS [warmup]: a warm-up run is 1 s and recorded nowhere.
+run_wrk() {
+  local server=$1 op=$2 c=$3 url="http://127.0.0.1:${PORT_OF[$1]}" line key dur=$DUR
+  local -a env_=()
+  case "$op" in
+    healthz) url+=/healthz ;;
+    token)
+      url+=/oauth/token
+      env_=(WRK_METHOD=POST WRK_BODY_FILE="$TMP/token.body"
+        WRK_CTYPE=application/x-www-form-urlencoded) ;;
+    list | search)
+      url+=/mcp
+      env_=(WRK_METHOD=POST WRK_BODY_FILE="$TMP/$op.body" WRK_CTYPE=application/json
+        "WRK_AUTH=Bearer $TOKEN" "WRK_ACCEPT=application/json, text/event-stream") ;;
+  esac
+  [[ ${4:-} == warmup ]] && dur=1s
+  run_bg "$TMP/wrk.out" env "${env_[@]}" wrk -t "$THREADS" -c "$c" -d "$dur" --timeout 5s \
+    -s "$BENCH/req.lua" "$url" || true
+  line=$(grep '^RESULT' "$TMP/wrk.out" || true)
+  key="$op/$c/$server"
+  [[ ${4:-} == warmup ]] && key="warmup/$key"
+  if [[ -z $line ]]; then
+    RPS[$key]=0 P99[$key]=- BAD[$key]="wrk gave no result"
+    return
+  fi
+  RPS[$key]=$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$line")
+  P99[$key]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
+  local non2xx errors
+  non2xx=$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$line")
+  errors=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
+  if ((non2xx > 0 || errors > 0)); then
+    BAD[$key]="$non2xx non-2xx, $errors socket errors"
+  fi
+  log "$(printf '%-8s %-8s c=%-3s %8s req/s  p99 %s ms %s' "$server" "$op" "$c" "${RPS[$key]}" "${P99[$key]}" "${4:-}")"
+}
+
+# The token row last: every token it issues stays in memory until it expires, so the peak
+# memory of the read-only rows is taken before it (HWM_READ_KB).
+OPS=(healthz list search token)
+declare -A OP_NAME=(
+  [healthz]='GET /healthz'
+  [token]='POST /oauth/token (client_credentials)'
+  [list]='POST /mcp tools/list'
+  [search]='POST /mcp search, 10,000 notes'
+)
+
+# ---- throughput ---------------------------------------------------------------------------
+for server in "${SERVERS[@]}"; do
+  log "starting $server"
+  start_server "$server"
+  sanity "$server"
+  for op in "${OPS[@]}"; do
+    if [[ $op == token ]]; then
+      HWM_READ_KB[$server]=$(status_kb "${PID_OF[$server]}" VmHWM)
+      [[ $server == fastmcp ]] && continue
+    fi
+    # An unmeasured warm-up run first, so the JIT (Node) and caches are warm for every row.
+    ((QUICK)) || run_wrk "$server" "$op" 16 warmup
+    for c in "${CONNS[@]}"; do
+      run_wrk "$server" "$op" "$c"
+    done
+  done
+  stop_server "$server"
+done
+
+# ---- start-up -----------------------------------------------------------------------------
+declare -A START_MS START_RSS
+for server in "${SERVERS[@]}"; do
+  for store in empty 100k; do
+    port=$(free_port)
+    cmd_for "$server" "$port" "$store"
+    run_bg "$TMP/startup.out" env "${ENVV[@]}" python3 "$BENCH/startup.py" "$port" \
+      "$STARTUP_RUNS" -- "${CMD[@]}" || die "$server ($store) did not start"
+    line=$(cat "$TMP/startup.out")
+    START_MS[$server/$store]=$(sed -E 's/.*median_ms=([0-9.]+).*/\1/' <<<"$line")
+    START_RSS[$server/$store]=$(sed -E 's/.*rss_kb=([0-9]+).*/\1/' <<<"$line")
+    log "$server start-up ($store): $line"
+  done
+done
+
+# ---- report -------------------------------------------------------------------------------
+mb() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+ratio() { # ratio OURS PEER
+  awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0 && a > 0) printf "%.1f×", a / b; else printf "n/a" }'
+}
+cell() { # cell KEY -> "req/s / p99"
+  if [[ -z ${RPS[$1]:-} ]]; then printf 'n/a'; else printf '%s / %s ms' "${RPS[$1]}" "${P99[$1]}"; fi
+}
+
+echo
+echo "## brain-mcp bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), wrk -t$THREADS, $DUR per run)"
+echo
+echo "load average (1, 5, 15 min) at start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+if ((PEERS)); then
+  echo "| operation | conns | ours req/s / p99 | node req/s / p99 | fastmcp req/s / p99 | ours/node | ours/fastmcp |"
+  echo "|---|---|---|---|---|---|---|"
+else
+  echo "| operation | conns | ours req/s / p99 |"
+  echo "|---|---|---|"
+fi
+for op in "${OPS[@]}"; do
+  for c in "${CONNS[@]}"; do
+    if ((PEERS)); then
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${OP_NAME[$op]}" "$c" \
+        "$(cell "$op/$c/ours")" "$(cell "$op/$c/node")" "$(cell "$op/$c/fastmcp")" \
+        "$(ratio "${RPS[$op/$c/ours]:-}" "${RPS[$op/$c/node]:-}")" \
+        "$(ratio "${RPS[$op/$c/ours]:-}" "${RPS[$op/$c/fastmcp]:-}")"
+    else
+      printf '| %s | %s | %s |\n' "${OP_NAME[$op]}" "$c" "$(cell "$op/$c/ours")"
+    fi
+  done
+done
+
+echo
+echo "| | $(printf '%s | ' "${SERVERS[@]}")"
+echo "|---|$(printf -- '---|%.0s' "${SERVERS[@]}")"
+row() { # row LABEL FUNC
+  local label=$1 s out=""
+  shift
+  for s in "${SERVERS[@]}"; do out+=" $("$@" "$s") |"; done
+  echo "| $label |$out"
+}
+idle_empty() { mb "${START_RSS[$1/empty]}"; }
+idle_10k() { mb "${IDLE_KB[$1]}"; }
+peak_read() { mb "${HWM_READ_KB[$1]}"; }
+peak() { if [[ $1 == fastmcp ]]; then printf 'n/a'; else mb "${HWM_KB[$1]}"; fi; }
+start_empty() { printf '%s ms' "${START_MS[$1/empty]}"; }
+start_100k() { printf '%s ms' "${START_MS[$1/100k]}"; }
+size() {
+  case "$1" in
+    ours) awk -v b="$(stat -c %s "$BIN")" 'BEGIN { printf "%.2f MB binary", b / 1048576 }' ;;
+    node) du -sm "$PEER/node/node_modules" | awk '{ printf "%s MB node_modules (+ node)", $1 }' ;;
+    fastmcp) du -sm "$PEER/fastmcp/.venv" | awk '{ printf "%s MB .venv (+ python)", $1 }' ;;
+  esac
+}
+row "idle RSS, empty store" idle_empty
+row "idle RSS, 10,000 notes" idle_10k
+row "peak RSS (VmHWM) over healthz, tools/list, search runs" peak_read
+row "peak RSS (VmHWM) after the token runs too" peak
+row "size on disk" size
+row "start-up to first /healthz 200, empty (median of $STARTUP_RUNS)" start_empty
+row "start-up to first /healthz 200, 100,000 notes (median of $STARTUP_RUNS)" start_100k
+
+# ---- floors (reported, not enforced) ------------------------------------------------------
+echo
+echo "floors (2 cores):"
+floor() { # floor LABEL OK(0/1) DETAIL
+  local mark=MET
+  (($2)) || mark=MISSED
+  printf -- '- %s: %s (%s)\n' "$1" "$mark" "$3"
+}
+ge() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { exit !(a >= b) }' && echo 1 || echo 0; }
+lt() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { exit !(a < b) }' && echo 1 || echo 0; }
+o() { echo "${RPS[$1/16/ours]:-0}"; }
+floor "/healthz >= 40,000 req/s at 16 connections" "$(ge "$(o healthz)" 40000)" "$(o healthz) req/s"
+floor "search over 10,000 notes >= 5,000 req/s" "$(ge "$(o search)" 5000)" "$(o search) req/s at 16"
+floor "idle memory < 8 MB" "$(lt "${IDLE_KB[ours]}" 8192)" "$(mb "${IDLE_KB[ours]}") with 10,000 notes, $(mb "${START_RSS[ours/empty]}") empty"
+floor "memory under load < 32 MB (healthz, tools/list, search)" "$(lt "${HWM_READ_KB[ours]}" 32768)" "VmHWM $(mb "${HWM_READ_KB[ours]}")"
+floor "memory under load < 32 MB (after the token runs)" "$(lt "${HWM_KB[ours]}" 32768)" "VmHWM $(mb "${HWM_KB[ours]}"), $(o token) tokens/s issued, oauth.jsonl grew to $(mb "$OAUTH_FILE_KB")"
+floor "start-up < 50 ms, empty store" "$(lt "${START_MS[ours/empty]}" 50)" "${START_MS[ours/empty]} ms"
+if ((PEERS)); then
+  n() { echo "${RPS[$1/16/node]:-0}"; }
+  f() { echo "${RPS[$1/16/fastmcp]:-0}"; }
+  floor "tools/list >= 5x Node" "$(ge "$(o list)" "$(awk -v x="$(n list)" 'BEGIN{print 5*x}')")" "$(ratio "$(o list)" "$(n list)")"
+  floor "tools/list >= 50x FastMCP" "$(ge "$(o list)" "$(awk -v x="$(f list)" 'BEGIN{print 50*x}')")" "$(ratio "$(o list)" "$(f list)")"
+  floor "token endpoint >= 1.5x Node" "$(ge "$(o token)" "$(awk -v x="$(n token)" 'BEGIN{print 1.5*x}')")" "$(ratio "$(o token)" "$(n token)")"
+fi
+
+status=0
+for key in "${!BAD[@]}"; do
+  log "run $key had errors: ${BAD[$key]}"
+  # A warm-up that timed out on a starved machine is noise; a measured run with errors is not.
+  [[ $key == warmup/* ]] || status=1
+done
+exit "$status"
