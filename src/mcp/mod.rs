@@ -1355,6 +1355,16 @@ mod tests {
         assert_eq!(tools[0]["inputSchema"]["required"], json!(["text"]));
         assert_eq!(tools[1]["inputSchema"]["required"], json!(["query"]));
         assert_eq!(tools[2]["inputSchema"]["required"], json!(["id"]));
+        for t in &tools {
+            let a = &t["annotations"];
+            assert_eq!(a["title"], t["title"], "{t}");
+            assert_eq!(a["openWorldHint"], false);
+            let name = t["name"].as_str().unwrap_or("");
+            let read_only = !matches!(name, "remember" | "update" | "forget");
+            assert_eq!(a["readOnlyHint"], read_only, "{name}");
+            assert_eq!(a["destructiveHint"], name == "forget", "{name}");
+            assert_eq!(a["idempotentHint"], true, "{name}");
+        }
         // A cursor we never issued.
         let r = rpc(&m, "tools/list", json!({"cursor": "x"}));
         assert_eq!(error_code(&r), INVALID_PARAMS);

@@ -35,7 +35,24 @@ pub struct Tool {
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Value,
     pub run: fn(&Brain, &Args) -> Result<Output, ToolError>,
+    /// The MCP tool annotations (hints for clients deciding whether to ask the user first).
+    pub hints: Hints,
 }
+
+/// `readOnlyHint`, `destructiveHint`, `idempotentHint`; `openWorldHint` is always false (the
+/// brain is a closed store: no tool reaches outside it).
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+}
+
+/// Reading tools: no effect at all, so trivially idempotent and never destructive.
+const READ_ONLY: Hints = Hints {
+    read_only: true,
+    destructive: false,
+    idempotent: true,
+};
 
 /// A successful call: the structured result and its text rendering.
 pub struct Output {
@@ -74,6 +91,13 @@ filtering, e.g. [\"work\", \"project-x\"]. Returns the new note's id and created
         input_schema: remember_input,
         output_schema: remember_output,
         run: remember,
+        // Additive; and with duplicate detection a retried call returns the note the first
+        // call stored instead of saving a copy, so repeating it has no further effect.
+        hints: Hints {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+        },
     },
     Tool {
         name: "search",
@@ -87,6 +111,7 @@ tag; `limit` is 1-50 (default 10).",
         input_schema: search_input,
         output_schema: search_output,
         run: search,
+        hints: READ_ONLY,
     },
     Tool {
         name: "recall",
@@ -96,6 +121,7 @@ tag; `limit` is 1-50 (default 10).",
         input_schema: id_input,
         output_schema: note_output,
         run: recall,
+        hints: READ_ONLY,
     },
     Tool {
         name: "forget",
@@ -106,6 +132,12 @@ Check the id with `search` or `recall` first. Says whether a note was deleted.",
         input_schema: id_input,
         output_schema: forget_output,
         run: forget,
+        // Removes the note and its whole history; a repeat finds nothing more to delete.
+        hints: Hints {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+        },
     },
     Tool {
         name: "list_notes",
@@ -117,6 +149,7 @@ something specific.",
         input_schema: list_input,
         output_schema: list_output,
         run: list_notes,
+        hints: READ_ONLY,
     },
 ];
 
@@ -132,6 +165,13 @@ pub fn describe(tool: &Tool) -> Value {
         "description": tool.description,
         "inputSchema": (tool.input_schema)(),
         "outputSchema": (tool.output_schema)(),
+        "annotations": {
+            "title": tool.title,
+            "readOnlyHint": tool.hints.read_only,
+            "destructiveHint": tool.hints.destructive,
+            "idempotentHint": tool.hints.idempotent,
+            "openWorldHint": false,
+        },
     })
 }
 
