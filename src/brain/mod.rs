@@ -9,14 +9,13 @@
 //! `notes.jsonl.tmp` only while a compaction writes the log's replacement; and
 //! `notes.jsonl.torn.<unix-time>`, the bytes of an unfinished append that `open` set aside.
 //!
-//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing), `time`
-//! (RFC 3339, also used by OAuth).
+//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing),
+//! `snippet` (search result excerpts). Timestamps come from the crate's `time` module.
 
 mod index;
 mod log;
 pub mod snippet;
 mod text;
-pub mod time;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -29,6 +28,8 @@ use base64::Engine;
 
 use index::{FxHashMap, Index};
 use log::Record;
+
+use crate::time;
 pub use text::{
     normalize_tag, normalize_tags, validate_text, MAX_TAGS, MAX_TAG_CHARS, MAX_TEXT_BYTES,
 };
