@@ -16,6 +16,7 @@ mod index;
 mod log;
 pub mod snippet;
 mod text;
+pub mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
