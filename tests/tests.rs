@@ -4,6 +4,7 @@
 mod util;
 
 mod bearer;
+mod brain;
 mod config;
 mod discovery;
 mod http;
