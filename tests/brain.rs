@@ -286,7 +286,7 @@ fn eight_clients_for_ten_seconds_lose_nothing() {
                     while Instant::now() < end {
                         i += 1;
                         match i % 5 {
-                            0 | 1 | 2 if order.len() < 3 || i % 5 != 2 => {
+                            0..=2 if order.len() < 3 || i % 5 != 2 => {
                                 let text = format!("client {t} note {i} concurrent");
                                 let r = ok(
                                     server,
