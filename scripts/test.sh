@@ -4,12 +4,13 @@
 # pinned under tests/interop/ and scripts/peer/), then runs, in order:
 #   1. cargo fmt --check and cargo clippy --all-targets -- -D warnings
 #   2. cargo test: unit tests and the black-box tests against the real binary
-#   3. tests/interop/run.sh: third-party clients (MCP TypeScript and Python SDKs, authlib,
+#   3. tests/readme_examples.sh: the README's curl examples, exactly as printed
+#   4. tests/interop/run.sh: third-party clients (MCP TypeScript and Python SDKs, authlib,
 #      the official conformance suite) against the real binary
-#   4. scripts/ci-ship.sh: static build, systemd unit, installer, container, smoke test,
-#      shellcheck
-#   5. scripts/fuzz.sh 30: each fuzz target for 30 s
-#   6. scripts/bench.sh --quick: the benchmark, briefly, to prove it still runs
+#   5. scripts/ci-ship.sh: static build, systemd unit, installer, container, smoke test and
+#      a lint of every shell script
+#   6. scripts/fuzz.sh 30: each fuzz target for 30 s
+#   7. scripts/bench.sh --quick: the benchmark, briefly, to prove it still runs
 # Each stage prints its own result lines; the script stops at the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,9 @@ cargo clippy --all-targets --locked -- -D warnings
 
 stage "unit and black-box tests"
 cargo test --locked
+
+stage "the README's curl examples, as printed"
+tests/readme_examples.sh "$PWD/target/debug/brain-mcp"
 
 stage "third-party clients"
 tests/interop/setup.sh

@@ -278,6 +278,7 @@ impl Store {
         let path = dir.join("oauth.jsonl");
         let now = unix_now();
         let mut state = State::default();
+        let mut torn = false;
         if path.exists() {
             let f = File::open(&path)
                 .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?;
@@ -300,6 +301,7 @@ impl Store {
                 match serde_json::from_slice::<Record>(&line) {
                     Ok(rec) if complete => state.apply(rec, now),
                     _ if last => {
+                        torn = true;
                         crate::log::line(&format!(
                             "{}: dropped a torn last line ({} bytes) left by a crash",
                             path.display(),
@@ -318,10 +320,14 @@ impl Store {
             }
         }
         let live = state.snapshot();
-        // Rewrite every start: cheap (tokens expire within hours, grants are few) and it
-        // keeps the file from growing without bound.
-        write_atomically(&path, &live)?;
-        state.records = live.len();
+        // Rewrite when most of the file is dead (expired or revoked): it keeps the file from
+        // growing without bound, and skipping it otherwise lets the server start on a full
+        // disk, where a rewrite would fail.
+        // A torn tail must go before anything is appended after it.
+        if torn || !path.exists() || state.records > 2 * live.len() + 100 {
+            write_atomically(&path, &live)?;
+            state.records = live.len();
+        }
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
@@ -620,6 +626,11 @@ mod tests {
         drop(f);
         let s = Store::open(&d).unwrap();
         assert!(s.check_access(&t).is_some());
+        // Appends after the recovery land on a clean line.
+        let t2 = s.issue_access("c1", None, RES, 3600, true).unwrap();
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        assert!(s.check_access(&t2).is_some());
         drop(s);
         let good = fs::read_to_string(&p).unwrap();
         fs::write(&p, format!("garbage\n{good}")).unwrap();
