@@ -10,7 +10,8 @@ use std::fs;
 use std::io::Write;
 use std::time::Instant;
 
-use brain_mcp::brain::{time, Brain};
+use brain_mcp::brain::Brain;
+use brain_mcp::time;
 
 const COMMON: &str = "the of and to in is that it for was on are as with his they at be this from \
     have or by one had not but what all were when we there can an your which their said if do \

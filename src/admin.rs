@@ -1,7 +1,11 @@
-//! The owner's commands (`brain-mcp grants`, `brain-mcp revoke CLIENT_ID`) while the server
-//! runs: the server listens on a Unix socket inside the data directory (mode 0700, so only
-//! the owner of the data can connect) and answers one command per connection. When no
-//! server runs, the command opens the store itself.
+//! The owner's commands (`brain-mcp grants`, `brain-mcp revoke CLIENT_ID`, `brain-mcp export`,
+//! `brain-mcp import FILE`) while the server runs: the server listens on a Unix socket inside
+//! the data directory (mode 0700, so only the owner of the data can connect) and answers one
+//! command per connection: a line, then for `import` the file's bytes up to the end of the
+//! stream. When no server runs, the command opens the stores itself, under the directory lock.
+//! Either way export is one snapshot taken under the brain's read lock, and import is checked
+//! whole and then appended with one write and one fsync, so the running server's memory sees
+//! the notes at once.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -9,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::brain::Brain;
 use crate::error::Error;
 use crate::oauth::store::Store;
 use crate::router::App;
@@ -32,31 +37,59 @@ pub fn spawn(dir: &Path, app: Arc<App>) -> Result<(), Error> {
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
                 let _ = conn.set_write_timeout(Some(Duration::from_secs(10)));
                 let mut line = String::new();
+                let mut reader = BufReader::new((&conn).take(1024));
                 // One short command line; anything longer is not ours.
-                if BufReader::new((&conn).take(1024))
-                    .read_line(&mut line)
-                    .is_err()
-                {
+                if reader.read_line(&mut line).is_err() {
                     continue;
                 }
-                let reply = command(&app.store, line.trim());
-                let _ = (&conn).write_all(reply.as_bytes());
+                let mut body = Vec::new();
+                if line.trim() == "import" {
+                    // The file follows, up to the end of the stream.
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(60)));
+                    reader.get_mut().set_limit(MAX_IMPORT_BYTES + 1);
+                    if reader.read_to_end(&mut body).is_err() {
+                        continue;
+                    }
+                }
+                let reply = command(&app.store, &app.mcp.brain, line.trim(), &body);
+                let _ = (&conn).write_all(&reply);
             }
         })
         .map_err(|e| Error::Io("cannot start the admin thread".into(), e))?;
     Ok(())
 }
 
-/// Runs one admin command against a store and returns what to print.
-pub fn command(store: &Store, line: &str) -> String {
+/// The largest file `import` accepts (a brain of 64 KiB notes with history would need more,
+/// but that is far beyond a personal note memory).
+pub const MAX_IMPORT_BYTES: u64 = 1 << 30;
+
+/// Runs one admin command against the stores and returns what to print.
+pub fn command(store: &Store, brain: &Brain, line: &str, body: &[u8]) -> Vec<u8> {
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("grants"), None, None) => grants_table(store),
+        (Some("grants"), None, None) => grants_table(store).into_bytes(),
         (Some("revoke"), Some(id), None) => match store.revoke_client(id) {
             Ok(()) => format!("revoked every grant and token of client {id}\n"),
             Err(e) => format!("error: could not write the revocation: {e}\n"),
-        },
-        _ => "error: unknown admin command\n".into(),
+        }
+        .into_bytes(),
+        (Some("export"), None, None) => brain.export(),
+        (Some("import"), None, None) => import(brain, body).into_bytes(),
+        _ => b"error: unknown admin command\n".to_vec(),
+    }
+}
+
+fn import(brain: &Brain, body: &[u8]) -> String {
+    if body.len() as u64 > MAX_IMPORT_BYTES {
+        return format!("error: the file is over {MAX_IMPORT_BYTES} bytes; nothing was imported\n");
+    }
+    let notes = match crate::brain::transfer::parse(body) {
+        Ok(n) => n,
+        Err(lines) => return format!("error: nothing was imported; bad lines:\n{lines}\n"),
+    };
+    match brain.import(&notes) {
+        Ok((added, skipped)) => format!("added {added}, skipped {skipped}\n"),
+        Err(e) => format!("error: nothing was imported: {e}\n"),
     }
 }
 
@@ -97,21 +130,26 @@ fn grants_table(store: &Store) -> String {
     out
 }
 
-/// Client side: ask the running server, or, when none runs, open the store under the lock.
-pub fn run(dir: &Path, line: &str) -> Result<String, Error> {
+/// Client side: ask the running server, or, when none runs, open the stores under the lock.
+/// `body` follows the command line (the file of an `import`).
+pub fn run(dir: &Path, line: &str, body: &[u8]) -> Result<Vec<u8>, Error> {
     match UnixStream::connect(socket_path(dir)) {
         Ok(mut s) => {
-            s.write_all(format!("{line}\n").as_bytes())
+            let mut msg = format!("{line}\n").into_bytes();
+            msg.extend_from_slice(body);
+            s.write_all(&msg)
+                .and_then(|()| s.shutdown(std::net::Shutdown::Write))
                 .map_err(|e| Error::Io("cannot talk to the running server".into(), e))?;
-            let mut out = String::new();
-            s.read_to_string(&mut out)
+            let mut out = Vec::new();
+            s.read_to_end(&mut out)
                 .map_err(|e| Error::Io("cannot read the server's answer".into(), e))?;
             Ok(out)
         }
         Err(_) => {
             let _lock = crate::datadir::open_and_lock(dir)?;
             let store = Store::open(dir)?;
-            Ok(command(&store, line))
+            let brain = Brain::open(dir).map_err(|e| Error::Store(e.to_string()))?;
+            Ok(command(&store, &brain, line, body))
         }
     }
 }

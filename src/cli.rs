@@ -23,6 +23,9 @@ USAGE:
     brain-mcp healthcheck    GET /healthz on LISTEN_ADDR; exit 0 when healthy
     brain-mcp grants         list connected OAuth clients (works while the server runs)
     brain-mcp revoke ID      end every grant and token of client ID
+    brain-mcp export         write every note (with history) as JSON lines to stdout
+    brain-mcp import FILE    add the notes of an export or of a memory-server JSONL file
+                             (FILE - reads stdin); skips duplicates; all or nothing
     brain-mcp --help | --version
 
 ENVIRONMENT (each secret may instead be read from a file named by NAME_FILE):
@@ -64,6 +67,11 @@ pub fn main(args: &[String]) -> Result<i32, Error> {
         Some("grants") if args.len() == 1 => admin("grants"),
         Some("revoke") if args.len() == 2 => admin(&format!("revoke {}", args[1])),
         Some("revoke") => Err(Error::Usage("usage: brain-mcp revoke CLIENT_ID".into())),
+        Some("export") if args.len() == 1 => admin("export"),
+        Some("import") if args.len() == 2 => import(&args[1]),
+        Some("export" | "import") => Err(Error::Usage(
+            "usage: brain-mcp export > FILE, or brain-mcp import FILE".into(),
+        )),
         Some("--help" | "-h" | "help") => {
             print!("{HELP}");
             Ok(0)
@@ -112,10 +120,32 @@ fn serve() -> Result<(), Error> {
 
 /// An owner's command, through the running server when there is one.
 fn admin(line: &str) -> Result<i32, Error> {
+    admin_with(line, &[])
+}
+
+fn admin_with(line: &str, body: &[u8]) -> Result<i32, Error> {
     let dir = crate::config::data_dir(&env);
-    let out = crate::admin::run(&dir, line)?;
-    print!("{out}");
-    Ok(if out.starts_with("error:") { 1 } else { 0 })
+    let out = crate::admin::run(&dir, line, body)?;
+    let failed = out.starts_with(b"error:");
+    let written = if failed {
+        std::io::stderr().write_all(&out)
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&out).and_then(|()| stdout.flush())
+    };
+    written.map_err(|e| Error::Io("cannot write the output".into(), e))?;
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn import(file: &str) -> Result<i32, Error> {
+    let mut bytes = Vec::new();
+    let read = if file == "-" {
+        std::io::stdin().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    read.map_err(|e| Error::Io(format!("cannot read {file}"), e))?;
+    admin_with("import", &bytes)
 }
 
 /// For container health checks, which have no shell and no curl.

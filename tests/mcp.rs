@@ -364,11 +364,20 @@ fn disk_full_is_a_tool_error_and_the_store_stays_consistent() {
             "{id} lost after restart"
         );
     }
-    let listed = call(&s, "list_notes", json!({"limit": 50}));
-    let n = listed["structuredContent"]["notes"]
-        .as_array()
-        .unwrap()
-        .len();
-    assert_eq!(n, acked.len(), "exactly the acknowledged notes: {listed}");
+    // Every page (the byte budget makes them several) until there is no next_cursor.
+    let mut n = 0;
+    let mut cursor = Value::Null;
+    loop {
+        let listed = call(&s, "list_notes", json!({"limit": 50, "cursor": cursor}));
+        n += listed["structuredContent"]["notes"]
+            .as_array()
+            .unwrap()
+            .len();
+        cursor = listed["structuredContent"]["next_cursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(n, acked.len(), "exactly the acknowledged notes");
     let _ = s.stop();
 }

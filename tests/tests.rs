@@ -5,6 +5,7 @@ mod util;
 
 mod attack;
 mod bearer;
+mod brain;
 mod config;
 mod discovery;
 mod http;

@@ -281,7 +281,7 @@ pub fn set_aside_torn_tail(
     bytes: &[u8],
     good_len: usize,
 ) -> io::Result<PathBuf> {
-    let now = super::time::unix_now();
+    let now = crate::time::unix_now();
     let mut n = 0;
     let (mut f, path) = loop {
         let name = if n == 0 {

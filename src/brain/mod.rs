@@ -9,14 +9,14 @@
 //! `notes.jsonl.tmp` only while a compaction writes the log's replacement; and
 //! `notes.jsonl.torn.<unix-time>`, the bytes of an unfinished append that `open` set aside.
 //!
-//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing), `time`
-//! (RFC 3339, also used by OAuth).
+//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing),
+//! `snippet` (search result excerpts). Timestamps come from the crate's `time` module.
 
 mod index;
 mod log;
 pub mod snippet;
 mod text;
-pub mod time;
+pub mod transfer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -29,6 +29,8 @@ use base64::Engine;
 
 use index::{FxHashMap, Index};
 use log::Record;
+
+use crate::time;
 pub use text::{
     normalize_tag, normalize_tags, validate_text, MAX_TAGS, MAX_TAG_CHARS, MAX_TEXT_BYTES,
 };
@@ -41,6 +43,79 @@ pub struct Note {
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// An earlier version of a note, as `recall` with history and `export` show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Version {
+    pub text: String,
+    pub tags: Vec<String>,
+    pub updated_at: String,
+}
+
+/// One note with its earlier versions (oldest first): what `export` writes per line and
+/// `import` reads back.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NoteRecord {
+    pub id: String,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub history: Vec<Version>,
+}
+
+/// Which notes `search_page` and `list_filtered` consider. Tags are normalized (lower case)
+/// by the caller; times are Unix seconds, compared with the note's `created_at`, both ends
+/// inclusive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Every one of these tags (the tools' `tag` and `tags_all`).
+    pub tags_all: Vec<String>,
+    /// At least one of these tags, when not empty.
+    pub tags_any: Vec<String>,
+    pub since: Option<u64>,
+    pub until: Option<u64>,
+}
+
+impl Filter {
+    fn accepts(&self, e: &Entry) -> bool {
+        let has = |t: &String| e.note.tags.contains(t);
+        self.tags_all.iter().all(has)
+            && (self.tags_any.is_empty() || self.tags_any.iter().any(has))
+            && self.since.is_none_or(|t| e.created >= t)
+            && self.until.is_none_or(|t| e.created <= t)
+    }
+
+    /// Only notes with this tag (ASCII case-insensitive).
+    pub fn tag(tag: Option<&str>) -> Filter {
+        Filter {
+            tags_all: tag
+                .map(|t| vec![t.to_ascii_lowercase()])
+                .unwrap_or_default(),
+            ..Filter::default()
+        }
+    }
+}
+
+/// What `update` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// No live note has that id.
+    NotFound,
+    /// The text and tags given are what the note already says: nothing was written.
+    Unchanged(Note),
+    /// A new version was appended; the previous one is in the note's history.
+    Changed(Note),
+}
+
+/// A note to import: its id (kept unless a live note already has it) and its versions, oldest
+/// first, the last being the current one. Validated by the caller.
+#[derive(Debug, Clone)]
+pub struct ImportNote {
+    pub id: Option<String>,
+    pub created_at: String,
+    pub versions: Vec<Version>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +186,11 @@ struct Writer {
 
 impl Writer {
     fn append(&mut self, line: &[u8]) -> Result<(), BrainError> {
+        self.append_records(line, 1)
+    }
+
+    /// Appends `records` whole lines with one write and one sync.
+    fn append_records(&mut self, line: &[u8], records: u64) -> Result<(), BrainError> {
         if self.dirty {
             self.file.set_len(self.len)?;
             self.file.sync_data()?;
@@ -123,7 +203,7 @@ impl Writer {
         match log::write_durably(&mut self.file, line, fault) {
             Ok(()) => {
                 self.len += line.len() as u64;
-                self.next_seq += 1;
+                self.next_seq += records;
                 Ok(())
             }
             Err(e) => {
@@ -143,6 +223,12 @@ impl Writer {
 /// One live note.
 struct Entry {
     note: Note,
+    /// Earlier versions, oldest first (the log's other `put` records of this id).
+    history: Vec<Version>,
+    /// `created_at` in Unix seconds, for the `since`/`until` filters (0 if unreadable).
+    created: u64,
+    /// See [`dedup_key`].
+    digest: u128,
     /// How many `put` records the log holds for it (all kept by compaction, as its history).
     versions: u64,
     /// Sequence number of its latest version: the index is built in this order at open, so
@@ -157,6 +243,9 @@ struct State {
     notes: BTreeMap<u64, Entry>,
     ids: FxHashMap<String, u64>,
     tags: FxHashMap<String, BTreeSet<u64>>,
+    /// Duplicate detection: [`dedup_key`] of each live note's current version → the notes
+    /// with it (almost always one).
+    dedup: FxHashMap<u128, Vec<u64>>,
     index: Index,
     /// False while `open` replays the log: the index is built once at the end from the live
     /// notes, rather than updated for every note that was later forgotten.
@@ -181,7 +270,15 @@ impl State {
                     }
                     untag(&mut self.tags, &entry.note.tags, order);
                     tag(&mut self.tags, &note.tags, order);
-                    entry.note = note;
+                    undedup(&mut self.dedup, entry.digest, order);
+                    entry.digest = dedup_key(&note.text, &note.tags);
+                    self.dedup.entry(entry.digest).or_default().push(order);
+                    let old = std::mem::replace(&mut entry.note, note);
+                    entry.history.push(Version {
+                        text: old.text,
+                        tags: old.tags,
+                        updated_at: old.updated_at,
+                    });
                     entry.versions += 1;
                     entry.written = seq;
                     Some(order)
@@ -191,7 +288,12 @@ impl State {
                     }
                     tag(&mut self.tags, &note.tags, seq);
                     self.ids.insert(note.id.clone(), seq);
+                    let digest = dedup_key(&note.text, &note.tags);
+                    self.dedup.entry(digest).or_default().push(seq);
                     let entry = Entry {
+                        created: time::parse_rfc3339_or_date(&note.created_at).unwrap_or(0),
+                        digest,
+                        history: Vec::new(),
                         note,
                         versions: 1,
                         written: seq,
@@ -208,6 +310,7 @@ impl State {
                     self.index.remove(order, &entry.note.text);
                 }
                 untag(&mut self.tags, &entry.note.tags, order);
+                undedup(&mut self.dedup, entry.digest, order);
                 self.live_records = self.live_records.saturating_sub(entry.versions);
                 self.dead_records += entry.versions;
                 None
@@ -273,6 +376,17 @@ impl State {
         self.dead_records > self.live_records && self.dead_records > min_dead
     }
 
+    /// A live note whose current text (trimmed, whitespace folded) and tag set equal these.
+    fn duplicate_of(&self, text: &str, tags: &[String]) -> Option<&Note> {
+        let orders = self.dedup.get(&dedup_key(text, tags))?;
+        let (want_text, want_tags) = (fold_whitespace(text), sorted(tags));
+        orders
+            .iter()
+            .filter_map(|o| self.notes.get(o))
+            .map(|e| &e.note)
+            .find(|n| fold_whitespace(&n.text) == want_text && sorted(&n.tags) == want_tags)
+    }
+
     /// Whether compaction keeps this record: a version of a note that is live now.
     fn keeps(&self, record: &Record) -> bool {
         match record {
@@ -293,6 +407,49 @@ fn tag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u64
             }
         }
     }
+}
+
+fn undedup(dedup: &mut FxHashMap<u128, Vec<u64>>, digest: u128, order: u64) {
+    if let Some(v) = dedup.get_mut(&digest) {
+        v.retain(|&o| o != order);
+        if v.is_empty() {
+            dedup.remove(&digest);
+        }
+    }
+}
+
+/// The text with its ends trimmed and every run of whitespace inside folded to one space.
+fn fold_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn sorted(tags: &[String]) -> Vec<&str> {
+    let mut v: Vec<&str> = tags.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The duplicate-detection key of a note: the first 128 bits of SHA-256 over its text with
+/// whitespace folded and its sorted tag set. Hits are confirmed by comparing the folded texts
+/// and tag sets, so a collision could only cost a lookup, never a wrong answer.
+fn dedup_key(text: &str, tags: &[String]) -> u128 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            h.update(b" ");
+        }
+        h.update(word.as_bytes());
+    }
+    for t in sorted(tags) {
+        h.update(b"\0");
+        h.update(t.as_bytes());
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_be_bytes(b)
 }
 
 fn untag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u64) {
@@ -391,15 +548,25 @@ impl Brain {
     /// Validates (text 1 byte..=64 KiB; at most 16 tags of 1..=64 chars of [a-z0-9_-] after
     /// lower-casing), appends, fsyncs, then returns the stored note.
     pub fn remember(&self, text: &str, tags: &[String]) -> Result<Note, BrainError> {
+        self.remember_checked(text, tags).map(|(note, _)| note)
+    }
+
+    /// [`Brain::remember`], saying whether the note was a duplicate: when a live note has the
+    /// same text (after trimming and folding whitespace) and the same tag set, nothing is
+    /// stored and that note is returned with `true`, so a client's retry never makes a copy.
+    pub fn remember_checked(
+        &self,
+        text: &str,
+        tags: &[String],
+    ) -> Result<(Note, bool), BrainError> {
         validate_text(text)?;
         let tags = normalize_tags(tags)?;
+        // Checked under the writer lock, so two identical concurrent calls store one note.
         let mut w = self.lock_writer();
-        let id = loop {
-            let id = new_id()?;
-            if !self.read().ids.contains_key(&id) {
-                break id;
-            }
-        };
+        if let Some(existing) = self.read().duplicate_of(text, &tags) {
+            return Ok((existing.clone(), true));
+        }
+        let id = self.fresh_id()?;
         let now = time::format_rfc3339(time::unix_now());
         let note = Note {
             id,
@@ -414,7 +581,183 @@ impl Brain {
             seq,
             note: note.clone(),
         });
-        Ok(note)
+        Ok((note, false))
+    }
+
+    /// A new id no live note has. Call with the writer lock held.
+    fn fresh_id(&self) -> Result<String, BrainError> {
+        loop {
+            let id = new_id()?;
+            if !self.read().ids.contains_key(&id) {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// Changes a note in place: appends a new version (same id and `created_at`, `updated_at`
+    /// now) with `text` and/or `tags` replaced; the previous version stays in the log as
+    /// history. Giving what the note already says writes nothing ([`Updated::Unchanged`]).
+    pub fn update(
+        &self,
+        id: &str,
+        text: Option<&str>,
+        tags: Option<&[String]>,
+    ) -> Result<Updated, BrainError> {
+        if let Some(t) = text {
+            validate_text(t)?;
+        }
+        let tags = tags.map(normalize_tags).transpose()?;
+        let mut w = self.lock_writer();
+        let Some(current) = self.recall(id) else {
+            return Ok(Updated::NotFound);
+        };
+        let mut note = current.clone();
+        if let Some(t) = text {
+            note.text = t.to_string();
+        }
+        if let Some(t) = tags {
+            note.tags = t;
+        }
+        if note.text == current.text && note.tags == current.tags {
+            return Ok(Updated::Unchanged(current));
+        }
+        note.updated_at = time::format_rfc3339(time::unix_now());
+        let seq = w.next_seq;
+        w.append(&log::put_line(seq, &note))?;
+        self.write().apply(Record::Put {
+            seq,
+            note: note.clone(),
+        });
+        Ok(Updated::Changed(note))
+    }
+
+    /// The note and its earlier versions, oldest first.
+    pub fn recall_with_history(&self, id: &str) -> Option<(Note, Vec<Version>)> {
+        let s = self.read();
+        let e = s.notes.get(s.ids.get(id)?)?;
+        Some((e.note.clone(), e.history.clone()))
+    }
+
+    /// Every tag with the number of live notes carrying it, most used first, ties by name.
+    pub fn tag_counts(&self) -> Vec<(String, usize)> {
+        let s = self.read();
+        let mut v: Vec<(String, usize)> = s
+            .tags
+            .iter()
+            .map(|(t, set)| (t.clone(), set.len()))
+            .collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Every live note with its history, in the order they entered the brain, one JSON object
+    /// per line (see [`NoteRecord`]): a consistent snapshot, taken under the read lock.
+    pub fn export(&self) -> Vec<u8> {
+        let s = self.read();
+        let mut out = Vec::with_capacity(s.notes.len() * 256);
+        for e in s.notes.values() {
+            let n = &e.note;
+            let rec = NoteRecord {
+                id: n.id.clone(),
+                text: n.text.clone(),
+                tags: n.tags.clone(),
+                created_at: n.created_at.clone(),
+                updated_at: n.updated_at.clone(),
+                history: e.history.clone(),
+            };
+            // Strings and arrays of strings always serialize.
+            if serde_json::to_writer(&mut out, &rec).is_ok() {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// Adds `notes` in one append and one fsync, in order, skipping each whose current version
+    /// duplicates a live note or an earlier one of the batch (the rule of
+    /// [`Brain::remember_checked`]) or whose id is already live. Text and tags are validated
+    /// first; on any error nothing is written. Returns (added, skipped).
+    pub fn import(&self, notes: &[ImportNote]) -> Result<(usize, usize), BrainError> {
+        for (i, n) in notes.iter().enumerate() {
+            let at = |e: BrainError| BrainError::Invalid(format!("note {}: {e}", i + 1));
+            if n.versions.is_empty() {
+                return Err(at(BrainError::Invalid("it has no versions".into())));
+            }
+            for v in &n.versions {
+                validate_text(&v.text).map_err(at)?;
+                if normalize_tags(&v.tags).map_err(at)? != v.tags {
+                    return Err(at(BrainError::Invalid(format!(
+                        "tags {:?} are not normalized",
+                        v.tags
+                    ))));
+                }
+            }
+        }
+        let mut w = self.lock_writer();
+        let mut bytes = Vec::new();
+        let mut puts: Vec<(u64, Note)> = Vec::new();
+        let mut batch_ids: BTreeSet<String> = BTreeSet::new();
+        let mut batch_keys: FxHashMap<u128, Vec<usize>> = FxHashMap::default();
+        let (mut added, mut skipped) = (0, 0);
+        let mut seq = w.next_seq;
+        {
+            let s = self.read();
+            for (i, n) in notes.iter().enumerate() {
+                let Some(cur) = n.versions.last() else {
+                    continue;
+                };
+                let key = dedup_key(&cur.text, &cur.tags);
+                let folded = fold_whitespace(&cur.text);
+                let dup_in_batch = batch_keys.get(&key).is_some_and(|js| {
+                    js.iter().any(|&j| {
+                        notes[j].versions.last().is_some_and(|v| {
+                            fold_whitespace(&v.text) == folded
+                                && sorted(&v.tags) == sorted(&cur.tags)
+                        })
+                    })
+                });
+                let id_taken =
+                    n.id.as_ref()
+                        .is_some_and(|id| s.ids.contains_key(id) || batch_ids.contains(id));
+                if dup_in_batch || id_taken || s.duplicate_of(&cur.text, &cur.tags).is_some() {
+                    skipped += 1;
+                    continue;
+                }
+                let id = match &n.id {
+                    Some(id) => id.clone(),
+                    None => loop {
+                        let id = new_id()?;
+                        if !s.ids.contains_key(&id) && !batch_ids.contains(&id) {
+                            break id;
+                        }
+                    },
+                };
+                batch_ids.insert(id.clone());
+                batch_keys.entry(key).or_default().push(i);
+                for v in &n.versions {
+                    let note = Note {
+                        id: id.clone(),
+                        text: v.text.clone(),
+                        tags: v.tags.clone(),
+                        created_at: n.created_at.clone(),
+                        updated_at: v.updated_at.clone(),
+                    };
+                    bytes.extend(log::put_line(seq, &note));
+                    puts.push((seq, note));
+                    seq += 1;
+                }
+                added += 1;
+            }
+        }
+        if puts.is_empty() {
+            return Ok((added, skipped));
+        }
+        w.append_records(&bytes, puts.len() as u64)?;
+        let mut s = self.write();
+        for (seq, note) in puts {
+            s.apply(Record::Put { seq, note });
+        }
+        Ok((added, skipped))
     }
 
     pub fn recall(&self, id: &str) -> Option<Note> {
@@ -490,46 +833,76 @@ impl Brain {
     /// whose rounded scores are equal come newest (most recently written) first. A query with
     /// no words in it finds nothing.
     pub fn search(&self, query: &str, tag: Option<&str>, limit: usize) -> Vec<SearchHit> {
-        let terms = text::terms(query);
-        if terms.is_empty() || limit == 0 {
-            return Vec::new();
+        self.search_page(query, &Filter::tag(tag), 0, limit).0
+    }
+
+    /// Results `offset..offset + limit` of [`Brain::search`]'s ranking of `query` among the
+    /// notes `filter` accepts, and whether more follow.
+    pub fn search_page(
+        &self,
+        query: &str,
+        filter: &Filter,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<SearchHit>, bool) {
+        if limit == 0 {
+            return (Vec::new(), false);
         }
         let s = self.read();
-        let tagged = match tag {
-            None => None,
-            Some(t) => match s.tags.get(&t.to_ascii_lowercase()) {
-                Some(set) => Some(set),
-                None => return Vec::new(),
-            },
-        };
-        s.index
-            .search(
-                &terms,
-                |doc| tagged.is_none_or(|set| set.contains(&doc)),
-                limit,
-            )
+        if filter.tags_all.iter().any(|t| !s.tags.contains_key(t)) {
+            return (Vec::new(), false);
+        }
+        let accept = |doc: u64| s.notes.get(&doc).is_some_and(|e| filter.accepts(e));
+        let want = offset.saturating_add(limit).saturating_add(1);
+        let ranked = rank(&s, query, accept, want);
+        let more = ranked.len() > offset.saturating_add(limit);
+        let hits = ranked
             .into_iter()
+            .skip(offset)
+            .take(limit)
             .filter_map(|(score, doc)| {
                 Some(SearchHit {
                     note: s.notes.get(&doc)?.note.clone(),
                     score,
                 })
             })
-            .collect()
+            .collect();
+        (hits, more)
     }
 
     /// Newest first. Returns the page and an opaque cursor for the next page, if any.
-    /// A cursor that does not parse is `BrainError::Invalid`.
-    ///
-    /// Notes are ordered by creation, and the cursor names the last note returned, so paging
-    /// stays exact while notes are added (new ones are newer than every page) or forgotten
-    /// (the cursor does not need its note to still exist). `tag` is ASCII case-insensitive.
+    /// A cursor that does not parse is `BrainError::Invalid`. `tag` is ASCII case-insensitive.
     pub fn list(
         &self,
         tag: Option<&str>,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<Note>, Option<String>), BrainError> {
+        let (page, more) = self.list_filtered(&Filter::tag(tag), cursor, |_| true, limit)?;
+        let next = if more {
+            page.last().map(|(c, _)| c.clone())
+        } else {
+            None
+        };
+        Ok((page.into_iter().map(|(_, n)| n).collect(), next))
+    }
+
+    /// The notes `filter` accepts, newest first, from `cursor` on: at most `limit`, and only
+    /// while `fits` (given each note in turn) says the page has room. Each note comes with the
+    /// cursor that continues after it; the flag says whether more notes follow.
+    ///
+    /// Notes are ordered by when they entered the brain (their creation sequence number, which
+    /// an update does not change: an updated note keeps its place), and a cursor names the
+    /// last note returned, so paging stays exact while notes are added (new ones are newer
+    /// than every page), updated (nothing moves) or forgotten (the cursor does not need its
+    /// note to still exist).
+    pub fn list_filtered(
+        &self,
+        filter: &Filter,
+        cursor: Option<&str>,
+        mut fits: impl FnMut(&Note) -> bool,
+        limit: usize,
+    ) -> Result<(Vec<(String, Note)>, bool), BrainError> {
         let before = match cursor {
             None => u64::MAX,
             Some(c) => decode_cursor(c).ok_or_else(|| {
@@ -540,34 +913,34 @@ impl Brain {
                 )
             })?,
         };
-        if limit == 0 {
-            return Ok((Vec::new(), None));
-        }
         let s = self.read();
-        let orders: Box<dyn Iterator<Item = u64> + '_> = match tag {
-            None => Box::new(s.notes.range(..before).rev().map(|(&o, _)| o)),
-            Some(t) => match s.tags.get(&t.to_ascii_lowercase()) {
-                Some(set) => Box::new(set.range(..before).rev().copied()),
-                None => return Ok((Vec::new(), None)),
-            },
-        };
-        let mut page: Vec<(u64, Note)> = Vec::with_capacity(limit.min(1024));
-        let mut more = false;
-        for o in orders {
-            if page.len() == limit {
-                more = true;
-                break;
-            }
-            if let Some(e) = s.notes.get(&o) {
-                page.push((o, e.note.clone()));
+        // Walk the notes of the rarest required tag, or all notes.
+        let mut smallest: Option<&BTreeSet<u64>> = None;
+        for t in &filter.tags_all {
+            match s.tags.get(t) {
+                None => return Ok((Vec::new(), false)),
+                Some(set) if smallest.is_none_or(|m| set.len() < m.len()) => smallest = Some(set),
+                Some(_) => {}
             }
         }
-        let next = if more {
-            page.last().map(|(o, _)| encode_cursor(*o))
-        } else {
-            None
+        let orders: Box<dyn Iterator<Item = u64> + '_> = match smallest {
+            None => Box::new(s.notes.range(..before).rev().map(|(&o, _)| o)),
+            Some(set) => Box::new(set.range(..before).rev().copied()),
         };
-        Ok((page.into_iter().map(|(_, n)| n).collect(), next))
+        let mut page = Vec::new();
+        for o in orders {
+            let Some(e) = s.notes.get(&o) else {
+                continue;
+            };
+            if !filter.accepts(e) {
+                continue;
+            }
+            if page.len() >= limit || !fits(&e.note) {
+                return Ok((page, true));
+            }
+            page.push((encode_cursor(o), e.note.clone()));
+        }
+        Ok((page, false))
     }
 
     /// Number of live notes.
@@ -593,6 +966,17 @@ impl Brain {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+// ---- ranking: the query string → ranked (score, doc) results (owned by the search work) ----
+/// The `limit` best notes for `query` among those `accept` lets through, best first.
+fn rank(s: &State, query: &str, accept: impl Fn(u64) -> bool, limit: usize) -> Vec<(f64, u64)> {
+    let terms = text::terms(query);
+    if terms.is_empty() {
+        return Vec::new();
+    }
+    s.index.search(&terms, accept, limit)
+}
+// ---- end of ranking ----
 
 /// `n_` and 12 characters of Crockford's base32 (lower case, no i/l/o/u): 60 random bits, so
 /// two notes of one brain sharing an id is never going to happen, and an id says nothing
@@ -1060,12 +1444,14 @@ mod tests {
         assert_eq!(b.len(), 1);
         let z = b.remember("after", &[]).unwrap();
         // No new attempt until the dead records double (4 → over 8): then it succeeds.
-        let more: Vec<Note> = (0..2).map(|_| b.remember("drop", &[]).unwrap()).collect();
+        let more: Vec<Note> = (0..2)
+            .map(|i| b.remember(&format!("drop {i}"), &[]).unwrap())
+            .collect();
         assert!(b.forget(&more[0].id).unwrap()); // dead 6
         assert_eq!(line_count(&d.log()), 9);
         assert!(b.forget(&more[1].id).unwrap()); // dead 8: still not over 8
         assert_eq!(line_count(&d.log()), 10);
-        let last = b.remember("drop", &[]).unwrap();
+        let last = b.remember("drop last", &[]).unwrap();
         assert!(b.forget(&last.id).unwrap()); // dead 10: compacts
         assert_eq!(line_count(&d.log()), 2);
         drop(b);
@@ -1205,7 +1591,10 @@ mod tests {
         let d = TempDir::new("search-ties");
         let b = Brain::open(&d.0).unwrap();
         let notes: Vec<Note> = (0..5)
-            .map(|_| b.remember("identical words here", &[]).unwrap())
+            .map(|i| {
+                b.remember("identical words here", &tags(&[&format!("t{i}")]))
+                    .unwrap()
+            })
             .collect();
         let hits = b.search("identical", None, 3);
         let expect: Vec<&String> = notes.iter().rev().take(3).map(|n| &n.id).collect();
@@ -1262,5 +1651,270 @@ mod tests {
         drop(b);
         let b = Brain::open(&d.0).unwrap();
         assert_eq!(ids(&b.list(None, 1000, None).unwrap().0), want);
+    }
+
+    #[test]
+    fn update_appends_a_version_and_keeps_history() {
+        let d = TempDir::new("update");
+        let b = Brain::open(&d.0).unwrap();
+        let n = b.remember("first text", &tags(&["a"])).unwrap();
+        let other = b.remember("other note", &[]).unwrap();
+        let u = match b.update(&n.id, Some("second text"), None).unwrap() {
+            Updated::Changed(u) => u,
+            x => panic!("{x:?}"),
+        };
+        assert_eq!(
+            (u.id.as_str(), u.text.as_str()),
+            (n.id.as_str(), "second text")
+        );
+        assert_eq!(
+            (u.tags.clone(), &u.created_at),
+            (tags(&["a"]), &n.created_at)
+        );
+        // Same text and tags again: nothing written.
+        let lines = line_count(&d.log());
+        assert_eq!(
+            b.update(&n.id, Some("second text"), Some(&tags(&["A"])))
+                .unwrap(),
+            Updated::Unchanged(u.clone())
+        );
+        assert_eq!(line_count(&d.log()), lines);
+        let u2 = match b.update(&n.id, None, Some(&tags(&["B", "c"]))).unwrap() {
+            Updated::Changed(u) => u,
+            x => panic!("{x:?}"),
+        };
+        assert_eq!(u2.tags, tags(&["b", "c"]));
+        assert_eq!(
+            b.update("n_nope", Some("x"), None).unwrap(),
+            Updated::NotFound
+        );
+        assert!(invalid(b.update(&n.id, Some(" "), None)).contains("empty"));
+        // Search and tags see the current version only; list order does not change.
+        assert!(b.search("first", None, 10).is_empty());
+        assert_eq!(b.search("second", None, 10)[0].note, u2);
+        assert!(b.list(Some("a"), 10, None).unwrap().0.is_empty());
+        assert_eq!(
+            ids(&b.list(None, 10, None).unwrap().0),
+            [other.id.clone(), n.id.clone()]
+        );
+        let check = |b: &Brain| {
+            let (cur, hist) = b.recall_with_history(&n.id).unwrap();
+            assert_eq!(cur, u2);
+            let texts: Vec<(&str, Vec<String>)> = hist
+                .iter()
+                .map(|v| (v.text.as_str(), v.tags.clone()))
+                .collect();
+            assert_eq!(
+                texts,
+                [("first text", tags(&["a"])), ("second text", tags(&["a"]))]
+            );
+            assert_eq!(hist[0].updated_at, n.updated_at);
+        };
+        check(&b);
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        check(&b);
+        assert_eq!(b.tag_counts(), [("b".to_string(), 1), ("c".to_string(), 1)]);
+    }
+
+    #[test]
+    fn identical_remember_is_a_duplicate_until_forgotten_or_changed() {
+        let d = TempDir::new("dedup");
+        let b = Brain::open(&d.0).unwrap();
+        let (n, dup) = b
+            .remember_checked("  Buy  oat\n milk ", &tags(&["x", "y"]))
+            .unwrap();
+        assert!(!dup);
+        let (m, dup) = b
+            .remember_checked("Buy oat milk", &tags(&["Y", "x"]))
+            .unwrap();
+        assert!(dup);
+        assert_eq!(m, n);
+        assert_eq!(line_count(&d.log()), 1);
+        // Different tags, different case: not duplicates.
+        assert!(!b.remember_checked("Buy oat milk", &tags(&["x"])).unwrap().1);
+        assert!(
+            !b.remember_checked("buy oat milk", &tags(&["x", "y"]))
+                .unwrap()
+                .1
+        );
+        // After an update the old text is free again and the new one is taken.
+        b.update(&n.id, Some("Buy soy milk"), None).unwrap();
+        assert!(
+            b.remember_checked("Buy soy milk", &tags(&["x", "y"]))
+                .unwrap()
+                .1
+        );
+        let (again, dup) = b
+            .remember_checked("Buy oat milk", &tags(&["x", "y"]))
+            .unwrap();
+        assert!(!dup);
+        assert!(b.forget(&again.id).unwrap());
+        assert!(
+            !b.remember_checked("Buy oat milk", &tags(&["x", "y"]))
+                .unwrap()
+                .1
+        );
+        // Survives a restart.
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert!(
+            b.remember_checked("Buy soy milk", &tags(&["y", "x"]))
+                .unwrap()
+                .1
+        );
+    }
+
+    #[test]
+    fn filters_on_tags_and_creation_time() {
+        let d = TempDir::new("filters");
+        let mut bytes = Vec::new();
+        let mk = |i: u64, day: &str, t: &[&str]| Note {
+            id: format!("n_{i:012}"),
+            text: format!("apple note {i}"),
+            tags: tags(t),
+            created_at: format!("{day}T12:00:00Z"),
+            updated_at: format!("{day}T12:00:00Z"),
+        };
+        let notes = [
+            mk(1, "2026-01-01", &["a"]),
+            mk(2, "2026-01-02", &["a", "b"]),
+            mk(3, "2026-01-03", &["b"]),
+            mk(4, "2026-01-04", &["c"]),
+        ];
+        for (i, n) in notes.iter().enumerate() {
+            bytes.extend(log::put_line(i as u64 + 1, n));
+        }
+        fs::write(d.log(), &bytes).unwrap();
+        let b = Brain::open(&d.0).unwrap();
+        let day = |s: &str| time::parse_rfc3339_or_date(s).unwrap();
+        let list = |f: Filter| -> Vec<String> {
+            let (page, _) = b.list_filtered(&f, None, |_| true, 50).unwrap();
+            page.into_iter()
+                .map(|(_, n)| n.id[12..].to_string())
+                .collect()
+        };
+        let search = |f: Filter| -> Vec<String> {
+            let mut v: Vec<String> = b
+                .search_page("apple", &f, 0, 50)
+                .0
+                .into_iter()
+                .map(|h| h.note.id[12..].to_string())
+                .collect();
+            v.sort();
+            v.reverse();
+            v
+        };
+        let cases = [
+            (Filter::default(), vec!["04", "03", "02", "01"]),
+            (
+                Filter {
+                    tags_all: tags(&["a", "b"]),
+                    ..Filter::default()
+                },
+                vec!["02"],
+            ),
+            (
+                Filter {
+                    tags_any: tags(&["a", "c"]),
+                    ..Filter::default()
+                },
+                vec!["04", "02", "01"],
+            ),
+            (
+                Filter {
+                    tags_all: tags(&["zzz"]),
+                    ..Filter::default()
+                },
+                vec![],
+            ),
+            (
+                Filter {
+                    since: Some(day("2026-01-02")),
+                    ..Filter::default()
+                },
+                vec!["04", "03", "02"],
+            ),
+            (
+                Filter {
+                    since: Some(day("2026-01-02T12:00:00Z")),
+                    until: Some(day("2026-01-03T12:00:00Z")),
+                    ..Filter::default()
+                },
+                vec!["03", "02"],
+            ),
+            (
+                Filter {
+                    tags_any: tags(&["b"]),
+                    until: Some(day("2026-01-02")),
+                    ..Filter::default()
+                },
+                vec![],
+            ),
+        ];
+        for (f, want) in cases {
+            assert_eq!(list(f.clone()), want, "list {f:?}");
+            assert_eq!(search(f.clone()), want, "search {f:?}");
+        }
+        // Paging a search: offsets continue the ranking.
+        let (p1, more) = b.search_page("apple", &Filter::default(), 0, 3);
+        let (p2, more2) = b.search_page("apple", &Filter::default(), 3, 3);
+        assert!(more && !more2 && p1.len() == 3 && p2.len() == 1);
+    }
+
+    #[test]
+    fn export_then_import_round_trips_and_skips_duplicates() {
+        let d = TempDir::new("export");
+        let b = Brain::open(&d.0).unwrap();
+        let n = b.remember("one", &tags(&["t"])).unwrap();
+        b.remember("two \"quoted\"\nlines", &[]).unwrap();
+        b.update(&n.id, Some("one, edited"), None).unwrap();
+        let gone = b.remember("gone", &[]).unwrap();
+        b.forget(&gone.id).unwrap();
+        let out = b.export();
+        let recs: Vec<NoteRecord> = String::from_utf8(out.clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].history.len(), 1);
+        let to_import: Vec<ImportNote> = recs
+            .iter()
+            .map(|r| {
+                let mut versions = r.history.clone();
+                versions.push(Version {
+                    text: r.text.clone(),
+                    tags: r.tags.clone(),
+                    updated_at: r.updated_at.clone(),
+                });
+                ImportNote {
+                    id: Some(r.id.clone()),
+                    created_at: r.created_at.clone(),
+                    versions,
+                }
+            })
+            .collect();
+        let d2 = TempDir::new("import");
+        let b2 = Brain::open(&d2.0).unwrap();
+        assert_eq!(b2.import(&to_import).unwrap(), (2, 0));
+        assert_eq!(b2.export(), out);
+        assert_eq!(b2.import(&to_import).unwrap(), (0, 2));
+        drop(b2);
+        assert_eq!(Brain::open(&d2.0).unwrap().export(), out);
+        // Into the original: everything is there already.
+        assert_eq!(b.import(&to_import).unwrap(), (0, 2));
+        let bad = ImportNote {
+            id: None,
+            created_at: n.created_at.clone(),
+            versions: vec![Version {
+                text: "ok".into(),
+                tags: tags(&["Upper"]),
+                updated_at: n.created_at.clone(),
+            }],
+        };
+        let before = fs::read(d.log()).unwrap();
+        assert!(invalid(b.import(&[to_import[0].clone(), bad])).starts_with("note 2: "));
+        assert_eq!(fs::read(d.log()).unwrap(), before);
     }
 }

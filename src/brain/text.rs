@@ -77,7 +77,7 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, BrainError> {
 }
 
 /// A valid tag close to an invalid one: runs of other characters become one `-`.
-fn suggest_tag(lower: &str) -> Option<String> {
+pub(crate) fn suggest_tag(lower: &str) -> Option<String> {
     let mut s = String::new();
     for c in lower.chars() {
         let mut buf = String::new();

@@ -1163,7 +1163,7 @@ mod tests {
         assert_eq!(res["resultType"], "complete");
         assert_eq!(res["ttlMs"], CACHE_TTL_MS);
         assert_eq!(res["cacheScope"], CACHE_SCOPE);
-        assert_eq!(res["tools"].as_array().map(Vec::len), Some(5));
+        assert_eq!(res["tools"].as_array().map(Vec::len), Some(7));
         assert_eq!(res["_meta"][META_SERVER_INFO]["name"], "brain-mcp");
         // The handshake era gets neither.
         let legacy = json_of(&rpc(&m, "tools/list", json!({})));
@@ -1334,14 +1334,22 @@ mod tests {
     // ---- tools: protocol level ----
 
     #[test]
-    fn tools_list_has_the_five_tools_in_order_with_schemas() {
+    fn tools_list_has_the_tools_in_order_with_schemas() {
         let m = mcp();
         let v = json_of(&rpc(&m, "tools/list", json!({})));
         let tools = v["result"]["tools"].as_array().cloned().unwrap_or_default();
         let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
         assert_eq!(
             names,
-            ["remember", "search", "recall", "forget", "list_notes"]
+            [
+                "remember",
+                "update",
+                "search",
+                "recall",
+                "forget",
+                "list_notes",
+                "list_tags"
+            ]
         );
         for t in &tools {
             assert!(
@@ -1353,8 +1361,19 @@ mod tests {
             assert_eq!(t["outputSchema"]["type"], "object");
         }
         assert_eq!(tools[0]["inputSchema"]["required"], json!(["text"]));
-        assert_eq!(tools[1]["inputSchema"]["required"], json!(["query"]));
-        assert_eq!(tools[2]["inputSchema"]["required"], json!(["id"]));
+        assert_eq!(tools[1]["inputSchema"]["required"], json!(["id"]));
+        assert_eq!(tools[2]["inputSchema"]["required"], json!(["query"]));
+        assert_eq!(tools[3]["inputSchema"]["required"], json!(["id"]));
+        for t in &tools {
+            let a = &t["annotations"];
+            assert_eq!(a["title"], t["title"], "{t}");
+            assert_eq!(a["openWorldHint"], false);
+            let name = t["name"].as_str().unwrap_or("");
+            let read_only = !matches!(name, "remember" | "update" | "forget");
+            assert_eq!(a["readOnlyHint"], read_only, "{name}");
+            assert_eq!(a["destructiveHint"], name == "forget", "{name}");
+            assert_eq!(a["idempotentHint"], true, "{name}");
+        }
         // A cursor we never issued.
         let r = rpc(&m, "tools/list", json!({"cursor": "x"}));
         assert_eq!(error_code(&r), INVALID_PARAMS);
@@ -1451,7 +1470,7 @@ mod tests {
             (
                 "list_notes",
                 json!({"page": 2}),
-                "Accepted arguments: cursor, limit, tag",
+                "Accepted arguments: cursor, limit, since, tag, tags_all, tags_any, until",
             ),
         ];
         for (tool, args, expect) in cases {
@@ -1566,7 +1585,15 @@ mod tests {
         assert_eq!(results[1]["id"], cat.as_str());
         let (s0, s1) = (results[0]["score"].as_f64(), results[1]["score"].as_f64());
         assert!(s0 >= s1 && s1 > Some(0.0), "{s0:?} {s1:?}");
-        for key in ["id", "text", "tags", "created_at", "score"] {
+        for key in [
+            "id",
+            "snippet",
+            "length",
+            "tags",
+            "created_at",
+            "updated_at",
+            "score",
+        ] {
             assert!(results[0].get(key).is_some(), "{key}");
         }
         // Tag filter (upper case is lower-cased), limit, and no match.
@@ -1688,5 +1715,228 @@ mod tests {
         let v = json_of(&r);
         assert_eq!(v["result"]["isError"], true);
         assert_eq!(v["result"]["resultType"], "complete");
+    }
+
+    // ---- issue 7: update, history, duplicates, filters, tags, bounded answers ----
+
+    fn size_of(r: &Value) -> usize {
+        tools::result_size(
+            r["content"][0]["text"].as_str().unwrap_or(""),
+            &r["structuredContent"],
+        )
+    }
+
+    #[test]
+    fn update_and_history_through_the_tools() {
+        let m = mcp();
+        let id = remember(&m, "The cat is called Tom", json!(["pets"]));
+        let r = call(
+            &m,
+            "update",
+            json!({"id": id, "text": "The cat is called Tim"}),
+        );
+        assert_eq!(r["structuredContent"]["changed"], true, "{r}");
+        let r = call(&m, "update", json!({"id": id, "tags": ["Pets"]}));
+        assert_eq!(r["structuredContent"]["changed"], false, "{r}");
+        let r = call(&m, "recall", json!({"id": id, "history": true}));
+        let sc = &r["structuredContent"];
+        assert_eq!(sc["text"], "The cat is called Tim");
+        assert_eq!(
+            (sc["version"].clone(), sc["versions"].clone()),
+            (json!(2), json!(2))
+        );
+        assert_eq!(sc["history"][0]["text"], "The cat is called Tom");
+        assert_eq!(sc["history"][0]["version"], 1);
+        let r = call(&m, "recall", json!({"id": id, "version": 1}));
+        assert_eq!(r["structuredContent"]["text"], "The cat is called Tom");
+        for (args, want) in [
+            (json!({"id": id}), "nothing to change"),
+            (json!({"id": "n_nope", "text": "x"}), "no note has id"),
+            (json!({"id": id, "text": " "}), "`text` is empty"),
+            (json!({"id": id, "tags": "x"}), "[\"x\"]"),
+        ] {
+            let t = call_err(&m, "update", args.clone());
+            assert!(t.contains(want), "{args}: {t}");
+        }
+        let t = call_err(&m, "recall", json!({"id": id, "version": 3}));
+        assert!(t.contains("has 2 versions"), "{t}");
+    }
+
+    #[test]
+    fn duplicates_filters_and_tags_through_the_tools() {
+        let m = mcp();
+        let a = remember(&m, "alpha  fact", json!(["x", "y"]));
+        let r = call(
+            &m,
+            "remember",
+            json!({"text": " alpha fact\n", "tags": ["Y", "x"]}),
+        );
+        assert_eq!(r["structuredContent"]["duplicate"], true);
+        assert_eq!(r["structuredContent"]["id"], a.as_str());
+        remember(&m, "alpha other", json!(["y"]));
+        let r = call(&m, "list_tags", json!({}));
+        assert_eq!(
+            r["structuredContent"]["tags"],
+            json!([{"tag": "y", "count": 2}, {"tag": "x", "count": 1}])
+        );
+        let n = |r: Value, key: &str| r["structuredContent"][key].as_array().map(Vec::len);
+        let r = call(
+            &m,
+            "search",
+            json!({"query": "alpha", "tags_all": ["x", "y"]}),
+        );
+        assert_eq!(n(r, "results"), Some(1));
+        let r = call(&m, "list_notes", json!({"tags_any": ["x", "nope"]}));
+        assert_eq!(n(r, "notes"), Some(1));
+        let r = call(&m, "list_notes", json!({"until": "2000-01-01"}));
+        assert_eq!(n(r, "notes"), Some(0));
+        let r = call(
+            &m,
+            "search",
+            json!({"query": "alpha", "since": "2000-01-01T00:00:00Z"}),
+        );
+        assert_eq!(n(r, "results"), Some(2));
+        for (tool, args, want) in [
+            (
+                "search",
+                json!({"query": "a", "tags_any": ["bad tag"]}),
+                "`tags_any`: tag \"bad tag\"",
+            ),
+            (
+                "list_notes",
+                json!({"tags_all": "x"}),
+                "must be an array of tags",
+            ),
+            (
+                "list_notes",
+                json!({"since": "yesterday"}),
+                "`since` must be an RFC 3339 time",
+            ),
+            (
+                "list_notes",
+                json!({"since": "2026-02-01", "until": "2026-01-01"}),
+                "is after",
+            ),
+            (
+                "list_tags",
+                json!({"cursor": "zz"}),
+                "not one list_tags returned",
+            ),
+            (
+                "search",
+                json!({"query": "a", "cursor": "zz"}),
+                "not one this search returned",
+            ),
+            ("recall", json!({"id": a, "offset": 99}), "past the end"),
+        ] {
+            let t = call_err(&m, tool, args.clone());
+            assert!(t.contains(want), "{tool} {args}: {t}");
+        }
+    }
+
+    #[test]
+    fn every_answer_stays_under_the_budget_and_pages() {
+        let m = mcp();
+        // 60 notes of ~2000 characters, with control characters to maximize escaping.
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            let text = format!("needle {i} {}", "\u{1}é\"x".repeat(500));
+            let tags: Vec<String> = (0..16)
+                .map(|t| format!("{t:02}{}", "t".repeat(62)))
+                .collect();
+            ids.push(remember(&m, &text, json!(tags)));
+        }
+        // list_notes: every page within budget, all notes once, in order.
+        let mut seen = Vec::new();
+        let mut cursor = Value::Null;
+        loop {
+            let r = call(&m, "list_notes", json!({"limit": 50, "cursor": cursor}));
+            assert!(size_of(&r) <= tools::RESULT_BUDGET, "{}", size_of(&r));
+            let sc = &r["structuredContent"];
+            for n in sc["notes"].as_array().unwrap() {
+                assert_eq!(n["truncated"], true);
+                seen.push(n["id"].as_str().unwrap().to_string());
+            }
+            cursor = sc["next_cursor"].clone();
+            if cursor.is_null() {
+                break;
+            }
+            assert!(r["content"][0]["text"].as_str().unwrap().contains(&format!(
+                "call list_notes with the same filters and cursor=\"{}\"",
+                cursor.as_str().unwrap()
+            )));
+        }
+        ids.reverse();
+        assert_eq!(seen, ids);
+        // search: same, over pages.
+        let mut found = 0;
+        let mut cursor = Value::Null;
+        loop {
+            let r = call(
+                &m,
+                "search",
+                json!({"query": "needle", "limit": 50, "cursor": cursor}),
+            );
+            assert!(size_of(&r) <= tools::RESULT_BUDGET, "{}", size_of(&r));
+            found += r["structuredContent"]["results"].as_array().unwrap().len();
+            cursor = r["structuredContent"]["next_cursor"].clone();
+            if cursor.is_null() {
+                break;
+            }
+        }
+        assert_eq!(found, 60);
+        // recall of a 64 KiB note: pages by offset that put the text back together.
+        let long: String =
+            (0..11000).map(|i| format!("w{i:05}\n")).collect::<String>()[..65_536].to_string();
+        let id = remember(&m, &long, json!([]));
+        for i in 0..5 {
+            call(
+                &m,
+                "update",
+                json!({"id": id, "text": format!("{long}{i}")[1..].to_string()}),
+            );
+        }
+        let mut text = String::new();
+        let mut offset = json!(0);
+        loop {
+            let r = call(
+                &m,
+                "recall",
+                json!({"id": id, "offset": offset, "history": true}),
+            );
+            assert!(size_of(&r) <= tools::RESULT_BUDGET, "{}", size_of(&r));
+            let sc = &r["structuredContent"];
+            text.push_str(sc["text"].as_str().unwrap());
+            assert_eq!(sc["versions"], 6);
+            offset = sc["next_offset"].clone();
+            if offset.is_null() {
+                break;
+            }
+            assert!(r["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("call recall with id=\"{id}\" and offset={offset}")));
+        }
+        assert_eq!(text, format!("{long}4")[1..]);
+        // list_tags: 16 long tags here, but many more pages the same way.
+        for i in 0..300 {
+            remember(
+                &m,
+                &format!("tagged {i}"),
+                json!([format!("tag-{i:03}-{}", "z".repeat(50))]),
+            );
+        }
+        let mut tags = 0;
+        let mut cursor = Value::Null;
+        loop {
+            let r = call(&m, "list_tags", json!({"cursor": cursor}));
+            assert!(size_of(&r) <= tools::RESULT_BUDGET, "{}", size_of(&r));
+            tags += r["structuredContent"]["tags"].as_array().unwrap().len();
+            cursor = r["structuredContent"]["next_cursor"].clone();
+            if cursor.is_null() {
+                break;
+            }
+        }
+        assert_eq!(tags, 316);
     }
 }

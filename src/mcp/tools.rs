@@ -14,7 +14,11 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::brain::{normalize_tag, Brain, BrainError, Note};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::brain::{normalize_tag, Brain, BrainError, Filter, Note, Updated, MAX_TAGS};
+use crate::time::{format_rfc3339, parse_rfc3339_or_date};
 
 /// `limit` bounds for `search` and `list_notes`.
 pub const MIN_LIMIT: u64 = 1;
@@ -35,7 +39,24 @@ pub struct Tool {
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Value,
     pub run: fn(&Brain, &Args) -> Result<Output, ToolError>,
+    /// The MCP tool annotations (hints for clients deciding whether to ask the user first).
+    pub hints: Hints,
 }
+
+/// `readOnlyHint`, `destructiveHint`, `idempotentHint`; `openWorldHint` is always false (the
+/// brain is a closed store: no tool reaches outside it).
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+}
+
+/// Reading tools: no effect at all, so trivially idempotent and never destructive.
+const READ_ONLY: Hints = Hints {
+    read_only: true,
+    destructive: false,
+    idempotent: true,
+};
 
 /// A successful call: the structured result and its text rendering.
 pub struct Output {
@@ -60,7 +81,7 @@ impl ToolError {
 }
 
 /// The tools, in the fixed order `tools/list` shows them.
-pub static TOOLS: [Tool; 5] = [
+pub static TOOLS: [Tool; 7] = [
     Tool {
         name: "remember",
         title: "Remember a note",
@@ -68,55 +89,119 @@ pub static TOOLS: [Tool; 5] = [
 found in later conversations. Use it for durable facts, decisions, preferences, and \
 things the user asks you to remember. Write one self-contained fact per note, in plain \
 words, with enough context to be understood months later (who, what, when). Call `search` \
-first: if a note already says this, do not save a duplicate. Optional `tags` (up to 16, \
-each 1-64 characters of a-z, 0-9, '_' or '-', lower-cased for you) group notes for \
-filtering, e.g. [\"work\", \"project-x\"]. Returns the new note's id and created_at.",
+first: if a note already says this, `update` it instead of saving another. Optional `tags` \
+(up to 16, each 1-64 characters of a-z, 0-9, '_' or '-', lower-cased for you) group notes \
+for filtering, e.g. [\"work\", \"project-x\"]. Saving exactly the same text (ignoring \
+whitespace) with the same tags as an existing note stores nothing and returns that note's id \
+with `duplicate: true`, so retrying is safe. Returns the note's id and created_at.",
         input_schema: remember_input,
         output_schema: remember_output,
         run: remember,
+        // Additive; and with duplicate detection a retried call returns the note the first
+        // call stored instead of saving a copy, so repeating it has no further effect.
+        hints: Hints {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+        },
+    },
+    Tool {
+        name: "update",
+        title: "Update a note",
+        description: "Change an existing note in place: pass its `id` and the new `text`, the new \
+`tags` (replacing all of them), or both. The note keeps its id and created_at; updated_at \
+moves. The previous version is kept: `recall` with `history: true` shows every earlier \
+version. Use it to correct or extend a note instead of saving a near-duplicate. Passing what \
+the note already says changes nothing (`changed: false`).",
+        input_schema: update_input,
+        output_schema: update_output,
+        run: update,
+        // Not destructive: an update appends a version and every earlier version stays
+        // readable through `recall` with `history: true`, so nothing is lost and a bad edit is
+        // undone by another update. Idempotent: the same text and tags again is a no-op.
+        hints: Hints {
+            read_only: false,
+            destructive: false,
+            idempotent: true,
+        },
     },
     Tool {
         name: "search",
         title: "Search notes",
-        description: "Full-text search over the user's notes; best matches first, each with id, \
-text, tags, created_at and a relevance score. Matching ignores case and accents. Use it \
-before answering anything that may depend on what the user told you before, and before \
-`remember` to avoid duplicates. Pass a few distinctive keywords as `query` (not a whole \
-question); try synonyms if nothing matches. `tag` restricts results to notes with that \
-tag; `limit` is 1-50 (default 10).",
+        description: "Full-text search over the user's notes; best matches first, each with id, a \
+snippet of about 300 characters around the matches (matched words marked **like this**), the \
+note's length in characters, tags, created_at, updated_at and a relevance score. Call \
+`recall` with an id for the whole note. Matching ignores case and accents. Use it before \
+answering anything that may depend on what the user told you before, and before `remember` \
+to avoid duplicates. Pass a few distinctive keywords as `query` (not a whole question); try \
+synonyms if nothing matches. Filters: `tag`, `tags_all` (every one of these tags), \
+`tags_any` (at least one), `since`/`until` (on created_at; an RFC 3339 time or a date \
+YYYY-MM-DD, where a date as `until` means the end of that day, UTC). `limit` is 1-50 \
+(default 10); when `next_cursor` is not null, pass it back as `cursor` with the same query \
+and filters for more.",
         input_schema: search_input,
         output_schema: search_output,
         run: search,
+        hints: READ_ONLY,
     },
     Tool {
         name: "recall",
         title: "Recall a note",
         description: "Fetch one whole note by its id (as returned by `search`, `list_notes` or \
-`remember`): its full text, tags, created_at and updated_at.",
-        input_schema: id_input,
-        output_schema: note_output,
+`remember`): its text, tags, created_at, updated_at and length in characters. A note longer \
+than one answer holds comes in pages: the text starts at character `offset` (default 0), and \
+when `next_offset` is not null, call recall again with that `offset` for the rest. \
+`history: true` adds the earlier versions (oldest first, each with its text, tags and \
+updated_at); `version` (1 = the first) fetches one earlier version's whole text instead of \
+the current one.",
+        input_schema: recall_input,
+        output_schema: recall_output,
         run: recall,
+        hints: READ_ONLY,
     },
     Tool {
         name: "forget",
         title: "Forget a note",
-        description: "Delete one note by its id, permanently. Use it when the user asks you to \
-forget something or when a note is wrong or superseded (then `remember` the corrected fact). \
-Check the id with `search` or `recall` first. Says whether a note was deleted.",
+        description: "Delete one note by its id, permanently, with its history. Use it when the \
+user asks you to forget something or when a note is wrong and should not be kept (to \
+correct a note, prefer `update`). Check the id with `search` or `recall` first. Says whether \
+a note was deleted.",
         input_schema: id_input,
         output_schema: forget_output,
         run: forget,
+        // Removes the note and its whole history; a repeat finds nothing more to delete.
+        hints: Hints {
+            read_only: false,
+            destructive: true,
+            idempotent: true,
+        },
     },
     Tool {
         name: "list_notes",
         title: "List notes",
-        description: "List the user's notes, newest first, optionally only those with `tag`. \
-Pages of `limit` notes (1-50, default 10); when `next_cursor` is not null, pass it back as \
-`cursor` to get the next page. Use it to browse recent notes; use `search` to find \
-something specific.",
+        description:
+            "List the user's notes, newest first (in the order they were saved; an update \
+does not move a note). Filters as in `search`: `tag`, `tags_all`, `tags_any`, `since`, \
+`until` (on created_at). Pages of up to `limit` notes (1-50, default 10), fewer when the \
+page would grow too large; when `next_cursor` is not null, pass it back as `cursor` with the \
+same filters to get the next page. A note longer than 1000 characters is shown cut \
+(`truncated: true`); `recall` gives the whole text. Use it to browse recent notes; use \
+`search` to find something specific.",
         input_schema: list_input,
         output_schema: list_output,
         run: list_notes,
+        hints: READ_ONLY,
+    },
+    Tool {
+        name: "list_tags",
+        title: "List tags",
+        description: "List every tag in use with how many notes carry it, most used first (ties \
+alphabetically). Use it to learn the user's existing tags before tagging a new note or \
+filtering by tag. When `next_cursor` is not null, pass it back as `cursor` for more.",
+        input_schema: list_tags_input,
+        output_schema: list_tags_output,
+        run: list_tags,
+        hints: READ_ONLY,
     },
 ];
 
@@ -132,6 +217,13 @@ pub fn describe(tool: &Tool) -> Value {
         "description": tool.description,
         "inputSchema": (tool.input_schema)(),
         "outputSchema": (tool.output_schema)(),
+        "annotations": {
+            "title": tool.title,
+            "readOnlyHint": tool.hints.read_only,
+            "destructiveHint": tool.hints.destructive,
+            "idempotentHint": tool.hints.idempotent,
+            "openWorldHint": false,
+        },
     })
 }
 
@@ -184,6 +276,7 @@ fn example(tool: &str) -> &'static str {
         "remember" => r#"{"text": "The user's dog is called Rex", "tags": ["pets"]}"#,
         "search" => r#"{"query": "dog name"}"#,
         "recall" | "forget" => r#"{"id": "<id from search or list_notes>"}"#,
+        "update" => r#"{"id": "<id from search or list_notes>", "text": "The corrected note"}"#,
         _ => r#"{"limit": 10}"#,
     }
 }
@@ -293,6 +386,123 @@ impl Args<'_> {
         }
     }
 
+    fn opt_bool(&self, key: &str) -> Result<Option<bool>, ToolError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(ToolError::new(format!(
+                "`{key}` must be true or false, not {}",
+                kind(other)
+            ))),
+        }
+    }
+
+    /// An optional non-negative integer (5.0 counts, as JSON Schema's "integer" says).
+    fn opt_count(&self, key: &str, what: &str) -> Result<Option<usize>, ToolError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        let n = v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u32::MAX as f64)
+                .map(|f| f as u64)
+        });
+        match n.and_then(|n| usize::try_from(n).ok()) {
+            Some(n) => Ok(Some(n)),
+            None => Err(ToolError::new(format!(
+                "`{key}` must be a whole number {what}, not {}",
+                clip(&v.to_string(), 40)
+            ))),
+        }
+    }
+
+    /// `tags_any` or `tags_all`: an array of up to 16 tags, each checked like a note's tags.
+    fn tag_list(&self, key: &str) -> Result<Vec<String>, ToolError> {
+        let items = match self.get(key) {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(Value::String(s)) => {
+                return Err(ToolError::new(format!(
+                    "`{key}` must be an array of tags, not a string: pass [{:?}]",
+                    clip(s, 64)
+                )))
+            }
+            Some(other) => {
+                return Err(ToolError::new(format!(
+                    "`{key}` must be an array of tags like [\"work\", \"ideas\"], not {}",
+                    kind(other)
+                )))
+            }
+        };
+        if items.len() > MAX_TAGS {
+            return Err(ToolError::new(format!(
+                "`{key}` has {} tags; at most {MAX_TAGS} are allowed",
+                items.len()
+            )));
+        }
+        let mut out: Vec<String> = Vec::with_capacity(items.len());
+        for t in items {
+            let Value::String(s) = t else {
+                return Err(ToolError::new(format!(
+                    "every tag in `{key}` must be a string, but one is {}",
+                    kind(t)
+                )));
+            };
+            let t = normalize_tag(s).map_err(|e| ToolError::new(format!("`{key}`: {e}")))?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `since` or `until`: an RFC 3339 time or a date. A date as `until` means the end of that
+    /// day (UTC), so `until: "2026-01-31"` includes notes written on the 31st.
+    fn time(&self, key: &str) -> Result<Option<u64>, ToolError> {
+        let Some(s) = self.opt_str(key)? else {
+            return Ok(None);
+        };
+        let Some(t) = parse_rfc3339_or_date(s.trim()) else {
+            return Err(ToolError::new(format!(
+                "`{key}` must be an RFC 3339 time like \"2026-01-31T09:00:00Z\" or a date like \
+                 \"2026-01-31\" (UTC), not {:?}",
+                clip(s, 64)
+            )));
+        };
+        Ok(Some(if key == "until" && s.trim().len() == 10 {
+            t + 86_399
+        } else {
+            t
+        }))
+    }
+
+    /// `tag`, `tags_all`, `tags_any`, `since` and `until`.
+    fn filter(&self) -> Result<Filter, ToolError> {
+        let mut tags_all = self.tag_list("tags_all")?;
+        if let Some(t) = self.tag_filter()? {
+            if !tags_all.contains(&t) {
+                tags_all.push(t);
+            }
+        }
+        let f = Filter {
+            tags_all,
+            tags_any: self.tag_list("tags_any")?,
+            since: self.time("since")?,
+            until: self.time("until")?,
+        };
+        if let (Some(a), Some(b)) = (f.since, f.until) {
+            if a > b {
+                return Err(ToolError::new(format!(
+                    "`since` ({}) is after `until` ({}): no note can match; swap them or \
+                     widen the range",
+                    format_rfc3339(a),
+                    format_rfc3339(b)
+                )));
+            }
+        }
+        Ok(f)
+    }
+
     fn tags(&self) -> Result<Vec<String>, ToolError> {
         match self.get("tags") {
             None => Ok(Vec::new()),
@@ -351,16 +561,6 @@ fn clip(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
-fn note_json(n: &Note) -> Value {
-    json!({
-        "id": n.id,
-        "text": n.text,
-        "tags": n.tags,
-        "created_at": n.created_at,
-        "updated_at": n.updated_at,
-    })
-}
-
 fn tags_text(tags: &[String]) -> String {
     if tags.is_empty() {
         "no tags".to_string()
@@ -369,22 +569,258 @@ fn tags_text(tags: &[String]) -> String {
     }
 }
 
+// ---- bounded answers ----
+
+/// Every tool result stays under this many bytes: its text rendering and its
+/// `structuredContent`, each serialized as JSON. Longer answers come in pages with a cursor
+/// (or, for one long note, an offset), and the text rendering says how to get the rest.
+pub const RESULT_BUDGET: usize = 16 * 1024;
+/// `search` shows a snippet of about this many characters per note, not the whole text.
+pub const SNIPPET_CHARS: usize = 300;
+/// `list_notes` and `recall`'s history show at most this many characters of a note's text.
+pub const PREVIEW_CHARS: usize = 1000;
+/// What a page keeps free for its header and footer lines, its cursor and the JSON around its
+/// items.
+const PAGE_RESERVE: usize = 2048;
+
+/// Bytes of `c` inside a JSON string (serde_json's escaping).
+fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        c if (c as u32) < 0x20 => 6,
+        c => c.len_utf8(),
+    }
+}
+
+fn json_str_len(s: &str) -> usize {
+    2 + s.chars().map(escaped_len).sum::<usize>()
+}
+
+/// The size [`RESULT_BUDGET`] bounds.
+pub fn result_size(text: &str, structured: &Value) -> usize {
+    json_str_len(text) + serde_json::to_string(structured).map_or(usize::MAX / 2, |s| s.len())
+}
+
+/// Items of a paged answer, and their text rendering, while they fit the budget.
+struct Page {
+    used: usize,
+    items: Vec<Value>,
+    text: String,
+}
+
+impl Page {
+    fn new() -> Page {
+        Page {
+            used: PAGE_RESERVE,
+            items: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    fn cost(item: &Value, text: &str) -> usize {
+        serde_json::to_string(item).map_or(usize::MAX / 2, |s| s.len()) + 1 + json_str_len(text) - 2
+    }
+
+    fn fits(&self, item: &Value, text: &str) -> bool {
+        self.used + Page::cost(item, text) <= RESULT_BUDGET
+    }
+
+    /// Adds the item if it fits; the first item of a page is always added (callers make sure
+    /// one item is small enough).
+    fn push(&mut self, item: Value, text: &str) -> bool {
+        if !self.items.is_empty() && !self.fits(&item, text) {
+            return false;
+        }
+        self.used += Page::cost(&item, text);
+        self.items.push(item);
+        self.text.push_str(text);
+        true
+    }
+}
+
+/// The first `max` characters of `s`, and whether that is all of it.
+fn preview(s: &str, max: usize) -> (&str, bool) {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => (&s[..i], true),
+        None => (s, false),
+    }
+}
+
+/// `" with tag \"a\" created since ..."`: what a filter kept, for the text rendering.
+fn scope_text(f: &Filter) -> String {
+    let mut s = String::new();
+    match f.tags_all.as_slice() {
+        [] => {}
+        [t] => s.push_str(&format!(" with tag {t:?}")),
+        ts => s.push_str(&format!(" with all of the tags {}", ts.join(", "))),
+    }
+    if !f.tags_any.is_empty() {
+        s.push_str(&format!(" with any of the tags {}", f.tags_any.join(", ")));
+    }
+    if let Some(t) = f.since {
+        s.push_str(&format!(" created since {}", format_rfc3339(t)));
+    }
+    if let Some(t) = f.until {
+        s.push_str(&format!(" created until {}", format_rfc3339(t)));
+    }
+    s
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+// ---- cursors of search and list_tags (list_notes's come from the brain) ----
+
+const SEARCH_CURSOR: u8 = 2;
+const TAGS_CURSOR: u8 = 3;
+
+/// Ties a search cursor to its query and filters: 8 bytes of SHA-256.
+fn search_key(query: &str, f: &Filter) -> [u8; 8] {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{query}\0{f:?}").as_bytes());
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&d[..8]);
+    k
+}
+
+fn encode_search_cursor(offset: usize, key: [u8; 8]) -> String {
+    let mut b = vec![SEARCH_CURSOR];
+    b.extend_from_slice(&(offset as u32).to_be_bytes());
+    b.extend_from_slice(&key);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn decode_search_cursor(c: &str, key: [u8; 8]) -> Option<usize> {
+    let b = URL_SAFE_NO_PAD.decode(c).ok()?;
+    if b.len() != 13 || b[0] != SEARCH_CURSOR || b[5..] != key {
+        return None;
+    }
+    Some(u32::from_be_bytes(b[1..5].try_into().ok()?) as usize)
+}
+
+fn encode_tags_cursor(count: usize, tag: &str) -> String {
+    let mut b = vec![TAGS_CURSOR];
+    b.extend_from_slice(&(count as u64).to_be_bytes());
+    b.extend_from_slice(tag.as_bytes());
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn decode_tags_cursor(c: &str) -> Option<(usize, String)> {
+    let b = URL_SAFE_NO_PAD.decode(c).ok()?;
+    if b.len() < 10 || b[0] != TAGS_CURSOR {
+        return None;
+    }
+    let count = u64::from_be_bytes(b[1..9].try_into().ok()?);
+    Some((
+        usize::try_from(count).ok()?,
+        String::from_utf8(b[9..].to_vec()).ok()?,
+    ))
+}
+
+/// `cursor`, checked for size; `None` when absent.
+fn cursor_arg<'a>(args: &'a Args, how: &str) -> Result<Option<&'a str>, ToolError> {
+    let c = args.opt_str("cursor")?;
+    if let Some(c) = c {
+        if c.is_empty() || c.len() > MAX_CURSOR_BYTES {
+            return Err(bad_cursor(how));
+        }
+    }
+    Ok(c)
+}
+
+fn bad_cursor(how: &str) -> ToolError {
+    ToolError::new(format!(
+        "`cursor` is not one {how} returned: pass the `next_cursor` of the previous page \
+         unchanged (with the same other arguments), or leave it out to start from the first page"
+    ))
+}
+
 // ---- handlers ----
 
 fn remember(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     let text = args.req_str("text", "the content of the note as a string")?;
     let tags = args.tags()?;
-    let note = brain
-        .remember(text, &tags)
+    let (note, duplicate) = brain
+        .remember_checked(text, &tags)
         .map_err(|e| write_failure(e, "the note was NOT saved"))?;
-    Ok(Output {
-        text: format!(
+    let text = if duplicate {
+        format!(
+            "Already saved: note {} (created {}, {}) has exactly this text and these tags, \
+             so nothing new was stored.",
+            note.id,
+            note.created_at,
+            tags_text(&note.tags)
+        )
+    } else {
+        format!(
             "Saved note {} (created {}, {}).",
             note.id,
             note.created_at,
             tags_text(&note.tags)
-        ),
-        structured: json!({"id": note.id, "created_at": note.created_at, "tags": note.tags}),
+        )
+    };
+    Ok(Output {
+        text,
+        structured: json!({
+            "id": note.id,
+            "created_at": note.created_at,
+            "tags": note.tags,
+            "duplicate": duplicate,
+        }),
+    })
+}
+
+fn update(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+    let id = args.id()?;
+    let text = args.opt_str("text")?;
+    let tags = match args.get("tags") {
+        None => None,
+        Some(_) => Some(args.tags()?),
+    };
+    if text.is_none() && tags.is_none() {
+        return Err(ToolError::new(format!(
+            "nothing to change: pass `text` (the note's new content), `tags` (its new tag \
+             list, replacing the old one), or both; for example {}",
+            example("update")
+        )));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(not_found(id));
+    }
+    let (note, changed) = match brain
+        .update(id, text, tags.as_deref())
+        .map_err(|e| write_failure(e, "the note was NOT updated"))?
+    {
+        Updated::NotFound => return Err(not_found(id)),
+        Updated::Unchanged(n) => (n, false),
+        Updated::Changed(n) => (n, true),
+    };
+    let text = if changed {
+        format!(
+            "Updated note {} (updated {}, {}). The previous version is kept: recall with \
+             history=true shows it.",
+            note.id,
+            note.updated_at,
+            tags_text(&note.tags)
+        )
+    } else {
+        format!(
+            "Note {} already says this ({}); nothing changed.",
+            note.id,
+            tags_text(&note.tags)
+        )
+    };
+    Ok(Output {
+        text,
+        structured: json!({
+            "id": note.id,
+            "tags": note.tags,
+            "created_at": note.created_at,
+            "updated_at": note.updated_at,
+            "length": note.text.chars().count(),
+            "changed": changed,
+        }),
     })
 }
 
@@ -403,74 +839,236 @@ fn search(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
         )));
     }
     let limit = args.limit()?;
-    let tag = args.tag_filter()?;
-    let hits = brain.search(query, tag.as_deref(), limit);
-    let results: Vec<Value> = hits
-        .iter()
-        .map(|h| {
-            let score = if h.score.is_finite() { h.score } else { 0.0 };
-            json!({
-                "id": h.note.id,
-                "text": h.note.text,
-                "tags": h.note.tags,
-                "created_at": h.note.created_at,
-                "score": score,
-            })
-        })
-        .collect();
-    let mut text = String::new();
-    let scope = tag
-        .as_deref()
-        .map(|t| format!(" with tag {t:?}"))
-        .unwrap_or_default();
-    if hits.is_empty() {
-        text.push_str(&format!(
-            "No notes{scope} match {:?}. Try other keywords or synonyms.",
-            clip(query, 200)
-        ));
-    } else {
-        text.push_str(&format!(
-            "{} note{}{scope} match {:?}, best first:",
-            hits.len(),
-            if hits.len() == 1 { "" } else { "s" },
-            clip(query, 200)
-        ));
-        for (i, h) in hits.iter().enumerate() {
-            text.push_str(&format!(
-                "\n\n{}. id {} (created {}, {}, score {:.3})\n{}",
-                i + 1,
-                h.note.id,
-                h.note.created_at,
-                tags_text(&h.note.tags),
-                if h.score.is_finite() { h.score } else { 0.0 },
-                h.note.text
-            ));
+    let filter = args.filter()?;
+    let key = search_key(query, &filter);
+    let offset = match cursor_arg(args, "search")? {
+        None => 0,
+        Some(c) => decode_search_cursor(c, key).ok_or_else(|| bad_cursor("this search"))?,
+    };
+    let (hits, more) = brain.search_page(query, &filter, offset, limit);
+    let mut page = Page::new();
+    for (i, h) in hits.iter().enumerate() {
+        let score = if h.score.is_finite() { h.score } else { 0.0 };
+        let snippet = crate::brain::snippet::snippet(&h.note.text, query, SNIPPET_CHARS);
+        let length = h.note.text.chars().count();
+        let item = json!({
+            "id": h.note.id,
+            "snippet": snippet,
+            "length": length,
+            "tags": h.note.tags,
+            "created_at": h.note.created_at,
+            "updated_at": h.note.updated_at,
+            "score": score,
+        });
+        let text = format!(
+            "\n\n{}. id {} (created {}, updated {}, {}, {}, score {score:.3})\n{snippet}",
+            offset + i + 1,
+            h.note.id,
+            h.note.created_at,
+            h.note.updated_at,
+            tags_text(&h.note.tags),
+            plural(length, "character", "characters"),
+        );
+        if !page.push(item, &text) {
+            break;
         }
     }
+    let shown = page.items.len();
+    let next = (more || shown < hits.len()).then(|| encode_search_cursor(offset + shown, key));
+    let scope = scope_text(&filter);
+    let q = clip(query, 100);
+    let mut text = if shown == 0 && offset == 0 {
+        format!("No notes{scope} match {q:?}. Try other keywords or synonyms.")
+    } else if shown == 0 {
+        format!("No more notes{scope} match {q:?}.")
+    } else {
+        format!(
+            "{}{scope} match {q:?}, best first (results {} to {}; snippets only: call recall \
+             with an id for the whole note):",
+            plural(shown, "note", "notes"),
+            offset + 1,
+            offset + shown
+        )
+    };
+    text.push_str(&page.text);
+    if let Some(c) = &next {
+        text.push_str(&format!(
+            "\n\nMore results: call search with the same query and filters and cursor=\"{c}\"."
+        ));
+    }
     Ok(Output {
-        structured: json!({"results": results}),
+        structured: json!({"results": page.items, "next_cursor": next}),
         text,
     })
 }
 
 fn recall(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     let id = args.id()?;
+    let offset = args
+        .opt_count("offset", "of characters to skip")?
+        .unwrap_or(0);
+    let with_history = args.opt_bool("history")?.unwrap_or(false);
+    let version = args.opt_count("version", "from 1 (the first version)")?;
     if id.len() > MAX_ID_BYTES {
         return Err(not_found(id));
     }
-    let Some(note) = brain.recall(id) else {
+    let Some((note, history)) = brain.recall_with_history(id) else {
         return Err(not_found(id));
     };
+    let versions = history.len() + 1;
+    let (text, tags, updated_at, v) = match version {
+        None => (&note.text, &note.tags, &note.updated_at, versions),
+        Some(v) if v == versions => (&note.text, &note.tags, &note.updated_at, v),
+        Some(v) if v >= 1 && v < versions => {
+            let h = &history[v - 1];
+            (&h.text, &h.tags, &h.updated_at, v)
+        }
+        Some(v) => {
+            return Err(ToolError::new(format!(
+                "`version` {v} does not exist: note {} has {} (1 is the first, {versions} the \
+                 current one)",
+                note.id,
+                plural(versions, "version", "versions")
+            )))
+        }
+    };
+    let length = text.chars().count();
+    if offset > length || (offset == length && length > 0) {
+        return Err(ToolError::new(format!(
+            "`offset` {offset} is past the end of the text, which has {}: pass an offset \
+             below that, or leave it out to start at the beginning",
+            plural(length, "character", "characters")
+        )));
+    }
+
+    // Earlier versions: the most recent ones that fit in half the budget, shown oldest first.
+    let mut hist_items: Vec<Value> = Vec::new();
+    let mut hist_text: Vec<String> = Vec::new();
+    let mut hist_used = 0;
+    if with_history {
+        for (i, h) in history.iter().enumerate().rev() {
+            let (cut, truncated) = preview(&h.text, PREVIEW_CHARS);
+            let item = json!({
+                "version": i + 1,
+                "text": cut,
+                "truncated": truncated,
+                "length": h.text.chars().count(),
+                "tags": h.tags,
+                "updated_at": h.updated_at,
+            });
+            let mut line = format!(
+                "\n\nversion {} (updated {}, {}):\n{cut}",
+                i + 1,
+                h.updated_at,
+                tags_text(&h.tags)
+            );
+            if truncated {
+                line.push_str(&format!(
+                    "\n[cut: call recall with id=\"{}\" and version={} for the whole text]",
+                    note.id,
+                    i + 1
+                ));
+            }
+            let cost = Page::cost(&item, &line);
+            if hist_used + cost > RESULT_BUDGET / 2 {
+                break;
+            }
+            hist_used += cost;
+            hist_items.push(item);
+            hist_text.push(line);
+        }
+        hist_items.reverse();
+        hist_text.reverse();
+    }
+    let omitted = history.len() - hist_items.len();
+
+    let mut structured = json!({
+        "id": note.id,
+        "text": "",
+        "tags": tags,
+        "created_at": note.created_at,
+        "updated_at": updated_at,
+        "version": v,
+        "versions": versions,
+        "length": length,
+        "offset": offset,
+        "next_offset": null,
+    });
+    if with_history {
+        structured["history"] = Value::Array(hist_items);
+        structured["history_omitted"] = json!(omitted);
+    }
+    let head = format!(
+        "Note {} (created {}, updated {}, {}, version {v} of {versions}, {})",
+        note.id,
+        note.created_at,
+        updated_at,
+        tags_text(tags),
+        plural(length, "character", "characters")
+    );
+    let tail: String = if with_history {
+        let mut t = if history.is_empty() {
+            "\n\nNo earlier versions.".to_string()
+        } else {
+            "\n\nEarlier versions, oldest first:".to_string()
+        };
+        if omitted > 0 {
+            t.push_str(&format!(
+                "\n({} not shown: call recall with id=\"{}\" and version=N, N from 1 to \
+                 {omitted}, to read one)",
+                plural(omitted, "older version", "older versions"),
+                note.id
+            ));
+        }
+        t.push_str(&hist_text.concat());
+        t
+    } else {
+        String::new()
+    };
+    // The text goes in twice (structured and rendering); take what fits.
+    let fixed = result_size(&head, &structured) + json_str_len(&tail) + 400;
+    let room = RESULT_BUDGET.saturating_sub(fixed);
+    let mut used = 0;
+    let mut end_byte = text.len();
+    let mut end = offset;
+    let start_byte = text
+        .char_indices()
+        .nth(offset)
+        .map_or(text.len(), |(b, _)| b);
+    for (b, c) in text[start_byte..].char_indices() {
+        let cost = 2 * escaped_len(c);
+        if used + cost > room {
+            end_byte = start_byte + b;
+            break;
+        }
+        used += cost;
+        end += 1;
+    }
+    let part = &text[start_byte..end_byte];
+    let next_offset = (end < length).then_some(end);
+    structured["text"] = json!(part);
+    structured["next_offset"] = json!(next_offset);
+    let version_arg = if version.is_some() {
+        format!(" and version={v}")
+    } else {
+        String::new()
+    };
+    let mut rendered = if offset == 0 && next_offset.is_none() {
+        format!("{head}:\n{part}")
+    } else {
+        format!("{head}, characters {offset} to {end}:\n{part}")
+    };
+    if let Some(n) = next_offset {
+        rendered.push_str(&format!(
+            "\n\n[The text continues: call recall with id=\"{}\"{version_arg} and offset={n} \
+             for the next part.]",
+            note.id
+        ));
+    }
+    rendered.push_str(&tail);
     Ok(Output {
-        text: format!(
-            "Note {} (created {}, updated {}, {}):\n{}",
-            note.id,
-            note.created_at,
-            note.updated_at,
-            tags_text(&note.tags),
-            note.text
-        ),
-        structured: note_json(&note),
+        text: rendered,
+        structured,
     })
 }
 
@@ -503,20 +1101,56 @@ fn forget(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     })
 }
 
+/// One `list_notes` entry and its rendering, the text cut to `max` characters.
+fn list_item(n: &Note, number: usize, max: usize) -> (Value, String) {
+    let (cut, truncated) = preview(&n.text, max);
+    let length = n.text.chars().count();
+    let item = json!({
+        "id": n.id,
+        "text": cut,
+        "truncated": truncated,
+        "length": length,
+        "tags": n.tags,
+        "created_at": n.created_at,
+        "updated_at": n.updated_at,
+    });
+    let mut text = format!(
+        "\n\n{number}. id {} (created {}, updated {}, {}, {})\n{cut}",
+        n.id,
+        n.created_at,
+        n.updated_at,
+        tags_text(&n.tags),
+        plural(length, "character", "characters")
+    );
+    if truncated {
+        text.push_str(&format!(
+            "\n[cut at {max} characters: call recall with id=\"{}\" for the whole note]",
+            n.id
+        ));
+    }
+    (item, text)
+}
+
 fn list_notes(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     let limit = args.limit()?;
-    let tag = args.tag_filter()?;
-    let cursor = args.opt_str("cursor")?;
-    if let Some(c) = cursor {
-        if c.is_empty() || c.len() > MAX_CURSOR_BYTES {
-            return Err(ToolError::new(
-                "`cursor` is not one list_notes returned: pass the `next_cursor` of the \
-                 previous page unchanged, or leave it out to start from the newest note",
-            ));
-        }
-    }
-    let (notes, next) = brain
-        .list(tag.as_deref(), limit, cursor)
+    let filter = args.filter()?;
+    let cursor = cursor_arg(args, "list_notes")?;
+    let mut page = Page::new();
+    let (notes, more) = brain
+        .list_filtered(
+            &filter,
+            cursor,
+            |n| {
+                let number = page.items.len() + 1;
+                let (mut item, mut text) = list_item(n, number, PREVIEW_CHARS);
+                if page.items.is_empty() && !page.fits(&item, &text) {
+                    // A pathological first note (control characters, 16 long tags): cut more.
+                    (item, text) = list_item(n, number, PREVIEW_CHARS / 5);
+                }
+                page.push(item, &text)
+            },
+            limit,
+        )
         .map_err(|e| match e {
             BrainError::Invalid(m) => ToolError::new(format!(
                 "{m}. Pass the `next_cursor` of the previous page unchanged, or leave \
@@ -524,39 +1158,77 @@ fn list_notes(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
             )),
             other => write_failure(other, "the notes could not be read"),
         })?;
-    let scope = tag
-        .as_deref()
-        .map(|t| format!(" with tag {t:?}"))
-        .unwrap_or_default();
-    let mut text = if notes.is_empty() {
-        format!("No notes{scope}.")
+    let next = if more {
+        notes.last().map(|(c, _)| c.clone())
     } else {
-        format!(
-            "{} note{}{scope}, newest first:",
-            notes.len(),
-            if notes.len() == 1 { "" } else { "s" }
-        )
+        None
     };
-    for (i, n) in notes.iter().enumerate() {
-        text.push_str(&format!(
-            "\n\n{}. id {} (created {}, {})\n{}",
-            i + 1,
-            n.id,
-            n.created_at,
-            tags_text(&n.tags),
-            n.text
-        ));
-    }
+    let scope = scope_text(&filter);
+    let shown = page.items.len();
+    let mut text = if shown == 0 {
+        format!(
+            "No {}notes{scope}.",
+            if cursor.is_some() { "more " } else { "" }
+        )
+    } else {
+        format!("{}{scope}, newest first:", plural(shown, "note", "notes"))
+    };
+    text.push_str(&page.text);
     if let Some(c) = &next {
         text.push_str(&format!(
-            "\n\nMore notes: call list_notes with cursor {c:?} for the next page."
+            "\n\nMore notes: call list_notes with the same filters and cursor=\"{c}\" for \
+             the next page."
         ));
     }
     Ok(Output {
-        structured: json!({
-            "notes": notes.iter().map(note_json).collect::<Vec<_>>(),
-            "next_cursor": next,
-        }),
+        structured: json!({"notes": page.items, "next_cursor": next}),
+        text,
+    })
+}
+
+fn list_tags(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+    let cursor = cursor_arg(args, "list_tags")?;
+    let all = brain.tag_counts();
+    let start = match cursor {
+        None => 0,
+        Some(c) => {
+            let (count, tag) = decode_tags_cursor(c).ok_or_else(|| bad_cursor("list_tags"))?;
+            // The first tag after the cursor's place in the order (count down, name up), so
+            // a page boundary holds even if tags came and went.
+            all.iter()
+                .position(|(t, n)| *n < count || (*n == count && t.as_str() > tag.as_str()))
+                .unwrap_or(all.len())
+        }
+    };
+    let mut page = Page::new();
+    for (t, n) in &all[start..] {
+        let item = json!({"tag": t, "count": n});
+        if !page.push(item, &format!("\n{t}: {}", plural(*n, "note", "notes"))) {
+            break;
+        }
+    }
+    let shown = page.items.len();
+    let next = (start + shown < all.len())
+        .then(|| all.get(start + shown - 1))
+        .flatten()
+        .map(|(t, n)| encode_tags_cursor(*n, t));
+    let mut text = if shown == 0 {
+        if cursor.is_some() {
+            "No more tags.".to_string()
+        } else {
+            "No tags yet: no note has a tag.".to_string()
+        }
+    } else {
+        format!("{}, most used first:", plural(shown, "tag", "tags"))
+    };
+    text.push_str(&page.text);
+    if let Some(c) = &next {
+        text.push_str(&format!(
+            "\n\nMore tags: call list_tags with cursor=\"{c}\"."
+        ));
+    }
+    Ok(Output {
+        structured: json!({"tags": page.items, "next_cursor": next}),
         text,
     })
 }
@@ -573,33 +1245,81 @@ fn tag_schema(description: &str) -> Value {
     })
 }
 
+fn tag_array_schema(description: &str) -> Value {
+    json!({
+        "type": "array",
+        "maxItems": 16,
+        "items": tag_schema("A tag: 1 to 64 characters of a-z, 0-9, '_' or '-' (upper case is \
+            lower-cased)."),
+        "description": description,
+    })
+}
+
 fn limit_schema() -> Value {
     json!({
         "type": "integer",
         "minimum": MIN_LIMIT,
         "maximum": MAX_LIMIT,
         "default": DEFAULT_LIMIT,
-        "description": "How many notes to return, 1 to 50 (default 10).",
+        "description": "How many notes to return, 1 to 50 (default 10); a page may hold fewer \
+            when it would grow too large.",
     })
 }
 
-fn note_schema(with_updated: bool) -> Value {
-    let mut props = json!({
-        "id": {"type": "string", "description": "The note's id."},
-        "text": {"type": "string", "description": "The note's full text."},
-        "tags": {"type": "array", "items": {"type": "string"}},
-        "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
-    });
-    let mut required = vec!["id", "text", "tags", "created_at"];
-    if with_updated {
-        if let Some(p) = props.as_object_mut() {
-            p.insert(
-                "updated_at".into(),
-                json!({"type": "string", "description": "RFC 3339 UTC time of the last change."}),
-            );
-        }
-        required.push("updated_at");
+fn time_schema(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn cursor_schema(description: &str) -> Value {
+    json!({"type": "string", "maxLength": MAX_CURSOR_BYTES, "description": description})
+}
+
+fn next_cursor_schema() -> Value {
+    json!({
+        "type": ["string", "null"],
+        "description": "Pass as `cursor` for the next page; null on the last page.",
+    })
+}
+
+/// The filters `search` and `list_notes` share.
+fn filter_properties(p: &mut Map<String, Value>) {
+    p.insert("tag".into(), tag_schema("Only notes that have this tag."));
+    p.insert(
+        "tags_all".into(),
+        tag_array_schema("Only notes that have every one of these tags."),
+    );
+    p.insert(
+        "tags_any".into(),
+        tag_array_schema("Only notes that have at least one of these tags."),
+    );
+    p.insert(
+        "since".into(),
+        time_schema(
+            "Only notes created at or after this time: RFC 3339 \
+            (2026-01-31T09:00:00Z) or a date (2026-01-31, meaning its start, UTC).",
+        ),
+    );
+    p.insert(
+        "until".into(),
+        time_schema(
+            "Only notes created at or before this time: RFC 3339 \
+            (2026-01-31T18:00:00Z) or a date (2026-01-31, meaning the end of that day, UTC).",
+        ),
+    );
+}
+
+fn with_filters(mut schema: Value) -> Value {
+    if let Some(p) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        filter_properties(p);
     }
+    schema
+}
+
+fn string_array() -> Value {
+    json!({"type": "array", "items": {"type": "string"}})
+}
+
+fn object(props: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": props, "required": required})
 }
 
@@ -613,13 +1333,7 @@ fn remember_input() -> Value {
                 "description": "The note: one self-contained fact, decision or preference, \
                     1 byte to 64 KiB of UTF-8.",
             },
-            "tags": {
-                "type": "array",
-                "maxItems": 16,
-                "items": tag_schema("A tag: 1 to 64 characters of a-z, 0-9, '_' or '-' \
-                    (upper case is lower-cased)."),
-                "description": "Optional tags to group and filter notes, e.g. [\"work\"].",
-            },
+            "tags": tag_array_schema("Optional tags to group and filter notes, e.g. [\"work\"]."),
         },
         "required": ["text"],
         "additionalProperties": false,
@@ -627,20 +1341,65 @@ fn remember_input() -> Value {
 }
 
 fn remember_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "description": "The new note's id."},
+    object(
+        json!({
+            "id": {"type": "string", "description": "The note's id."},
             "created_at": {"type": "string", "description": "RFC 3339 UTC time it was saved."},
             "tags": {"type": "array", "items": {"type": "string"},
                      "description": "The tags as stored (lower-cased, duplicates dropped)."},
+            "duplicate": {"type": "boolean", "description": "True when an identical note \
+                already existed: its id is returned and nothing new was stored."},
+        }),
+        &["id", "created_at", "tags", "duplicate"],
+    )
+}
+
+fn update_input() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The note's id, as returned by search, list_notes or remember.",
+            },
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "description": "The note's new text (replaces the old; 1 byte to 64 KiB).",
+            },
+            "tags": tag_array_schema("The note's new tags (replace all the old ones; [] \
+                removes them)."),
         },
-        "required": ["id", "created_at", "tags"],
+        "required": ["id"],
+        "additionalProperties": false,
     })
 }
 
+fn update_output() -> Value {
+    object(
+        json!({
+            "id": {"type": "string"},
+            "tags": string_array(),
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string", "description": "RFC 3339 UTC time of this change."},
+            "length": {"type": "integer", "description": "The text's length in characters."},
+            "changed": {"type": "boolean", "description": "False when the note already said \
+                this (nothing was written)."},
+        }),
+        &[
+            "id",
+            "tags",
+            "created_at",
+            "updated_at",
+            "length",
+            "changed",
+        ],
+    )
+}
+
 fn search_input() -> Value {
-    json!({
+    with_filters(json!({
         "type": "object",
         "properties": {
             "query": {
@@ -650,33 +1409,43 @@ fn search_input() -> Value {
                 "description": "A few distinctive keywords to look for.",
             },
             "limit": limit_schema(),
-            "tag": tag_schema("Only return notes that have this tag."),
+            "cursor": cursor_schema("The next_cursor of the previous page of this search (same \
+                query and filters); leave out for the best matches."),
         },
         "required": ["query"],
         "additionalProperties": false,
-    })
+    }))
 }
 
 fn search_output() -> Value {
-    let mut hit = note_schema(false);
-    if let Some(obj) = hit.as_object_mut() {
-        if let Some(p) = obj.get_mut("properties").and_then(Value::as_object_mut) {
-            p.insert(
-                "score".into(),
-                json!({"type": "number", "description": "Relevance; higher is better."}),
-            );
-        }
-        if let Some(r) = obj.get_mut("required").and_then(Value::as_array_mut) {
-            r.push(json!("score"));
-        }
-    }
-    json!({
-        "type": "object",
-        "properties": {
+    let hit = object(
+        json!({
+            "id": {"type": "string", "description": "The note's id (recall it for the whole text)."},
+            "snippet": {"type": "string", "description": "About 300 characters around the \
+                matches, matched words marked **like this**, … where text was cut."},
+            "length": {"type": "integer", "description": "The note's length in characters."},
+            "tags": string_array(),
+            "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
+            "updated_at": {"type": "string", "description": "RFC 3339 UTC time of its last change."},
+            "score": {"type": "number", "description": "Relevance; higher is better."},
+        }),
+        &[
+            "id",
+            "snippet",
+            "length",
+            "tags",
+            "created_at",
+            "updated_at",
+            "score",
+        ],
+    );
+    object(
+        json!({
             "results": {"type": "array", "items": hit, "description": "Best match first."},
-        },
-        "required": ["results"],
-    })
+            "next_cursor": next_cursor_schema(),
+        }),
+        &["results", "next_cursor"],
+    )
 }
 
 fn id_input() -> Value {
@@ -694,49 +1463,162 @@ fn id_input() -> Value {
     })
 }
 
-fn note_output() -> Value {
-    note_schema(true)
+fn recall_input() -> Value {
+    let mut s = id_input();
+    if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
+        p.insert(
+            "offset".into(),
+            json!({"type": "integer", "minimum": 0, "default": 0, "description": "Start the \
+                text at this character (the next_offset of the previous answer) for a note \
+                too long for one answer."}),
+        );
+        p.insert(
+            "history".into(),
+            json!({"type": "boolean", "default": false, "description": "Also return the \
+                earlier versions, oldest first."}),
+        );
+        p.insert(
+            "version".into(),
+            json!({"type": "integer", "minimum": 1, "description": "Return this version's text \
+                instead of the current one (1 = the first)."}),
+        );
+    }
+    s
+}
+
+fn recall_output() -> Value {
+    let version = object(
+        json!({
+            "version": {"type": "integer"},
+            "text": {"type": "string", "description": "Its text, cut to 1000 characters when \
+                `truncated` (recall with `version` for the whole)."},
+            "truncated": {"type": "boolean"},
+            "length": {"type": "integer"},
+            "tags": string_array(),
+            "updated_at": {"type": "string"},
+        }),
+        &[
+            "version",
+            "text",
+            "truncated",
+            "length",
+            "tags",
+            "updated_at",
+        ],
+    );
+    object(
+        json!({
+            "id": {"type": "string", "description": "The note's id."},
+            "text": {"type": "string", "description": "The text from `offset`: all of it \
+                unless `next_offset` is not null."},
+            "tags": string_array(),
+            "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
+            "updated_at": {"type": "string", "description": "RFC 3339 UTC time of this version."},
+            "version": {"type": "integer", "description": "Which version this is (1 = the first)."},
+            "versions": {"type": "integer", "description": "How many versions the note has."},
+            "length": {"type": "integer", "description": "The whole text's length in characters."},
+            "offset": {"type": "integer", "description": "The character `text` starts at."},
+            "next_offset": {"type": ["integer", "null"], "description": "Pass as `offset` for \
+                the rest of the text; null when `text` reaches the end."},
+            "history": {"type": "array", "items": version, "description": "With history: \
+                true, the earlier versions, oldest first."},
+            "history_omitted": {"type": "integer", "description": "Older versions left out to \
+                keep the answer small (recall them with `version`)."},
+        }),
+        &[
+            "id",
+            "text",
+            "tags",
+            "created_at",
+            "updated_at",
+            "version",
+            "versions",
+            "length",
+            "offset",
+            "next_offset",
+        ],
+    )
 }
 
 fn forget_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
+    object(
+        json!({
             "id": {"type": "string"},
             "deleted": {"type": "boolean", "description": "Whether a note was deleted."},
-        },
-        "required": ["id", "deleted"],
-    })
+        }),
+        &["id", "deleted"],
+    )
 }
 
 fn list_input() -> Value {
-    json!({
+    with_filters(json!({
         "type": "object",
         "properties": {
             "limit": limit_schema(),
-            "tag": tag_schema("Only list notes that have this tag."),
-            "cursor": {
-                "type": "string",
-                "description": "The next_cursor of the previous page; leave out for the \
-                    newest notes.",
-            },
+            "cursor": cursor_schema("The next_cursor of the previous page (same filters); \
+                leave out for the newest notes."),
+        },
+        "additionalProperties": false,
+    }))
+}
+
+fn list_output() -> Value {
+    let note = object(
+        json!({
+            "id": {"type": "string", "description": "The note's id."},
+            "text": {"type": "string", "description": "The note's text, cut to 1000 characters \
+                when `truncated` (recall gives the whole)."},
+            "truncated": {"type": "boolean"},
+            "length": {"type": "integer", "description": "The whole text's length in characters."},
+            "tags": string_array(),
+            "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
+            "updated_at": {"type": "string", "description": "RFC 3339 UTC time of its last change."},
+        }),
+        &[
+            "id",
+            "text",
+            "truncated",
+            "length",
+            "tags",
+            "created_at",
+            "updated_at",
+        ],
+    );
+    object(
+        json!({
+            "notes": {"type": "array", "items": note, "description": "Newest first."},
+            "next_cursor": next_cursor_schema(),
+        }),
+        &["notes", "next_cursor"],
+    )
+}
+
+fn list_tags_input() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "cursor": cursor_schema("The next_cursor of the previous page; leave out to start \
+                with the most used tag."),
         },
         "additionalProperties": false,
     })
 }
 
-fn list_output() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "notes": {"type": "array", "items": note_schema(true), "description": "Newest first."},
-            "next_cursor": {
-                "type": ["string", "null"],
-                "description": "Pass as `cursor` for the next page; null on the last page.",
-            },
-        },
-        "required": ["notes", "next_cursor"],
-    })
+fn list_tags_output() -> Value {
+    let tag = object(
+        json!({
+            "tag": {"type": "string"},
+            "count": {"type": "integer", "description": "How many notes carry it."},
+        }),
+        &["tag", "count"],
+    );
+    object(
+        json!({
+            "tags": {"type": "array", "items": tag, "description": "Most used first, ties by name."},
+            "next_cursor": next_cursor_schema(),
+        }),
+        &["tags", "next_cursor"],
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ export const ISSUER = process.env.ISSUER;
 export const CLIENT_ID = process.env.OAUTH_CLIENT_ID ?? '';
 export const CLIENT_SECRET = process.env.OAUTH_CLIENT_SECRET ?? '';
 export const OWNER_PASSWORD = process.env.BRAIN_OWNER_PASSWORD || undefined;
-export const TOOLS = ['forget', 'list_notes', 'recall', 'remember', 'search'];
+export const TOOLS = ['forget', 'list_notes', 'list_tags', 'recall', 'remember', 'search', 'update'];
 // Any loopback port: pre-registered clients may use loopback redirects on any port, and the
 // redirect is never followed.
 export const REDIRECT_URI = 'http://127.0.0.1:53682/callback';
@@ -88,7 +88,7 @@ export async function authorizeHeadless(authorizationUrl, password) {
   return q;
 }
 
-/** listTools (5 tools), remember a unique marker, search finds it. */
+/** listTools (every tool), remember a unique marker, search finds it. */
 export async function exerciseTools(client, tag) {
   const tools = await client.listTools();
   const names = tools.tools.map((t) => t.name).sort();
@@ -96,11 +96,12 @@ export async function exerciseTools(client, tag) {
   const m = marker(tag);
   let r = await client.callTool({ name: 'remember', arguments: { text: `note ${m}`, tags: ['interop'] } });
   check(!r.isError, `remember failed: ${JSON.stringify(r)}`);
-  check(r.structuredContent?.id, `remember returned no id: ${JSON.stringify(r)}`);
+  const noteId = r.structuredContent?.id;
+  check(noteId, `remember returned no id: ${JSON.stringify(r)}`);
   r = await client.callTool({ name: 'search', arguments: { query: m } });
   check(!r.isError, `search failed: ${JSON.stringify(r)}`);
   const hits = r.structuredContent?.results ?? [];
-  check(hits.some((h) => (h.text ?? '').includes(m)), `search for ${m} did not find it: ${JSON.stringify(r)}`);
+  check(hits.some((h) => h.id === noteId), `search for ${m} did not find note ${noteId}: ${JSON.stringify(r)}`);
   log(`[${tag}] remembered ${r.structuredContent?.results?.[0]?.id} and found it again`);
 }
 

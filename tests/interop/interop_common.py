@@ -25,7 +25,7 @@ ISSUER = os.environ["ISSUER"]
 CLIENT_ID = os.environ.get("OAUTH_CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("OAUTH_CLIENT_SECRET", "")
 OWNER_PASSWORD = os.environ.get("BRAIN_OWNER_PASSWORD") or None
-TOOLS = {"remember", "search", "recall", "forget", "list_notes"}
+TOOLS = {"remember", "update", "search", "recall", "forget", "list_notes", "list_tags"}
 # Any loopback port will do: pre-registered clients may use loopback redirects on any port,
 # and nothing listens there because the redirect is never followed.
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
@@ -156,7 +156,7 @@ def result_json(result: Any) -> dict:
 
 
 async def exercise_tools(client: Any, tag: str) -> None:
-    """list_tools (5 tools), remember a unique marker, search finds it."""
+    """list_tools (every tool), remember a unique marker, search finds it."""
     tools = await client.list_tools()
     names = {t.name for t in tools.tools}
     check(names == TOOLS, f"tools/list gave {sorted(names)}, expected {sorted(TOOLS)}")
@@ -168,7 +168,7 @@ async def exercise_tools(client: Any, tag: str) -> None:
     r = await client.call_tool("search", {"query": m})
     check(not r.is_error, f"search failed: {r}")
     hits = result_json(r).get("results", [])
-    check(any(m in (h.get("text") or "") for h in hits), f"search for {m} did not find it: {r}")
+    check(any(h.get("id") == note_id for h in hits), f"search for {m} did not find note {note_id}: {r}")
     log(f"[{tag}] remembered {note_id} and found it again")
 
 

@@ -238,6 +238,8 @@ if start_server plain; then
   run_check "py-sdk/ClientCredentialsOAuthProvider/client_secret_post" "$PY" py_client_credentials.py legacy client_secret_post
   run_check "ts-sdk/auth-code/preregistered [no consent page]" "$NODE" ts_auth_code.mjs preregistered
   run_check "py-sdk/auth-code/preregistered [no consent page]" "$PY" py_auth_code.py preregistered
+  run_check "py-sdk/brain-tools/initialize" "$PY" py_brain.py legacy
+  run_check "py-sdk/brain-tools/server-discover" "$PY" py_brain.py auto
   conformance
   stop_server plain
 fi
