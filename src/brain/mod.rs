@@ -14,6 +14,7 @@
 
 mod index;
 mod log;
+mod query;
 pub mod snippet;
 mod text;
 pub mod time;
@@ -490,8 +491,8 @@ impl Brain {
     /// whose rounded scores are equal come newest (most recently written) first. A query with
     /// no words in it finds nothing.
     pub fn search(&self, query: &str, tag: Option<&str>, limit: usize) -> Vec<SearchHit> {
-        let terms = text::terms(query);
-        if terms.is_empty() || limit == 0 {
+        let query = query::Query::parse(query);
+        if query.is_empty() || limit == 0 {
             return Vec::new();
         }
         let s = self.read();
@@ -502,20 +503,20 @@ impl Brain {
                 None => return Vec::new(),
             },
         };
-        s.index
-            .search(
-                &terms,
-                |doc| tagged.is_none_or(|set| set.contains(&doc)),
-                limit,
-            )
-            .into_iter()
-            .filter_map(|(score, doc)| {
-                Some(SearchHit {
-                    note: s.notes.get(&doc)?.note.clone(),
-                    score,
-                })
+        query::rank(
+            &s,
+            &query,
+            |doc| tagged.is_none_or(|set| set.contains(&doc)),
+            limit,
+        )
+        .into_iter()
+        .filter_map(|(score, doc)| {
+            Some(SearchHit {
+                note: s.notes.get(&doc)?.note.clone(),
+                score,
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// Newest first. Returns the page and an opaque cursor for the next page, if any.
