@@ -424,7 +424,7 @@ impl Index {
         for word in &query.words {
             let terms = self.expand(word);
             let cap = match terms.first() {
-                Some(&(id, w)) if w == 1.0 => idf(self.df(id)),
+                Some(&(id, 1.0)) => idf(self.df(id)),
                 _ => f32::INFINITY,
             };
             // A word with no exact match (a typo, a partial word, a plural the notes do not
@@ -673,5 +673,107 @@ mod tests {
         ix.add(1, "same words");
         ix.add(2, "same words");
         assert_eq!(keys(&ix.search(&q("same"), |k| k == 1, |_| true, 10)), [1]);
+    }
+
+    fn search(ix: &Index, query: &str) -> Vec<u64> {
+        keys(&ix.search(&q(query), |_| true, |_| true, 10))
+    }
+
+    #[test]
+    fn exact_matches_outrank_variants_of_the_same_word() {
+        let mut ix = Index::default();
+        ix.add(1, "runs fast");
+        ix.add(2, "running fast");
+        ix.add(3, "runner fast");
+        ix.add(4, "running fast");
+        ix.add(5, "rnuning fast");
+        // Exact (2, 4), stem (1), prefix (3), typo (5); a rarer variant does not win.
+        assert_eq!(search(&ix, "running"), [4, 2, 1, 5]);
+        assert_eq!(search(&ix, "runn"), [3, 4, 2]);
+        let r = ix.search(&q("running"), |_| true, |_| true, 10);
+        assert!(r[1].0 > r[2].0 && r[2].0 > r[3].0, "{r:?}");
+        // With no exact match the stem variants are the best there is.
+        assert_eq!(search(&ix, "ran"), [1, 4, 2]);
+    }
+
+    #[test]
+    fn prefixes_for_the_last_word_or_a_word_with_no_match() {
+        let mut ix = Index::default();
+        ix.add(1, "restaurant booking");
+        ix.add(2, "cat");
+        ix.add(3, "category");
+        assert_eq!(search(&ix, "restaur"), [1]);
+        assert_eq!(search(&ix, "restaur cat")[2], 3, "the exact cat first");
+        // "cat" is not last and has an exact match: no prefix matches for it.
+        let mut got = search(&ix, "cat restaur");
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert!(search(&ix, "re").is_empty(), "prefixes need 3 characters");
+        assert!(search(&ix, "xyz").is_empty());
+    }
+
+    #[test]
+    fn typos_need_five_letters() {
+        let mut ix = Index::default();
+        ix.add(1, "restaurant");
+        ix.add(2, "house");
+        ix.add(3, "cat");
+        ix.add(4, "w2999");
+        assert_eq!(search(&ix, "resturant"), [1]);
+        assert_eq!(search(&ix, "hosue"), [2]);
+        assert_eq!(search(&ix, "ouse"), Vec::<u64>::new());
+        assert_eq!(search(&ix, "hous"), [2], "a prefix, not a typo");
+        assert!(search(&ix, "cot").is_empty());
+        assert!(search(&ix, "w2998").is_empty(), "not for codes");
+        // First-letter edits too.
+        assert_eq!(search(&ix, "mouse"), [2]);
+        assert_eq!(search(&ix, "estaurant"), [1]);
+        assert_eq!(search(&ix, "erstaurant"), [1]);
+    }
+
+    #[test]
+    fn exclusions_and_phrases() {
+        let mut ix = Index::default();
+        ix.add(1, "python snake");
+        ix.add(2, "python code");
+        ix.add(3, "python snakes");
+        assert_eq!(search(&ix, "python -snake"), [2]);
+        assert!(search(&ix, "-python").is_empty());
+        // Phrase verification is the caller's `verify`, asked best first until `limit`.
+        let asked = std::cell::RefCell::new(Vec::new());
+        let r = ix.search(
+            &q("\"python code\""),
+            |_| true,
+            |k| {
+                asked.borrow_mut().push(k);
+                k == 2
+            },
+            1,
+        );
+        assert_eq!(keys(&r), [2]);
+        assert_eq!(asked.borrow()[0], 2, "best first");
+        // Phrase words are matched exactly.
+        assert_eq!(search(&ix, "\"snake\""), [1]);
+    }
+
+    #[test]
+    fn the_lexicon_follows_adds_and_appends() {
+        let mut ix = Index::default();
+        ix.add(1, "alpha");
+        assert!(search(&ix, "bet").is_empty()); // builds the lexicon
+        ix.add(2, "beta betamax");
+        ix.add(3, "aardvark zebra");
+        assert_eq!(search(&ix, "bet"), [2]);
+        assert_eq!(search(&ix, "zeb"), [3]);
+        assert_eq!(search(&ix, "aard"), [3]);
+        let mut other = Index::default();
+        other.add(4, "gamma");
+        ix.append(other);
+        assert_eq!(search(&ix, "gam"), [4]);
+        ix.add(5, "gambit");
+        assert_eq!(search(&ix, "gam"), [5, 4]);
+        // Removed documents' terms stay in the dictionary but match nothing.
+        ix.remove(5, "gambit");
+        assert_eq!(search(&ix, "gamb"), Vec::<u64>::new());
     }
 }
