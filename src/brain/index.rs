@@ -173,35 +173,45 @@ impl Index {
         id
     }
 
-    /// The term of every id, for building the lexicon.
+    /// The lexicon of every term so far (the terms' text, sorted order and stem groups).
     fn build_lexicon(&self) -> Lexicon {
-        let mut names: Vec<(u32, String)> = Vec::with_capacity(self.postings.len());
+        let n = self.postings.len();
+        let mut lex = Lexicon {
+            spans: vec![(0, 0); n],
+            ..Lexicon::default()
+        };
         for (&k, &id) in &self.short_terms {
             let w = k.to_le_bytes();
             let len = usize::from(w[15]).min(15);
-            names.push((id, String::from_utf8_lossy(&w[..len]).into_owned()));
+            let start = lex.text.len();
+            // Keys are made from whole `&str`s, so this is always valid UTF-8.
+            lex.text
+                .push_str(std::str::from_utf8(&w[..len]).unwrap_or(""));
+            if let Some(span) = lex.spans.get_mut(id as usize) {
+                *span = (start, lex.text.len());
+            }
         }
         for (k, &id) in &self.long_terms {
-            names.push((id, k.clone()));
-        }
-        names.sort_unstable_by_key(|&(id, _)| id);
-        let mut lex = Lexicon::default();
-        lex.text.reserve(names.iter().map(|(_, n)| n.len()).sum());
-        for (id, name) in &names {
-            if *id as usize != lex.spans.len() {
-                return Lexicon::default(); // cannot happen: ids are dense
-            }
             let start = lex.text.len();
-            lex.text.push_str(name);
-            lex.spans.push((start, lex.text.len()));
-            let s = stem(name);
-            if s != name.as_str() {
-                lex.stems.entry(s.into_owned()).or_default().push(*id);
+            lex.text.push_str(k);
+            if let Some(span) = lex.spans.get_mut(id as usize) {
+                *span = (start, lex.text.len());
             }
         }
-        let mut sorted: Vec<u32> = (0..names.len() as u32).collect();
-        sorted.sort_unstable_by(|&a, &b| names[a as usize].1.cmp(&names[b as usize].1));
+        let mut sorted: Vec<u32> = (0..n as u32).collect();
+        sorted.sort_unstable_by(|&a, &b| lex.name(a).cmp(lex.name(b)));
         lex.sorted = sorted;
+        for id in 0..n as u32 {
+            let s = {
+                let name = lex.name(id);
+                let s = stem(name);
+                if s == name {
+                    continue;
+                }
+                s.into_owned()
+            };
+            lex.stems.entry(s).or_default().push(id);
+        }
         lex
     }
 
