@@ -503,20 +503,21 @@ impl Brain {
                 None => return Vec::new(),
             },
         };
-        query::rank(
-            &s,
-            &query,
-            |doc| tagged.is_none_or(|set| set.contains(&doc)),
-            limit,
-        )
-        .into_iter()
-        .filter_map(|(score, doc)| {
-            Some(SearchHit {
-                note: s.notes.get(&doc)?.note.clone(),
-                score,
+        s.index
+            .search(
+                &query,
+                |doc| tagged.is_none_or(|set| set.contains(&doc)),
+                |doc| query::phrases_in_note(&s, &query, doc),
+                limit,
+            )
+            .into_iter()
+            .filter_map(|(score, doc)| {
+                Some(SearchHit {
+                    note: s.notes.get(&doc)?.note.clone(),
+                    score,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     /// Newest first. Returns the page and an opaque cursor for the next page, if any.

@@ -16,7 +16,6 @@
 //!
 //! A query with nothing but exclusions (or no words at all) matches nothing.
 
-use super::index::Ranked;
 use super::text::{for_each_term, terms};
 use super::State;
 
@@ -139,25 +138,13 @@ impl Query {
     }
 }
 
-/// Runs `query` over the state's notes: the `limit` best matches among the notes `accept`
-/// lets through, best first (see [`super::index::Index::search`]).
-pub(super) fn rank(
-    state: &State,
-    query: &Query,
-    accept: impl Fn(u64) -> bool,
-    limit: usize,
-) -> Ranked {
-    state.index.search(
-        query,
-        accept,
-        |doc| {
-            state
-                .notes
-                .get(&doc)
-                .is_some_and(|e| query.phrases_match(&e.note.text))
-        },
-        limit,
-    )
+/// Whether the note `doc` of `state` has the phrases `query` asks for (the `verify` of
+/// [`super::index::Index::search`]).
+pub(super) fn phrases_in_note(state: &State, query: &Query, doc: u64) -> bool {
+    state
+        .notes
+        .get(&doc)
+        .is_some_and(|e| query.phrases_match(&e.note.text))
 }
 
 /// The relevance test set of `tests/relevance/` (its runner is shared with
