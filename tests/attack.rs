@@ -811,10 +811,12 @@ fn oversized_tool_arguments_are_rejected_cleanly() {
     assert_eq!(v["result"]["structuredContent"]["notes"], json!([]), "{v}");
     let r = call("remember", json!({"text":"still here","tags":["ok"]}));
     assert_eq!(r.json()["result"]["isError"], json!(false), "{r:?}");
+    let id = r.json()["result"]["structuredContent"]["id"].clone();
+    assert!(id.is_string(), "{r:?}");
     let r = call("search", json!({"query":"still"}));
     assert_eq!(
-        r.json()["result"]["structuredContent"]["results"][0]["text"],
-        "still here",
+        r.json()["result"]["structuredContent"]["results"][0]["id"],
+        id,
         "{r:?}"
     );
     // A 10,000-element array as a serde_json Value is about 1 MB: 8 MiB.

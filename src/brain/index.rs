@@ -1,5 +1,10 @@
 //! The in-memory inverted index behind `search`: BM25 (k1 = 1.2, b = 0.75) over the terms of
-//! [`super::text::for_each_term`].
+//! [`super::text::for_each_term`], with each query word also matching its variants (stem,
+//! prefix and one-edit typo matches, see [`super::query`]) at a lower weight.
+//!
+//! Terms are indexed as written (folded), not stemmed, so that an exact match can outrank a
+//! stem match. A [`Lexicon`] (the term dictionary in sorted order, and each stem's terms) finds
+//! the variants; it is built on the first search after `open` and then kept up to date by `add`.
 //!
 //! Every indexing of a document gets the next dense slot number, so posting lists are sorted
 //! by slot (removal is a binary search), scores accumulate in a plain array, and a higher slot
@@ -8,11 +13,25 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
-use super::text::for_each_term;
+use super::query::{Query, Word};
+use super::text::{for_each_term, one_edit_apart, stem};
 
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
+
+/// How much a variant of a query word counts, against 1 for the word itself. A variant's IDF
+/// is also capped at the exact word's, so a rare variant does not outweigh a common word.
+const W_STEM: f32 = 0.8;
+const W_PREFIX: f32 = 0.6;
+const W_TYPO: f32 = 0.5;
+/// Prefix matches taken per word (the most frequent terms): `con` should not drag in the
+/// postings of a thousand terms.
+const MAX_PREFIX_TERMS: usize = 40;
+/// Typo variants need words of letters at least this long (in bytes of the folded term).
+const MIN_TYPO_LEN: usize = 5;
+const MIN_PREFIX_LEN: usize = 3;
 
 #[derive(Clone, Copy)]
 struct Posting {
@@ -47,6 +66,53 @@ pub struct Index {
     /// Scratch buffers reused by `add`/`remove` (both run under the state's write lock).
     scratch: String,
     ids: Vec<u32>,
+    /// Built by the first search that needs it; `add` keeps it current after that.
+    lexicon: OnceLock<Lexicon>,
+}
+
+/// The term dictionary in sorted order (prefix and typo matches are ranges of it), and the
+/// terms of each stem.
+#[derive(Default)]
+struct Lexicon {
+    /// Every term's text, back to back: term `id` is `text[spans[id].0..spans[id].1]`.
+    text: String,
+    spans: Vec<(usize, usize)>,
+    /// Term ids in byte order of their text.
+    sorted: Vec<u32>,
+    /// Stem → ids of the terms with that stem that are not the stem itself.
+    stems: FxHashMap<String, Vec<u32>>,
+}
+
+impl Lexicon {
+    fn name(&self, id: u32) -> &str {
+        self.spans
+            .get(id as usize)
+            .and_then(|&(a, b)| self.text.get(a..b))
+            .unwrap_or("")
+    }
+
+    /// Adds term `id` (the next one) to the dictionary.
+    fn insert(&mut self, id: u32, term: &str) {
+        if id as usize != self.spans.len() {
+            return;
+        }
+        let at = self.sorted.partition_point(|&x| self.name(x) < term);
+        self.sorted.insert(at, id);
+        let start = self.text.len();
+        self.text.push_str(term);
+        self.spans.push((start, self.text.len()));
+        let s = stem(term);
+        if s != term {
+            self.stems.entry(s.into_owned()).or_default().push(id);
+        }
+    }
+
+    /// The sorted ids of terms starting with `prefix`.
+    fn with_prefix(&self, prefix: &str) -> &[u32] {
+        let lo = self.sorted.partition_point(|&x| self.name(x) < prefix);
+        let len = self.sorted[lo..].partition_point(|&x| self.name(x).starts_with(prefix));
+        &self.sorted[lo..lo + len]
+    }
 }
 
 /// One search's matches, best first: `(score, key)` with ties going to the later-written
@@ -100,8 +166,178 @@ impl Index {
         };
         if id == next {
             self.postings.push(Vec::new());
+            if let Some(lex) = self.lexicon.get_mut() {
+                lex.insert(id, t);
+            }
         }
         id
+    }
+
+    /// The lexicon of every term so far (the terms' text, sorted order and stem groups).
+    fn build_lexicon(&self) -> Lexicon {
+        let n = self.postings.len();
+        let mut lex = Lexicon {
+            spans: vec![(0, 0); n],
+            ..Lexicon::default()
+        };
+        for (&k, &id) in &self.short_terms {
+            let w = k.to_le_bytes();
+            let len = usize::from(w[15]).min(15);
+            let start = lex.text.len();
+            // Keys are made from whole `&str`s, so this is always valid UTF-8.
+            lex.text
+                .push_str(std::str::from_utf8(&w[..len]).unwrap_or(""));
+            if let Some(span) = lex.spans.get_mut(id as usize) {
+                *span = (start, lex.text.len());
+            }
+        }
+        for (k, &id) in &self.long_terms {
+            let start = lex.text.len();
+            lex.text.push_str(k);
+            if let Some(span) = lex.spans.get_mut(id as usize) {
+                *span = (start, lex.text.len());
+            }
+        }
+        let mut sorted: Vec<u32> = (0..n as u32).collect();
+        sorted.sort_unstable_by(|&a, &b| lex.name(a).cmp(lex.name(b)));
+        lex.sorted = sorted;
+        for id in 0..n as u32 {
+            let s = {
+                let name = lex.name(id);
+                let s = stem(name);
+                if s == name {
+                    continue;
+                }
+                s.into_owned()
+            };
+            lex.stems.entry(s).or_default().push(id);
+        }
+        lex
+    }
+
+    fn lexicon(&self) -> &Lexicon {
+        self.lexicon.get_or_init(|| self.build_lexicon())
+    }
+
+    fn df(&self, id: u32) -> usize {
+        self.postings.get(id as usize).map_or(0, Vec::len)
+    }
+
+    /// Term ids of `t` and its stem variants that occur in some document.
+    fn stem_family(&self, t: &str, out: &mut Vec<u32>) {
+        let s = stem(t);
+        let lex = self.lexicon();
+        let ids = self
+            .term_id(t)
+            .into_iter()
+            .chain(self.term_id(&s))
+            .chain(lex.stems.get(s.as_ref()).into_iter().flatten().copied());
+        for id in ids {
+            if self.df(id) > 0 && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+
+    /// The terms a query word matches, with their weights: the word itself (1), its stem
+    /// variants, prefix matches (for the last word, or a word with no exact or stem match)
+    /// and terms one edit away (words of 5+ bytes). Each term once, at its best weight.
+    fn expand(&self, word: &Word) -> Vec<(u32, f32)> {
+        let t = word.term.as_str();
+        let mut out: Vec<(u32, f32)> = Vec::new();
+        let exact = self.term_id(t).filter(|&id| self.df(id) > 0);
+        if let Some(id) = exact {
+            out.push((id, 1.0));
+        }
+        if word.exact {
+            return out;
+        }
+        let mut ids = Vec::new();
+        self.stem_family(t, &mut ids);
+        let push = |out: &mut Vec<(u32, f32)>, id: u32, w: f32| {
+            if self.df(id) > 0 && !out.iter().any(|&(x, _)| x == id) {
+                out.push((id, w));
+            }
+        };
+        for id in ids {
+            push(&mut out, id, W_STEM);
+        }
+        let lex = self.lexicon();
+        if (word.last || out.is_empty()) && t.chars().count() >= MIN_PREFIX_LEN {
+            let mut found: Vec<u32> = lex
+                .with_prefix(t)
+                .iter()
+                .copied()
+                .filter(|&id| self.df(id) > 0 && !out.iter().any(|&(x, _)| x == id))
+                .collect();
+            if found.len() > MAX_PREFIX_TERMS {
+                found.select_nth_unstable_by_key(MAX_PREFIX_TERMS - 1, |&id| {
+                    std::cmp::Reverse(self.df(id))
+                });
+                found.truncate(MAX_PREFIX_TERMS);
+            }
+            for id in found {
+                push(&mut out, id, W_PREFIX);
+            }
+        }
+        // Words of letters only: a code or number one edit from another is another thing.
+        if t.len() >= MIN_TYPO_LEN && t.chars().all(char::is_alphabetic) {
+            for id in self.one_edit_terms(lex, t) {
+                push(&mut out, id, W_TYPO);
+            }
+        }
+        out
+    }
+
+    /// Terms one edit away from `t`: those sharing its first byte are a range of the sorted
+    /// dictionary, filtered by length; an edit of the first byte is looked up directly.
+    fn one_edit_terms(&self, lex: &Lexicon, t: &str) -> Vec<u32> {
+        let q = t.as_bytes();
+        let mut out = Vec::new();
+        let Some(&first) = q.first() else {
+            return out;
+        };
+        let lo = lex
+            .sorted
+            .partition_point(|&x| lex.name(x).as_bytes().first() < Some(&first));
+        let len =
+            lex.sorted[lo..].partition_point(|&x| lex.name(x).as_bytes().first() == Some(&first));
+        for &id in &lex.sorted[lo..lo + len] {
+            let Some(&(a, b)) = lex.spans.get(id as usize) else {
+                continue;
+            };
+            if (b - a).abs_diff(q.len()) <= 1 && one_edit_apart(lex.name(id).as_bytes(), q) {
+                out.push(id);
+            }
+        }
+        // Edits of the first byte (ASCII only, so every candidate is whole UTF-8).
+        if q.len() >= 2 && q[0].is_ascii() && q[1].is_ascii() {
+            let mut tries: Vec<Vec<u8>> = vec![q[1..].to_vec()];
+            if q[1] != q[0] {
+                let mut swapped = q.to_vec();
+                swapped.swap(0, 1);
+                tries.push(swapped);
+            }
+            for c in (b'a'..=b'z').chain(b'0'..=b'9').filter(|&c| c != first) {
+                let mut sub = q.to_vec();
+                sub[0] = c;
+                tries.push(sub);
+                let mut ins = vec![c];
+                ins.extend_from_slice(q);
+                tries.push(ins);
+            }
+            for cand in tries {
+                if let Some(id) = std::str::from_utf8(&cand)
+                    .ok()
+                    .and_then(|s| self.term_id(s))
+                {
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Adds every document of `other` after this index's own, as if they had been added here
@@ -143,6 +379,7 @@ impl Index {
         self.docs.extend(other.docs);
         self.live += other.live;
         self.total_len += other.total_len;
+        self.lexicon = OnceLock::new(); // rebuilt by the next search
     }
 
     /// Removes the document `key`, which was added with this same `text`.
@@ -167,36 +404,77 @@ impl Index {
         }
     }
 
-    /// The `limit` best documents matching at least one of `terms` (OR) among those `accept`
-    /// lets through, with a score above zero. Repeated query terms count once.
-    pub fn search(&self, terms: &[String], accept: impl Fn(u64) -> bool, limit: usize) -> Ranked {
-        if self.live == 0 || limit == 0 {
+    /// The `limit` best documents matching at least one word of `query` (OR) among those
+    /// `accept` lets through, with a score above zero and none of the query's excluded terms
+    /// (or their stem variants). When the query has phrases, `verify` is asked about
+    /// candidates best first until `limit` pass.
+    ///
+    /// Each word adds its best-scoring match in a document: BM25 of the word itself, or of a
+    /// variant times its weight (stem 0.8, prefix 0.6, typo 0.5) with the variant's IDF capped
+    /// at the word's, so an exact match outranks a variant match in the same document
+    /// length and count. A term matched by two query words counts for each.
+    pub fn search(
+        &self,
+        query: &Query,
+        accept: impl Fn(u64) -> bool,
+        verify: impl Fn(u64) -> bool,
+        limit: usize,
+    ) -> Ranked {
+        if self.live == 0 || limit == 0 || query.is_empty() {
             return Vec::new();
         }
         let n = self.live as f32;
         let avg_len = (self.total_len as f32 / n).max(1.0);
+        // The "+1" form of IDF (Lucene's): never negative, so a term in most notes still adds
+        // a little instead of pushing matches below zero.
+        let idf = |df: usize| (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
         let mut scores = vec![0f32; self.docs.len()];
-        let mut seen: Vec<u32> = Vec::new();
-        for t in terms {
-            let Some(id) = self.term_id(t) else {
-                continue;
+        let mut best: Vec<f32> = Vec::new();
+        let mut touched: Vec<u32> = Vec::new();
+        for word in &query.words {
+            let terms = self.expand(word);
+            let cap = match terms.first() {
+                Some(&(id, 1.0)) => idf(self.df(id)),
+                _ => f32::INFINITY,
             };
-            if seen.contains(&id) {
-                continue;
+            // A word with no exact match (a typo, a partial word, a plural the notes do not
+            // use) is no less important than the other words: its best variants count fully.
+            let top = terms.iter().map(|&(_, w)| w).fold(0.0, f32::max);
+            if terms.len() > 1 && best.is_empty() {
+                best = vec![0f32; self.docs.len()];
             }
-            seen.push(id);
-            let list = &self.postings[id as usize];
-            let df = list.len() as f32;
-            // The "+1" form of IDF (Lucene's): never negative, so a term in most notes still
-            // adds a little instead of pushing matches below zero.
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-            for p in list {
-                let Some(doc) = self.docs.get(p.slot as usize) else {
-                    continue;
-                };
-                let tf = p.tf as f32;
-                let norm = K1 * (1.0 - B + B * doc.len as f32 / avg_len);
-                scores[p.slot as usize] += idf * tf * (K1 + 1.0) / (tf + norm);
+            for &(id, weight) in &terms {
+                let list = &self.postings[id as usize];
+                let w = weight / top * idf(list.len()).min(cap);
+                for p in list {
+                    let Some(doc) = self.docs.get(p.slot as usize) else {
+                        continue;
+                    };
+                    let tf = p.tf as f32;
+                    let norm = K1 * (1.0 - B + B * doc.len as f32 / avg_len);
+                    let s = w * tf * (K1 + 1.0) / (tf + norm);
+                    if terms.len() == 1 {
+                        scores[p.slot as usize] += s;
+                    } else if s > best[p.slot as usize] {
+                        if best[p.slot as usize] == 0.0 {
+                            touched.push(p.slot);
+                        }
+                        best[p.slot as usize] = s;
+                    }
+                }
+            }
+            for slot in touched.drain(..) {
+                scores[slot as usize] += best[slot as usize];
+                best[slot as usize] = 0.0;
+            }
+        }
+        let mut excluded = Vec::new();
+        for t in &query.excluded {
+            self.stem_family(t, &mut excluded);
+        }
+        for id in excluded {
+            for p in &self.postings[id as usize] {
+                scores[p.slot as usize] = 0.0;
             }
         }
         let mut hits: Vec<(f64, u32)> = scores
@@ -211,13 +489,23 @@ impl Index {
             })
             .collect();
         let best_first = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
+        let key = |slot: u32| self.docs.get(slot as usize).map(|d| d.key);
+        if query.has_phrases() {
+            hits.sort_unstable_by(best_first);
+            return hits
+                .into_iter()
+                .filter_map(|(score, slot)| Some((score, key(slot)?)))
+                .filter(|&(_, k)| verify(k))
+                .take(limit)
+                .collect();
+        }
         if hits.len() > limit {
             hits.select_nth_unstable_by(limit - 1, best_first);
             hits.truncate(limit);
         }
         hits.sort_unstable_by(best_first);
         hits.into_iter()
-            .filter_map(|(score, slot)| Some((score, self.docs.get(slot as usize)?.key)))
+            .filter_map(|(score, slot)| Some((score, key(slot)?)))
             .collect()
     }
 }
@@ -294,8 +582,8 @@ impl FxHasher {
 mod tests {
     use super::*;
 
-    fn q(s: &str) -> Vec<String> {
-        super::super::text::terms(s)
+    fn q(s: &str) -> Query {
+        Query::parse(s)
     }
 
     fn keys(r: &Ranked) -> Vec<u64> {
@@ -308,15 +596,15 @@ mod tests {
         ix.add(1, "apple banana");
         ix.add(2, "apple cherry");
         ix.add(3, "apple banana cherry durian elderberry fig grape");
-        let r = ix.search(&q("cherry"), |_| true, 10);
+        let r = ix.search(&q("cherry"), |_| true, |_| true, 10);
         assert_eq!(keys(&r), [2, 3], "shorter document wins: {r:?}");
         assert!(r[0].0 > r[1].0);
-        let r = ix.search(&q("apple banana"), |_| true, 10);
+        let r = ix.search(&q("apple banana"), |_| true, |_| true, 10);
         assert_eq!(keys(&r)[0], 1, "{r:?}");
-        let r = ix.search(&q("apple"), |_| true, 10);
+        let r = ix.search(&q("apple"), |_| true, |_| true, 10);
         assert_eq!(r.len(), 3);
         assert!(r.iter().all(|&(s, _)| s > 0.0));
-        assert_eq!(ix.search(&q("apple"), |_| true, 2).len(), 2);
+        assert_eq!(ix.search(&q("apple"), |_| true, |_| true, 2).len(), 2);
     }
 
     #[test]
@@ -325,11 +613,17 @@ mod tests {
         ix.add(1, "same words");
         ix.add(2, "same words");
         ix.add(3, "same words");
-        assert_eq!(keys(&ix.search(&q("same"), |_| true, 10)), [3, 2, 1]);
+        assert_eq!(
+            keys(&ix.search(&q("same"), |_| true, |_| true, 10)),
+            [3, 2, 1]
+        );
         // Re-indexing (a new version) makes a document the latest written.
         ix.remove(1, "same words");
         ix.add(1, "same words");
-        assert_eq!(keys(&ix.search(&q("same"), |_| true, 10)), [1, 3, 2]);
+        assert_eq!(
+            keys(&ix.search(&q("same"), |_| true, |_| true, 10)),
+            [1, 3, 2]
+        );
     }
 
     #[test]
@@ -338,13 +632,13 @@ mod tests {
         ix.add(1, "alpha beta");
         ix.add(2, "alpha gamma gamma");
         ix.remove(1, "alpha beta");
-        assert!(ix.search(&q("beta"), |_| true, 10).is_empty());
-        assert_eq!(keys(&ix.search(&q("alpha"), |_| true, 10)), [2]);
+        assert!(ix.search(&q("beta"), |_| true, |_| true, 10).is_empty());
+        assert_eq!(keys(&ix.search(&q("alpha"), |_| true, |_| true, 10)), [2]);
         assert_eq!((ix.live, ix.total_len), (1, 3));
         ix.remove(2, "alpha gamma gamma");
         ix.remove(2, "alpha gamma gamma"); // twice is harmless
         assert_eq!((ix.live, ix.total_len), (0, 0));
-        assert!(ix.search(&q("alpha"), |_| true, 10).is_empty());
+        assert!(ix.search(&q("alpha"), |_| true, |_| true, 10).is_empty());
         // A document without a single word is counted, and removed, like any other.
         ix.add(3, "?!");
         assert_eq!(ix.live, 1);
@@ -374,13 +668,13 @@ mod tests {
         a.append(b);
         for query in ["fox", "red sky", "blue", "fox jumps sky"] {
             assert_eq!(
-                a.search(&q(query), |_| true, 10),
-                one.search(&q(query), |_| true, 10),
+                a.search(&q(query), |_| true, |_| true, 10),
+                one.search(&q(query), |_| true, |_| true, 10),
                 "{query}"
             );
         }
         a.remove(12, "red red sky");
-        assert_eq!(keys(&a.search(&q("red"), |_| true, 10)), [10]);
+        assert_eq!(keys(&a.search(&q("red"), |_| true, |_| true, 10)), [10]);
     }
 
     #[test]
@@ -388,6 +682,108 @@ mod tests {
         let mut ix = Index::default();
         ix.add(1, "same words");
         ix.add(2, "same words");
-        assert_eq!(keys(&ix.search(&q("same"), |k| k == 1, 10)), [1]);
+        assert_eq!(keys(&ix.search(&q("same"), |k| k == 1, |_| true, 10)), [1]);
+    }
+
+    fn search(ix: &Index, query: &str) -> Vec<u64> {
+        keys(&ix.search(&q(query), |_| true, |_| true, 10))
+    }
+
+    #[test]
+    fn exact_matches_outrank_variants_of_the_same_word() {
+        let mut ix = Index::default();
+        ix.add(1, "runs fast");
+        ix.add(2, "running fast");
+        ix.add(3, "runner fast");
+        ix.add(4, "running fast");
+        ix.add(5, "rnuning fast");
+        // Exact (2, 4), stem (1), prefix (3), typo (5); a rarer variant does not win.
+        assert_eq!(search(&ix, "running"), [4, 2, 1, 5]);
+        assert_eq!(search(&ix, "runn"), [3, 4, 2]);
+        let r = ix.search(&q("running"), |_| true, |_| true, 10);
+        assert!(r[1].0 > r[2].0 && r[2].0 > r[3].0, "{r:?}");
+        // With no exact match the stem variants are the best there is.
+        assert_eq!(search(&ix, "ran"), [1, 4, 2]);
+    }
+
+    #[test]
+    fn prefixes_for_the_last_word_or_a_word_with_no_match() {
+        let mut ix = Index::default();
+        ix.add(1, "restaurant booking");
+        ix.add(2, "cat");
+        ix.add(3, "category");
+        assert_eq!(search(&ix, "restaur"), [1]);
+        assert_eq!(search(&ix, "restaur cat")[2], 3, "the exact cat first");
+        // "cat" is not last and has an exact match: no prefix matches for it.
+        let mut got = search(&ix, "cat restaur");
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert!(search(&ix, "re").is_empty(), "prefixes need 3 characters");
+        assert!(search(&ix, "xyz").is_empty());
+    }
+
+    #[test]
+    fn typos_need_five_letters() {
+        let mut ix = Index::default();
+        ix.add(1, "restaurant");
+        ix.add(2, "house");
+        ix.add(3, "cat");
+        ix.add(4, "w2999");
+        assert_eq!(search(&ix, "resturant"), [1]);
+        assert_eq!(search(&ix, "hosue"), [2]);
+        assert_eq!(search(&ix, "ouse"), Vec::<u64>::new());
+        assert_eq!(search(&ix, "hous"), [2], "a prefix, not a typo");
+        assert!(search(&ix, "cot").is_empty());
+        assert!(search(&ix, "w2998").is_empty(), "not for codes");
+        // First-letter edits too.
+        assert_eq!(search(&ix, "mouse"), [2]);
+        assert_eq!(search(&ix, "estaurant"), [1]);
+        assert_eq!(search(&ix, "erstaurant"), [1]);
+    }
+
+    #[test]
+    fn exclusions_and_phrases() {
+        let mut ix = Index::default();
+        ix.add(1, "python snake");
+        ix.add(2, "python code");
+        ix.add(3, "python snakes");
+        assert_eq!(search(&ix, "python -snake"), [2]);
+        assert!(search(&ix, "-python").is_empty());
+        // Phrase verification is the caller's `verify`, asked best first until `limit`.
+        let asked = std::cell::RefCell::new(Vec::new());
+        let r = ix.search(
+            &q("\"python code\""),
+            |_| true,
+            |k| {
+                asked.borrow_mut().push(k);
+                k == 2
+            },
+            1,
+        );
+        assert_eq!(keys(&r), [2]);
+        assert_eq!(asked.borrow()[0], 2, "best first");
+        // Phrase words are matched exactly.
+        assert_eq!(search(&ix, "\"snake\""), [1]);
+    }
+
+    #[test]
+    fn the_lexicon_follows_adds_and_appends() {
+        let mut ix = Index::default();
+        ix.add(1, "alpha");
+        assert!(search(&ix, "bet").is_empty()); // builds the lexicon
+        ix.add(2, "beta betamax");
+        ix.add(3, "aardvark zebra");
+        assert_eq!(search(&ix, "bet"), [2]);
+        assert_eq!(search(&ix, "zeb"), [3]);
+        assert_eq!(search(&ix, "aard"), [3]);
+        let mut other = Index::default();
+        other.add(4, "gamma");
+        ix.append(other);
+        assert_eq!(search(&ix, "gam"), [4]);
+        ix.add(5, "gambit");
+        assert_eq!(search(&ix, "gam"), [5, 4]);
+        // Removed documents' terms stay in the dictionary but match nothing.
+        ix.remove(5, "gambit");
+        assert_eq!(search(&ix, "gamb"), Vec::<u64>::new());
     }
 }

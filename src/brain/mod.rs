@@ -14,6 +14,7 @@
 
 mod index;
 mod log;
+mod query;
 pub mod snippet;
 mod text;
 pub mod transfer;
@@ -970,11 +971,16 @@ impl Brain {
 // ---- ranking: the query string → ranked (score, doc) results (owned by the search work) ----
 /// The `limit` best notes for `query` among those `accept` lets through, best first.
 fn rank(s: &State, query: &str, accept: impl Fn(u64) -> bool, limit: usize) -> Vec<(f64, u64)> {
-    let terms = text::terms(query);
-    if terms.is_empty() {
+    let query = query::Query::parse(query);
+    if query.is_empty() {
         return Vec::new();
     }
-    s.index.search(&terms, accept, limit)
+    s.index.search(
+        &query,
+        accept,
+        |doc| query::phrases_in_note(s, &query, doc),
+        limit,
+    )
 }
 // ---- end of ranking ----
 

@@ -1,6 +1,8 @@
 //! What a note may contain (the validators the MCP layer and a future import share) and how its
 //! text is cut into search terms.
 
+use std::borrow::Cow;
+
 use super::BrainError;
 
 /// A note's text is at most 64 KiB: enough for a long page of prose, small enough that one
@@ -100,6 +102,15 @@ pub(crate) fn suggest_tag(lower: &str) -> Option<String> {
 /// for accents) are dropped without splitting the word, so `e\u{301}` folds like `é`.
 /// `buf` is scratch space reused across calls so indexing does not allocate per term.
 pub fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    for_each_term_at(text, buf, |t, _| f(t));
+}
+
+/// [`for_each_term`], also giving where each term is in `text`: the byte range of its word.
+pub fn for_each_term_at(
+    text: &str,
+    buf: &mut String,
+    mut f: impl FnMut(&str, std::ops::Range<usize>),
+) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -113,7 +124,7 @@ pub fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
             i == bytes.len() || (bytes[i].is_ascii() && !bytes[i].is_ascii_alphanumeric());
         if ends_word {
             if i > start {
-                f(&text[start..i]);
+                f(&text[start..i], start..i);
             }
             i += 1; // the ASCII separator (or one past the end)
             continue;
@@ -123,6 +134,7 @@ pub fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
         buf.push_str(&text[start..i]);
         let rest = &text[i..];
         let mut consumed = rest.len();
+        let mut end = text.len();
         for (at, c) in rest.char_indices() {
             if c.is_ascii_alphanumeric() {
                 buf.push(c.to_ascii_lowercase());
@@ -132,11 +144,12 @@ pub fn for_each_term(text: &str, buf: &mut String, mut f: impl FnMut(&str)) {
                 fold_char(c, buf);
             } else {
                 consumed = at + c.len_utf8();
+                end = i + at;
                 break;
             }
         }
         if !buf.is_empty() {
-            f(buf);
+            f(buf, start..end);
         }
         i += consumed;
     }
@@ -149,6 +162,248 @@ pub fn terms(text: &str) -> Vec<String> {
     let mut buf = String::new();
     for_each_term(text, &mut buf, |t| out.push(t.to_string()));
     out
+}
+
+/// The stem of a term (as [`for_each_term`] gives them): a light, deterministic English suffix
+/// stripper in the manner of Porter's steps 1 and 5, so that `notes`/`note`,
+/// `running`/`runs`/`run`, `baked`/`baking`/`bake`, `parties`/`party` and
+/// `appointments`/`appointment`/`appoint` share a stem. Search matches a word's stem variants
+/// below the word itself. In order:
+///
+/// 0. a few common irregular forms become their base form (`ran` → `run`, `met` → `meet`,
+///    `paid` → `pay`, `children` → `child`: see `IRREGULAR`), which is then stemmed;
+///    terms of fewer than 4 letters, or with digits or letters outside a-z, are left as they are;
+/// 1. plurals: `-sses` → `-ss`; `-ies` → `-y` (`-ie` in 4-letter words: `ties` → `tie`);
+///    a final `s` goes unless the word ends in `ss`, `us` or `is`;
+/// 2. `-eed` → `-ee` when something precedes it (`agreed`, not `need`); `-ied` → `-y`
+///    (`studied` → `study`; `tied` → `tie`); `-ed` and `-ing` go
+///    when a vowel is left (`walked` → `walk`, not `bed`, `thing`), and then `-at`, `-bl`,
+///    `-iz` get their `e` back (`created` → `create`), a doubled final consonant other than
+///    l, s, z is halved (`running` → `run`, `added` → `add`), a short consonant-vowel-consonant
+///    word gets its `e` back (`baking` → `bake`), and a two-letter rest ending in a consonant
+///    too (`used` → `use`);
+/// 3. `-ily` → `-y` (`happily` → `happy`), `-ly` leaving 4+ letters (`quickly` → `quick`),
+///    `-ment` leaving 4+ letters (`appointment` → `appoint`, but `payment` stays);
+/// 4. a final `e` goes when 3+ letters remain and the word is not a short
+///    consonant-vowel-consonant one (`house` → `hous`, `recipe` → `recip`; `make`, `note` stay).
+pub fn stem(term: &str) -> Cow<'_, str> {
+    let base = IRREGULAR
+        .iter()
+        .find(|(form, _)| *form == term)
+        .map_or(term, |&(_, base)| base);
+    let b = base.as_bytes();
+    if b.len() < 4 || !b.iter().all(u8::is_ascii_lowercase) {
+        return Cow::Borrowed(base);
+    }
+    let mut w = b.to_vec();
+    stem_plural(&mut w);
+    stem_ed_ing(&mut w);
+    stem_ly_ment(&mut w);
+    stem_final_e(&mut w);
+    if w == term.as_bytes() {
+        Cow::Borrowed(term)
+    } else {
+        Cow::Owned(w.iter().map(|&c| char::from(c)).collect())
+    }
+}
+
+/// Irregular forms and their base forms (stem 0 above).
+const IRREGULAR: &[(&str, &str)] = &[
+    ("ran", "run"),
+    ("ate", "eat"),
+    ("eaten", "eat"),
+    ("went", "go"),
+    ("gone", "go"),
+    ("bought", "buy"),
+    ("brought", "bring"),
+    ("thought", "think"),
+    ("taught", "teach"),
+    ("caught", "catch"),
+    ("made", "make"),
+    ("said", "say"),
+    ("paid", "pay"),
+    ("took", "take"),
+    ("taken", "take"),
+    ("gave", "give"),
+    ("given", "give"),
+    ("wrote", "write"),
+    ("written", "write"),
+    ("met", "meet"),
+    ("felt", "feel"),
+    ("kept", "keep"),
+    ("slept", "sleep"),
+    ("found", "find"),
+    ("told", "tell"),
+    ("sold", "sell"),
+    ("sent", "send"),
+    ("spent", "spend"),
+    ("built", "build"),
+    ("began", "begin"),
+    ("begun", "begin"),
+    ("drank", "drink"),
+    ("drove", "drive"),
+    ("driven", "drive"),
+    ("flew", "fly"),
+    ("flown", "fly"),
+    ("forgot", "forget"),
+    ("forgotten", "forget"),
+    ("knew", "know"),
+    ("known", "know"),
+    ("seen", "see"),
+    ("spoke", "speak"),
+    ("spoken", "speak"),
+    ("swam", "swim"),
+    ("woke", "wake"),
+    ("wore", "wear"),
+    ("worn", "wear"),
+    ("chose", "choose"),
+    ("chosen", "choose"),
+    ("children", "child"),
+    ("men", "man"),
+    ("women", "woman"),
+    ("mice", "mouse"),
+    ("feet", "foot"),
+    ("teeth", "tooth"),
+    ("knives", "knife"),
+];
+
+fn is_vowel(w: &[u8], i: usize) -> bool {
+    match w[i] {
+        b'a' | b'e' | b'i' | b'o' | b'u' => true,
+        b'y' => i > 0 && !is_vowel(w, i - 1),
+        _ => false,
+    }
+}
+
+/// Porter's measure: how many vowel-consonant sequences `w` has.
+fn measure(w: &[u8]) -> usize {
+    let mut m = 0;
+    let mut prev_vowel = false;
+    for i in 0..w.len() {
+        let v = is_vowel(w, i);
+        if prev_vowel && !v {
+            m += 1;
+        }
+        prev_vowel = v;
+    }
+    m
+}
+
+fn has_vowel(w: &[u8]) -> bool {
+    (0..w.len()).any(|i| is_vowel(w, i))
+}
+
+/// Ends consonant-vowel-consonant, the last not w, x or y (`hop`, `bak`, not `box`).
+fn ends_cvc(w: &[u8]) -> bool {
+    let n = w.len();
+    n >= 3
+        && !is_vowel(w, n - 3)
+        && is_vowel(w, n - 2)
+        && !is_vowel(w, n - 1)
+        && !matches!(w[n - 1], b'w' | b'x' | b'y')
+}
+
+fn stem_plural(w: &mut Vec<u8>) {
+    if w.ends_with(b"sses") {
+        w.truncate(w.len() - 2);
+    } else if w.ends_with(b"ies") {
+        w.truncate(w.len() - 3);
+        w.push(if w.len() > 1 { b'y' } else { b'i' });
+        if w.len() == 2 {
+            w.push(b'e');
+        }
+    } else if w.ends_with(b"s") && !w.ends_with(b"ss") && !w.ends_with(b"us") && !w.ends_with(b"is")
+    {
+        w.pop();
+    }
+}
+
+fn stem_ed_ing(w: &mut Vec<u8>) {
+    let n = w.len();
+    if w.ends_with(b"eed") {
+        if measure(&w[..n - 3]) > 0 {
+            w.pop();
+        }
+        return;
+    }
+    if w.ends_with(b"ied") {
+        // studied → study, tried → try; tied → tie.
+        w.truncate(n - if n > 4 { 3 } else { 1 });
+        if n > 4 {
+            w.push(b'y');
+        }
+        return;
+    }
+    let cut = if w.ends_with(b"ed") && has_vowel(&w[..n - 2]) {
+        2
+    } else if w.ends_with(b"ing") && has_vowel(&w[..n - 3]) {
+        3
+    } else {
+        return;
+    };
+    w.truncate(n - cut);
+    let n = w.len();
+    let last = w[n - 1];
+    if w.ends_with(b"at") || w.ends_with(b"bl") || w.ends_with(b"iz") {
+        w.push(b'e');
+    } else if n >= 4
+        && last == w[n - 2]
+        && !is_vowel(w, n - 1)
+        && !matches!(last, b'l' | b's' | b'z')
+    {
+        w.pop();
+    } else if (measure(w) == 1 && ends_cvc(w)) || (n == 2 && !is_vowel(w, 1)) {
+        w.push(b'e');
+    }
+}
+
+fn stem_ly_ment(w: &mut Vec<u8>) {
+    let n = w.len();
+    if w.ends_with(b"ily") && n >= 6 {
+        w.truncate(n - 3);
+        w.push(b'y');
+    } else if w.ends_with(b"ly") && n >= 6 {
+        w.truncate(n - 2);
+    } else if w.ends_with(b"ment") && n >= 8 {
+        w.truncate(n - 4);
+    }
+}
+
+fn stem_final_e(w: &mut Vec<u8>) {
+    let n = w.len();
+    if n >= 4 && w[n - 1] == b'e' {
+        let rest = &w[..n - 1];
+        let m = measure(rest);
+        if m > 1 || (m == 1 && !ends_cvc(rest)) {
+            w.pop();
+        }
+    }
+}
+
+/// Whether `a` becomes `b` by one deletion, insertion, substitution or transposition of two
+/// neighbouring bytes (terms are compared as bytes: accent folding makes nearly all Latin
+/// text ASCII). Equal terms are not one edit apart.
+pub fn one_edit_apart(a: &[u8], b: &[u8]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    match long.len() - short.len() {
+        0 => {
+            let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) else {
+                return false;
+            };
+            a[i + 1..] == b[i + 1..]
+                || (i + 1 < a.len()
+                    && a[i] == b[i + 1]
+                    && a[i + 1] == b[i]
+                    && a[i + 2..] == b[i + 2..])
+        }
+        1 => {
+            let i = (0..short.len())
+                .find(|&i| short[i] != long[i])
+                .unwrap_or(short.len());
+            short[i..] == long[i + 1..]
+        }
+        _ => false,
+    }
 }
 
 /// Appends the lower-cased, accent-folded form of one alphanumeric character. Latin-1 and
@@ -268,5 +523,94 @@ mod tests {
         assert!(normalize_tag(&"a".repeat(64)).is_ok());
         let m = invalid(normalize_tag("!!"));
         assert!(!m.contains("instead"), "{m}");
+    }
+
+    #[test]
+    fn spans_point_at_the_words() {
+        let text = "Crème BRÛLÉE, x2 e\u{301}t—fin";
+        let mut got = Vec::new();
+        for_each_term_at(text, &mut String::new(), |t, r| {
+            got.push((t.to_string(), &text[r]))
+        });
+        let want = [
+            ("creme", "Crème"),
+            ("brulee", "BRÛLÉE"),
+            ("x2", "x2"),
+            ("et", "e\u{301}t"),
+            ("fin", "fin"),
+        ];
+        assert_eq!(got, want.map(|(a, b)| (a.to_string(), b)).to_vec());
+    }
+
+    #[test]
+    fn stems_group_inflections() {
+        let groups: &[&[&str]] = &[
+            &["run", "runs", "running", "ran"],
+            &["note", "notes", "noted"],
+            &["bake", "baked", "baking", "bakes"],
+            &["party", "parties"],
+            &["allergy", "allergies"],
+            &["grocery", "groceries", "grocerys"],
+            &["box", "boxes"],
+            &["class", "classes"],
+            &["walk", "walked", "walks", "walking"],
+            &["appoint", "appointment", "appointments", "appointed"],
+            &["house", "houses", "housing"],
+            &["create", "created", "creating", "creates"],
+            &["study", "studies", "studying", "studied"],
+            &["happy", "happily"],
+            &["quick", "quickly"],
+            &["meet", "meeting", "meetings", "met"],
+            &["pay", "pays", "paid", "paying"],
+            &["use", "used", "uses", "using"],
+            &["agree", "agreed", "agrees"],
+            &["tomato", "tomatoes"],
+            &["stop", "stopped", "stopping"],
+            &["add", "added", "adding"],
+            &["child", "children"],
+            &["tie", "ties"],
+        ];
+        for g in groups {
+            let s = stem(g[0]);
+            for w in *g {
+                assert_eq!(stem(w), s, "{w} vs {}", g[0]);
+            }
+        }
+        // Words that must not be cut.
+        for w in [
+            "need", "thing", "bed", "status", "this", "bus", "payment", "apply", "only", "x2",
+            "café", "make", "note",
+        ] {
+            assert_eq!(stem(w), w, "{w}");
+        }
+        assert_ne!(stem("note"), stem("not"));
+        assert_ne!(stem("care"), stem("car"));
+    }
+
+    #[test]
+    fn one_edit() {
+        let yes = [
+            ("restaurant", "resturant"),
+            ("birthday", "birthdya"),
+            ("recipe", "recipie"),
+            ("colour", "color"),
+            ("abc", "xbc"),
+            ("abc", "bac"),
+            ("abcd", "abc"),
+        ];
+        for (a, b) in yes {
+            assert!(one_edit_apart(a.as_bytes(), b.as_bytes()), "{a} {b}");
+            assert!(one_edit_apart(b.as_bytes(), a.as_bytes()), "{b} {a}");
+        }
+        let no = [
+            ("abc", "abc"),
+            ("abc", "cba"),
+            ("abcd", "ab"),
+            ("abcd", "bacd2"),
+            ("ab", "ba2"),
+        ];
+        for (a, b) in no {
+            assert!(!one_edit_apart(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        }
     }
 }
