@@ -244,7 +244,7 @@ backup_restore() {
     tar -C "$work/restored" -xzf "$work/brain-backup.tar.gz" || return 1
     start_server restored "$work/restored" "$creds" || return 1
     rpc "$creds/brain-mcp-token" '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search","arguments":{"query":"'"$marker"'"}}}' >"$work/r2"
-    grep -q "$marker kept across a backup" "$work/r2" || { echo "restored server does not find the note:"; cat "$work/r2"; return 1; }
+    grep -q "$marker\*\* kept across a backup" "$work/r2" || { echo "restored server does not find the note:"; cat "$work/r2"; return 1; }
     stop_server
 }
 check "back up a running server's data dir with tar, restore it, the note is there" backup_restore

@@ -248,7 +248,9 @@ note_id=$(body | awk '{
 ok "remember: stored note $note_id"
 
 mcp "$auth" search "{\"query\":\"$marker\",\"limit\":5}"
-{ tool_ok && has "smoke test $marker"; } || fail "search finds the note just remembered"
+# Search answers snippets with the matched words marked (**word**); the note's tail is
+# text the query does not contain.
+{ tool_ok && has "$note_id" && has ": safe to delete"; } || fail "search finds the note just remembered"
 ok "search: finds it"
 
 mcp "$auth" forget "{\"id\":$note_id}"
@@ -258,7 +260,7 @@ note_id=
 ok "forget: note $forgotten"
 
 mcp "$auth" search "{\"query\":\"$marker\",\"limit\":5}"
-{ tool_ok && ! has "smoke test $marker"; } || fail "search no longer finds the forgotten note"
+{ tool_ok && ! has "$forgotten" && ! has ": safe to delete"; } || fail "search no longer finds the forgotten note"
 ok "search: gone after forget"
 
 # -- the static bearer --------------------------------------------------------------------

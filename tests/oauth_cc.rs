@@ -466,3 +466,34 @@ fn without_a_configured_client_every_client_is_unknown() {
     );
     assert_invalid_client(&r);
 }
+
+/// A client holds at most 100 live tokens: the 101st revokes its oldest, and the order holds
+/// across a restart.
+#[test]
+fn the_101st_live_token_of_a_client_revokes_its_oldest() {
+    let mut s = Server::start();
+    let ping = |s: &Server, token: &str| {
+        s.request(
+            "POST",
+            "/mcp",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json, text/event-stream"),
+            ],
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+        )
+        .status
+    };
+    let tokens: Vec<String> = (0..101).map(|_| crate::util::issue_token(&s)).collect();
+    assert_eq!(ping(&s, &tokens[0]), 401);
+    assert_eq!(ping(&s, &tokens[1]), 200);
+    assert_eq!(ping(&s, &tokens[100]), 200);
+    s.restart();
+    assert_eq!(ping(&s, &tokens[0]), 401);
+    assert_eq!(ping(&s, &tokens[1]), 200);
+    let newest = crate::util::issue_token(&s);
+    assert_eq!(ping(&s, &newest), 200);
+    assert_eq!(ping(&s, &tokens[1]), 401);
+    assert_eq!(ping(&s, &tokens[2]), 200);
+}

@@ -103,14 +103,22 @@ and `list_notes` can filter by them.\n\
 pub struct Mcp {
     pub brain: Arc<Brain>,
     pub server_version: &'static str,
+    /// The `tools/list` result of each era, decorated and serialized once: the list only
+    /// changes with the binary, and building it from `json!` trees on every call cost more
+    /// than everything else in the request (see docs/bench.md).
+    tools_list: [String; 2],
 }
 
 impl Mcp {
     pub fn new(brain: Arc<Brain>) -> Mcp {
-        Mcp {
+        let mut mcp = Mcp {
             brain,
             server_version: env!("CARGO_PKG_VERSION"),
-        }
+            tools_list: Default::default(),
+        };
+        mcp.tools_list = [Era::Handshake, Era::Stateless]
+            .map(|era| decorate(&mcp, era, tools_list(era)).to_string());
+        mcp
     }
 
     fn server_info(&self) -> Value {
@@ -181,6 +189,12 @@ impl Era {
     }
 }
 
+/// A method's result: a JSON value, or JSON serialized ahead of time (already decorated).
+enum Answer<'a> {
+    Value(Value),
+    Serialized(&'a str),
+}
+
 /// One decoded POST body.
 enum Message {
     Request {
@@ -223,10 +237,22 @@ pub fn handle(mcp: &Mcp, req: &Request) -> Response {
             Err(e) => e.response(&Value::Null),
         },
         Message::Request { id, method, params } => match serve(mcp, req, &method, &params) {
-            Ok((era, result)) => Response::json(
+            Ok((era, Answer::Value(result))) => Response::json(
                 200,
                 &json!({"jsonrpc": "2.0", "id": id, "result": decorate(mcp, era, result)}),
             ),
+            Ok((_, Answer::Serialized(result))) => {
+                let mut body = Vec::with_capacity(result.len() + 64);
+                body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+                // `id` is a string or an integer (checked in decode): serializing cannot fail.
+                let _ = serde_json::to_writer(&mut body, &id);
+                body.extend_from_slice(br#","result":"#);
+                body.extend_from_slice(result.as_bytes());
+                body.push(b'}');
+                Response::new(200)
+                    .header("Content-Type", "application/json")
+                    .body(body)
+            }
             Err(e) => e.response(&id),
         },
     }
@@ -405,12 +431,12 @@ fn header_lossy(req: &Request, name: &str) -> String {
 }
 
 /// Checks the request's era and envelope and runs the method.
-fn serve(
-    mcp: &Mcp,
+fn serve<'a>(
+    mcp: &'a Mcp,
     req: &Request,
     method: &str,
     params: &Map<String, Value>,
-) -> Result<(Era, Value), RpcError> {
+) -> Result<(Era, Answer<'a>), RpcError> {
     let header_version = check_headers(req, method)?;
     let meta = params.get("_meta").and_then(Value::as_object);
     let meta_names_version = meta.is_some_and(|m| m.contains_key(META_PROTOCOL_VERSION));
@@ -430,14 +456,27 @@ fn serve(
 }
 
 /// Runs one method in its era.
-fn dispatch(
-    mcp: &Mcp,
+fn dispatch<'a>(
+    mcp: &'a Mcp,
     era: Era,
     method: &str,
     params: &Map<String, Value>,
-) -> Result<Value, RpcError> {
+) -> Result<Answer<'a>, RpcError> {
     let fail = |code: i64, m: String| RpcError::new(era.status(code), code, m);
-    match method {
+    if method == "tools/list" {
+        // One page holds every tool, so no cursor we issued exists.
+        if let Some(c) = params.get("cursor").filter(|c| !c.is_null()) {
+            return Err(fail(
+                INVALID_PARAMS,
+                format!(
+                    "Invalid params: unknown cursor {}; tools/list has a single page",
+                    clip(&c.to_string(), 64)
+                ),
+            ));
+        }
+        return Ok(Answer::Serialized(&mcp.tools_list[era as usize]));
+    }
+    let value = match method {
         "initialize" => initialize(mcp, params).map_err(|m| fail(INVALID_PARAMS, m)),
         "ping" => Ok(json!({})),
         "server/discover" => Ok(json!({
@@ -447,27 +486,6 @@ fn dispatch(
             "ttlMs": CACHE_TTL_MS,
             "cacheScope": CACHE_SCOPE,
         })),
-        "tools/list" => {
-            // One page holds every tool, so no cursor we issued exists.
-            if let Some(c) = params.get("cursor").filter(|c| !c.is_null()) {
-                return Err(fail(
-                    INVALID_PARAMS,
-                    format!(
-                        "Invalid params: unknown cursor {}; tools/list has a single page",
-                        clip(&c.to_string(), 64)
-                    ),
-                ));
-            }
-            let list: Vec<Value> = tools::TOOLS.iter().map(tools::describe).collect();
-            let mut result = json!({"tools": list});
-            if era == Era::Stateless {
-                if let Some(obj) = result.as_object_mut() {
-                    obj.insert("ttlMs".into(), json!(CACHE_TTL_MS));
-                    obj.insert("cacheScope".into(), json!(CACHE_SCOPE));
-                }
-            }
-            Ok(result)
-        }
         "tools/call" => {
             let name = match params.get("name") {
                 Some(Value::String(n)) => n,
@@ -500,7 +518,8 @@ fn dispatch(
             METHOD_NOT_FOUND,
             format!("Method not found: {}", clip(method, 64)),
         )),
-    }
+    };
+    value.map(Answer::Value)
 }
 
 /// The stateless-era ladder (after the common header checks), in the order of the Python SDK's
@@ -635,6 +654,19 @@ fn capabilities() -> Value {
 
 /// Stateless-era results carry `resultType` and identify the server in `_meta` (basic/index:
 /// "Servers SHOULD include [io.modelcontextprotocol/serverInfo] in every result's _meta").
+/// The undecorated `tools/list` result of `era`.
+fn tools_list(era: Era) -> Value {
+    let list: Vec<Value> = tools::TOOLS.iter().map(tools::describe).collect();
+    let mut result = json!({"tools": list});
+    if era == Era::Stateless {
+        if let Some(obj) = result.as_object_mut() {
+            obj.insert("ttlMs".into(), json!(CACHE_TTL_MS));
+            obj.insert("cacheScope".into(), json!(CACHE_SCOPE));
+        }
+    }
+    result
+}
+
 fn decorate(mcp: &Mcp, era: Era, mut result: Value) -> Value {
     if era == Era::Stateless {
         if let Some(obj) = result.as_object_mut() {
@@ -1170,6 +1202,28 @@ mod tests {
         assert!(legacy["result"].get("ttlMs").is_none());
         assert!(legacy["result"].get("resultType").is_none());
         assert!(legacy["result"].get("_meta").is_none());
+    }
+
+    #[test]
+    fn pre_serialized_tools_list_echoes_any_id_and_matches_the_built_one() {
+        let m = mcp();
+        for id in [
+            json!("a \"quoted\" \\ id \u{1f600}"),
+            json!(-9007199254740993i64),
+            json!(0),
+        ] {
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+            let v = json_of(&post(&m, &[], &body.to_string()));
+            assert_eq!(v["id"], id);
+            assert_eq!(v["jsonrpc"], "2.0");
+            assert_eq!(v["result"], tools_list(Era::Handshake));
+        }
+        let v = json_of(&modern(&m, "tools/list", json!({})));
+        assert_eq!(v["id"], 7);
+        assert_eq!(
+            v["result"],
+            decorate(&m, Era::Stateless, tools_list(Era::Stateless))
+        );
     }
 
     #[test]

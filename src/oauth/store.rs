@@ -6,7 +6,7 @@
 //! response that reveals them; `client_credentials` access tokens are written without waiting
 //! (a crash can lose the last moment's tokens; those clients re-authenticate on 401).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,16 @@ use crate::error::Error;
 use crate::time::unix_now;
 
 type Hash = [u8; 32];
+
+/// Live access tokens one client holds under one grant (or, for `client_credentials`, under
+/// none). Issuing one more revokes that owner's oldest: a client that asks for a token on
+/// every call, or a stolen secret used in a loop, cannot grow memory or the store without
+/// bound. Well-behaved clients reuse a token until it expires and hold one or two.
+pub const MAX_LIVE_ACCESS_PER_OWNER: usize = 100;
+
+/// Dead records (expired, revoked or evicted) the file may carry beyond its live ones before
+/// it is rewritten while the server runs.
+const COMPACT_SLACK: usize = 10_000;
 
 /// A client registered through RFC 7591.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -97,7 +107,13 @@ struct State {
     /// one is recognised.
     refresh: HashMap<Hash, String>,
     clients: HashMap<String, RegisteredClient>,
+    /// Access tokens in the order they were issued, per (client, grant): the eviction order
+    /// of [`MAX_LIVE_ACCESS_PER_OWNER`]. May hold hashes already revoked or expired.
+    issued: HashMap<(String, Option<String>), VecDeque<Hash>>,
+    /// Lines in the file.
     records: usize,
+    /// The line count at which the file is next rewritten while running (0: not yet set).
+    compact_at: usize,
 }
 
 pub struct Store {
@@ -145,6 +161,7 @@ impl State {
                 if exp > now {
                     if let Some(h) = parse_hash(&h) {
                         if grant.as_ref().is_none_or(|g| self.grants.contains_key(g)) {
+                            let owner = (client.clone(), grant.clone());
                             self.access.insert(
                                 h,
                                 Access {
@@ -154,6 +171,7 @@ impl State {
                                     exp,
                                 },
                             );
+                            self.remember_issued(owner, h, now);
                         }
                     }
                 }
@@ -204,6 +222,7 @@ impl State {
                     self.drop_grant(&g);
                 }
                 self.access.retain(|_, a| a.client != id);
+                self.issued.retain(|(c, _), _| *c != id);
             }
             Record::Used { grant, at } => {
                 if let Some(g) = self.grants.get_mut(&grant) {
@@ -213,8 +232,31 @@ impl State {
         }
     }
 
+    /// Records `h` as `owner`'s newest access token and revokes the oldest ones beyond
+    /// [`MAX_LIVE_ACCESS_PER_OWNER`]. Replay applies the same rule in the same order, so the
+    /// file needs no record of the eviction.
+    fn remember_issued(&mut self, owner: (String, Option<String>), h: Hash, now: u64) {
+        let access = &mut self.access;
+        let queue = self.issued.entry(owner).or_default();
+        queue.push_back(h);
+        if queue.len() > MAX_LIVE_ACCESS_PER_OWNER {
+            queue.retain(|h| access.get(h).is_some_and(|a| a.exp > now));
+        }
+        while queue.len() > MAX_LIVE_ACCESS_PER_OWNER {
+            if let Some(old) = queue.pop_front() {
+                access.remove(&old);
+            }
+        }
+    }
+
+    /// Lines a rewrite would write (an upper bound of [`State::snapshot`]'s length).
+    fn live_records(&self) -> usize {
+        self.clients.len() + 2 * self.grants.len() + self.refresh.len() + self.access.len()
+    }
+
     fn drop_grant(&mut self, id: &str) {
         self.grants.remove(id);
+        self.issued.retain(|(_, g), _| g.as_deref() != Some(id));
         self.refresh.retain(|_, g| g != id);
         self.access
             .retain(|_, a| a.grant.as_deref().is_none_or(|g| g != id));
@@ -257,7 +299,10 @@ impl State {
                 });
             }
         }
-        for (h, a) in &self.access {
+        // Oldest first, so that replay rebuilds the eviction order of `issued`.
+        let mut access: Vec<(&Hash, &Access)> = self.access.iter().collect();
+        access.sort_by_key(|(_, a)| a.exp);
+        for (h, a) in access {
             out.push(Record::Access {
                 h: hex(h),
                 client: a.client.clone(),
@@ -324,14 +369,16 @@ impl Store {
         // growing without bound, and skipping it otherwise lets the server start on a full
         // disk, where a rewrite would fail.
         // A torn tail must go before anything is appended after it.
-        if torn || !path.exists() || state.records > 2 * live.len() + 100 {
-            write_atomically(&path, &live)?;
+        let file = if torn || !path.exists() || state.records > 2 * live.len() + 100 {
             state.records = live.len();
-        }
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?;
+            write_atomically(&path, &live)?
+        } else {
+            OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?
+        };
+        state.compact_at = 2 * state.records + COMPACT_SLACK;
         Ok(Store {
             path,
             inner: Mutex::new((file, state)),
@@ -362,7 +409,32 @@ impl Store {
         for r in recs {
             state.apply(r, now);
         }
+        if state.records >= state.compact_at {
+            Self::compact(&self.path, file, state);
+        }
         Ok(())
+    }
+
+    /// Rewrites the file with only its live records, while running: without it a client
+    /// issuing tokens in a loop grows the file until the next start. The records are durable
+    /// already, so a failed rewrite (a full disk) only leaves the file longer; it is logged
+    /// and tried again after as many records again.
+    fn compact(path: &Path, file: &mut File, state: &mut State) {
+        let live = state.snapshot();
+        match write_atomically(path, &live) {
+            Ok(f) => {
+                *file = f;
+                state.records = live.len();
+                state.compact_at = 2 * state.live_records() + COMPACT_SLACK;
+            }
+            Err(e) => {
+                crate::log::line(&format!(
+                    "could not rewrite {} ({e}); it stays as it is",
+                    path.display()
+                ));
+                state.compact_at = 2 * state.records + COMPACT_SLACK;
+            }
+        }
     }
 
     /// Issues an access token bound to `client` (and `grant`) and the resource `res`.
@@ -535,7 +607,9 @@ impl Store {
 }
 
 /// Write, fsync, rename, fsync the directory: the file is either the old or the new one.
-fn write_atomically(path: &Path, recs: &[Record]) -> Result<(), Error> {
+/// Returns the new file, open for appending (opened before the rename, so that no failure
+/// after it can leave us appending to the replaced file).
+fn write_atomically(path: &Path, recs: &[Record]) -> Result<File, Error> {
     let tmp = path.with_extension("jsonl.tmp");
     let io = |what: &str, e| Error::Io(format!("{what} {}", tmp.display()), e);
     let mut buf = Vec::new();
@@ -544,7 +618,13 @@ fn write_atomically(path: &Path, recs: &[Record]) -> Result<(), Error> {
             .map_err(|e| Error::Store(format!("cannot encode a record: {e}")))?;
         buf.push(b'\n');
     }
-    let mut f = File::create(&tmp).map_err(|e| io("cannot create", e))?;
+    // A leftover of an interrupted rewrite goes first (O_APPEND cannot be combined with O_TRUNC).
+    let _ = fs::remove_file(&tmp);
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&tmp)
+        .map_err(|e| io("cannot create", e))?;
     f.write_all(&buf).map_err(|e| io("cannot write", e))?;
     f.sync_all().map_err(|e| io("cannot sync", e))?;
     fs::rename(&tmp, path).map_err(|e| io("cannot rename", e))?;
@@ -553,7 +633,7 @@ fn write_atomically(path: &Path, recs: &[Record]) -> Result<(), Error> {
             let _ = d.sync_all();
         }
     }
-    Ok(())
+    Ok(f)
 }
 
 #[cfg(test)]
@@ -611,6 +691,68 @@ mod tests {
             RefreshError::Invalid
         );
         assert!(s.check_access(&a1).is_none());
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn live_access_tokens_are_capped_per_owner_oldest_out_across_restarts() {
+        let d = tmp("cap");
+        let s = Store::open(&d).unwrap();
+        let issue = |s: &Store, c: &str| s.issue_access(c, None, RES, 3600, false).unwrap();
+        let other = issue(&s, "c2");
+        let (g, _) = s.create_grant("c1", RES, 100).unwrap();
+        let by_grant = s.issue_access("c1", Some(&g), RES, 3600, false).unwrap();
+        let n = MAX_LIVE_ACCESS_PER_OWNER + 5;
+        let tokens: Vec<String> = (0..n).map(|_| issue(&s, "c1")).collect();
+        let live = |s: &Store| {
+            tokens
+                .iter()
+                .map(|t| s.check_access(t).is_some())
+                .collect::<Vec<_>>()
+        };
+        let want: Vec<bool> = (0..n).map(|i| i >= 5).collect();
+        assert_eq!(live(&s), want);
+        // Other owners keep theirs: another client, and the same client under a grant.
+        assert!(s.check_access(&other).is_some());
+        assert!(s.check_access(&by_grant).is_some());
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        assert_eq!(live(&s), want);
+        // The order survived the restart: one more evicts the oldest live one.
+        let newest = issue(&s, "c1");
+        assert!(s.check_access(&newest).is_some());
+        assert!(s.check_access(&tokens[5]).is_none());
+        assert!(s.check_access(&tokens[6]).is_some());
+        assert!(s.check_access(&other).is_some());
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_token_flood_is_compacted_while_running() {
+        let d = tmp("flood");
+        let s = Store::open(&d).unwrap();
+        let (g, r) = s.create_grant("c1", RES, 100).unwrap();
+        let lines = || {
+            fs::read_to_string(d.join("oauth.jsonl"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        let mut last = String::new();
+        let mut most = 0;
+        for _ in 0..3 * COMPACT_SLACK {
+            last = s.issue_access("c1", None, RES, 3600, false).unwrap();
+            most = most.max(s.inner.lock().unwrap().1.records);
+        }
+        // Each rewrite leaves the live records: the grant, its refresh, 100 tokens.
+        assert!(most <= 2 * 103 + COMPACT_SLACK, "{most}");
+        assert!(lines() <= 2 * 103 + COMPACT_SLACK, "{}", lines());
+        assert_eq!(s.inner.lock().unwrap().1.records, lines());
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        assert!(s.check_access(&last).is_some());
+        let (g2, _, _) = s.rotate_refresh(&r, "c1", 100).unwrap();
+        assert_eq!(g, g2);
         fs::remove_dir_all(&d).ok();
     }
 
