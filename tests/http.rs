@@ -307,6 +307,29 @@ fn http10_closes_after_the_response() {
 }
 
 #[test]
+fn http10_without_host_is_403_on_mcp_with_the_reason() {
+    let s = Server::start();
+    let mut c = s.connect();
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let head = format!(
+        "POST /mcp HTTP/1.0\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        crate::util::TOKEN,
+        body.len()
+    );
+    c.send(head.as_bytes());
+    c.send(body);
+    let r = c.read_response();
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(
+        r.body_str()
+            .contains("the Host header names neither this server nor a loopback address"),
+        "{r:?}"
+    );
+    c.assert_closed_within(Duration::from_secs(2));
+    s.assert_healthy();
+}
+
+#[test]
 fn head_has_content_length_and_no_body() {
     let s = Server::start();
     let mut c = s.connect();
