@@ -288,6 +288,40 @@ for server in "${SERVERS[@]}"; do
   stop_server "$server"
 done
 
+# ---- search latency, one client (ours) ----------------------------------------------------
+# One connection, one request at a time: the time a search takes, not a queue's. The first
+# search (which builds the term dictionary) is made with curl before the clock starts.
+declare -A LAT_P50 LAT_P99 LAT_RPS
+for store in 10k 100k; do
+  port=$(free_port)
+  cmd_for ours "$port" "$store"
+  env "${ENVV[@]}" "${CMD[@]}" >/dev/null 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for ((i = 0; i < 600; i++)); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    kill -0 "$pid" 2>/dev/null || die "ours exited during start-up ($store)"
+    sleep 0.1
+  done
+  curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' --data-binary "@$TMP/search.body" \
+    "http://127.0.0.1:$port/mcp" | grep -qi budget || die "ours ($store): search found nothing"
+  run_bg "$TMP/lat.out" env WRK_METHOD=POST WRK_BODY_FILE="$TMP/search.body" \
+    WRK_CTYPE=application/json "WRK_AUTH=Bearer $TOKEN" \
+    "WRK_ACCEPT=application/json, text/event-stream" \
+    wrk -t 1 -c 1 -d "$DUR" --timeout 5s -s "$BENCH/req.lua" "http://127.0.0.1:$port/mcp" || true
+  line=$(grep '^RESULT' "$TMP/lat.out" || true)
+  [[ -n $line ]] || die "ours ($store): wrk gave no latency result"
+  LAT_P50[$store]=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
+  LAT_P99[$store]=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
+  LAT_RPS[$store]=$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$line")
+  grep -q 'non2xx=0 errors=0' <<<"$line" || BAD[latency/$store]="$line"
+  log "ours search latency ($store): p50 ${LAT_P50[$store]} ms, p99 ${LAT_P99[$store]} ms"
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_pid "$pid"
+done
+
 # ---- start-up -----------------------------------------------------------------------------
 declare -A START_MS START_RSS
 for server in "${SERVERS[@]}"; do
@@ -367,6 +401,15 @@ row "size on disk" size
 row "start-up to first /healthz 200, empty (median of $STARTUP_RUNS)" start_empty
 row "start-up to first /healthz 200, 100,000 notes (median of $STARTUP_RUNS)" start_100k
 
+echo
+echo "search latency, ours, one connection, \"budget meeting\" (limit 10), $DUR:"
+echo
+echo "| notes | p50 | p99 | req/s |"
+echo "|---|---|---|---|"
+for store in 10k 100k; do
+  printf '| %s | %s ms | %s ms | %s |\n' "${store/k/,000}" "${LAT_P50[$store]}" "${LAT_P99[$store]}" "${LAT_RPS[$store]}"
+done
+
 # ---- floors (reported, not enforced) ------------------------------------------------------
 echo
 echo "floors (2 cores):"
@@ -384,6 +427,8 @@ floor "idle memory < 8 MB" "$(lt "${IDLE_KB[ours]}" 8192)" "$(mb "${IDLE_KB[ours
 floor "memory under load < 32 MB (healthz, tools/list, search)" "$(lt "${HWM_READ_KB[ours]}" 32768)" "VmHWM $(mb "${HWM_READ_KB[ours]}")"
 floor "memory under load < 32 MB (after the token runs)" "$(lt "${HWM_KB[ours]}" 32768)" "VmHWM $(mb "${HWM_KB[ours]}"), $(o token) tokens/s issued, oauth.jsonl grew to $(mb "$OAUTH_FILE_KB")"
 floor "start-up < 50 ms, empty store" "$(lt "${START_MS[ours/empty]}" 50)" "${START_MS[ours/empty]} ms"
+floor "start-up < 1 s, 100,000 notes" "$(lt "${START_MS[ours/100k]}" 1000)" "${START_MS[ours/100k]} ms"
+floor "search p99 < 5 ms at 10,000 notes (one connection)" "$(lt "${LAT_P99[10k]}" 5)" "${LAT_P99[10k]} ms"
 if ((PEERS)); then
   n() { echo "${RPS[$1/16/node]:-0}"; }
   f() { echo "${RPS[$1/16/fastmcp]:-0}"; }

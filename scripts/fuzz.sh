@@ -22,6 +22,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/fuzz"
 
 toolchain="${FUZZ_TOOLCHAIN:-nightly}"
+if ! cargo "+$toolchain" --version >/dev/null 2>&1; then
+  echo "fuzz: installing the $toolchain toolchain" >&2
+  rustup toolchain install "$toolchain" --profile minimal
+fi
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz" >&2
   cargo install cargo-fuzz --locked
@@ -57,6 +61,10 @@ seed_jsonrpc() {
   seed "$d" recall 09 '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"recall","arguments":{"id":"$ID"}}}'
   seed "$d" forget 09 '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"forget","arguments":{"id":"$ID"}}}'
   seed "$d" list_notes 09 '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"list_notes","arguments":{"tag":"people","limit":2,"cursor":"$CURSOR"}}}'
+  seed "$d" update 09 '{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"update","arguments":{"id":"$ID","text":"Alice prefers green tea","tags":["people"]}}}'
+  seed "$d" recall_history 09 '{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"recall","arguments":{"id":"$ID","history":true,"offset":3}}}'
+  seed "$d" list_tags 09 '{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"list_tags","arguments":{}}}'
+  seed "$d" search_syntax 09 '{"jsonrpc":"2.0","id":15,"method":"tools/call","params":{"name":"search","arguments":{"query":"\"prefers tea\" -coffee alic teaa","tags_any":["people","food"],"tags_all":["people"],"since":"2020-01-01","until":"2099-12-31T00:00:00Z","cursor":"$CURSOR"}}}'
   seed "$d" discover 28 '{"jsonrpc":"2.0","id":9,"method":"server/discover","params":{'"$meta"'}}'
   seed "$d" stateless_list 28 '{"jsonrpc":"2.0","id":10,"method":"tools/list","params":{'"$meta"'}}'
   seed "$d" stateless_call 28 '{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"search","arguments":{"query":"tea"},'"$meta"'}}'
