@@ -853,7 +853,17 @@ impl Brain {
         if filter.tags_all.iter().any(|t| !s.tags.contains_key(t)) {
             return (Vec::new(), false);
         }
-        let accept = |doc: u64| s.notes.get(&doc).is_some_and(|e| filter.accepts(e));
+        // Tags are checked in the tags' own sets (small, dense), and a note is looked up
+        // only for a time window: a broad query has thousands of candidates.
+        let set = |t: &String| s.tags.get(t);
+        let all: Vec<&BTreeSet<u64>> = filter.tags_all.iter().filter_map(set).collect();
+        let any: Vec<&BTreeSet<u64>> = filter.tags_any.iter().filter_map(set).collect();
+        let timed = filter.since.is_some() || filter.until.is_some();
+        let accept = |doc: u64| {
+            all.iter().all(|t| t.contains(&doc))
+                && (filter.tags_any.is_empty() || any.iter().any(|t| t.contains(&doc)))
+                && (!timed || s.notes.get(&doc).is_some_and(|e| filter.accepts(e)))
+        };
         let want = offset.saturating_add(limit).saturating_add(1);
         let ranked = rank(&s, query, accept, want);
         let more = ranked.len() > offset.saturating_add(limit);
