@@ -11,6 +11,7 @@
 //! means more recently written (the recency tie-break needs no lookup). Slots of removed
 //! documents are not reused; they cost 16 bytes each until the next `open` rebuilds the index.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
@@ -47,6 +48,23 @@ struct Doc {
 }
 
 const REMOVED: u32 = u32::MAX;
+
+/// Per-thread score arrays, reused across searches: allocating and zeroing arrays the size
+/// of the brain on every search was a tenth of a search's time. Between searches every
+/// entry is zero; `dirty` says a search stopped half-way (a panic) and they must be cleared.
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<f32>,
+    best: Vec<f32>,
+    touched: Vec<u32>,
+    /// Slots whose score became non-zero, each once.
+    scored: Vec<u32>,
+    dirty: bool,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
 
 /// A `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -310,31 +328,32 @@ impl Index {
                 out.push(id);
             }
         }
-        // Edits of the first byte (ASCII only, so every candidate is whole UTF-8).
+        // Edits of the first byte (ASCII only, so every candidate is whole UTF-8), tried in
+        // one reused buffer.
         if q.len() >= 2 && q[0].is_ascii() && q[1].is_ascii() {
-            let mut tries: Vec<Vec<u8>> = vec![q[1..].to_vec()];
-            if q[1] != q[0] {
-                let mut swapped = q.to_vec();
-                swapped.swap(0, 1);
-                tries.push(swapped);
-            }
-            for c in (b'a'..=b'z').chain(b'0'..=b'9').filter(|&c| c != first) {
-                let mut sub = q.to_vec();
-                sub[0] = c;
-                tries.push(sub);
-                let mut ins = vec![c];
-                ins.extend_from_slice(q);
-                tries.push(ins);
-            }
-            for cand in tries {
-                if let Some(id) = std::str::from_utf8(&cand)
-                    .ok()
-                    .and_then(|s| self.term_id(s))
-                {
+            let try_term = |cand: &[u8], out: &mut Vec<u32>| {
+                if let Some(id) = std::str::from_utf8(cand).ok().and_then(|s| self.term_id(s)) {
                     if !out.contains(&id) {
                         out.push(id);
                     }
                 }
+            };
+            try_term(&q[1..], &mut out);
+            let mut cand: Vec<u8> = Vec::with_capacity(q.len() + 1);
+            if q[1] != q[0] {
+                cand.extend_from_slice(q);
+                cand.swap(0, 1);
+                try_term(&cand, &mut out);
+            }
+            for c in (b'a'..=b'z').chain(b'0'..=b'9').filter(|&c| c != first) {
+                cand.clear();
+                cand.extend_from_slice(q);
+                cand[0] = c;
+                try_term(&cand, &mut out);
+                cand.clear();
+                cand.push(c);
+                cand.extend_from_slice(q);
+                try_term(&cand, &mut out);
             }
         }
         out
@@ -428,9 +447,50 @@ impl Index {
         // The "+1" form of IDF (Lucene's): never negative, so a term in most notes still adds
         // a little instead of pushing matches below zero.
         let idf = |df: usize| (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
-        let mut scores = vec![0f32; self.docs.len()];
-        let mut best: Vec<f32> = Vec::new();
-        let mut touched: Vec<u32> = Vec::new();
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.rank(query, &mut scratch, avg_len, idf, accept, verify, limit),
+            // Not reentrant; should a search ever run inside another, it gets its own arrays.
+            Err(_) => self.rank(
+                query,
+                &mut Scratch::default(),
+                avg_len,
+                idf,
+                accept,
+                verify,
+                limit,
+            ),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rank(
+        &self,
+        query: &Query,
+        scratch: &mut Scratch,
+        avg_len: f32,
+        idf: impl Fn(usize) -> f32,
+        accept: impl Fn(u64) -> bool,
+        verify: impl Fn(u64) -> bool,
+        limit: usize,
+    ) -> Ranked {
+        let n = self.docs.len();
+        if scratch.dirty {
+            scratch.scores.iter_mut().for_each(|s| *s = 0.0);
+            scratch.best.iter_mut().for_each(|s| *s = 0.0);
+            scratch.touched.clear();
+            scratch.scored.clear();
+        }
+        scratch.dirty = true;
+        if scratch.scores.len() < n {
+            scratch.scores.resize(n, 0.0);
+        }
+        let Scratch {
+            scores,
+            best,
+            touched,
+            scored,
+            ..
+        } = scratch;
         for word in &query.words {
             let terms = self.expand(word);
             let cap = match terms.first() {
@@ -440,8 +500,8 @@ impl Index {
             // A word with no exact match (a typo, a partial word, a plural the notes do not
             // use) is no less important than the other words: its best variants count fully.
             let top = terms.iter().map(|&(_, w)| w).fold(0.0, f32::max);
-            if terms.len() > 1 && best.is_empty() {
-                best = vec![0f32; self.docs.len()];
+            if terms.len() > 1 && best.len() < n {
+                best.resize(n, 0.0);
             }
             for &(id, weight) in &terms {
                 let list = &self.postings[id as usize];
@@ -454,6 +514,9 @@ impl Index {
                     let norm = K1 * (1.0 - B + B * doc.len as f32 / avg_len);
                     let s = w * tf * (K1 + 1.0) / (tf + norm);
                     if terms.len() == 1 {
+                        if scores[p.slot as usize] == 0.0 {
+                            scored.push(p.slot);
+                        }
                         scores[p.slot as usize] += s;
                     } else if s > best[p.slot as usize] {
                         if best[p.slot as usize] == 0.0 {
@@ -464,6 +527,9 @@ impl Index {
                 }
             }
             for slot in touched.drain(..) {
+                if scores[slot as usize] == 0.0 {
+                    scored.push(slot);
+                }
                 scores[slot as usize] += best[slot as usize];
                 best[slot as usize] = 0.0;
             }
@@ -477,17 +543,22 @@ impl Index {
                 scores[p.slot as usize] = 0.0;
             }
         }
-        let mut hits: Vec<(f64, u32)> = scores
-            .iter()
-            .enumerate()
-            .filter(|&(_, &s)| s > 0.0)
-            .filter_map(|(slot, &s)| {
-                let score = (f64::from(s) * 1000.0).round() / 1000.0;
-                let doc = self.docs.get(slot)?;
-                (score > 0.0 && doc.len != REMOVED && accept(doc.key))
-                    .then_some((score, slot as u32))
-            })
-            .collect();
+        let mut hits: Vec<(f64, u32)> = Vec::with_capacity(scored.len());
+        for &slot in scored.iter() {
+            let s = std::mem::take(&mut scores[slot as usize]);
+            if s <= 0.0 {
+                continue;
+            }
+            let score = (f64::from(s) * 1000.0).round() / 1000.0;
+            let Some(doc) = self.docs.get(slot as usize) else {
+                continue;
+            };
+            if score > 0.0 && doc.len != REMOVED && accept(doc.key) {
+                hits.push((score, slot));
+            }
+        }
+        scored.clear();
+        scratch.dirty = false;
         let best_first = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
         let key = |slot: u32| self.docs.get(slot as usize).map(|d| d.key);
         if query.has_phrases() {

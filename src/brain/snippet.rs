@@ -1,6 +1,9 @@
 //! Snippets: a short window of a note around what matched, so that `search` answers stay
 //! small and the whole note is one `recall` away.
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use super::query::Query;
 use super::text::{for_each_term_at, one_edit_apart, stem};
 
@@ -17,9 +20,11 @@ use super::text::{for_each_term_at, one_edit_apart, stem};
 /// snippet is the start of the note.
 pub fn snippet(text: &str, query: &str, max_chars: usize) -> String {
     let q = Query::parse(query);
-    let mut toks: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    let mut toks = Tokens::default();
     for_each_term_at(text, &mut String::new(), |t, r| {
-        toks.push((t.to_string(), r))
+        let at = toks.arena.len();
+        toks.arena.push_str(t);
+        toks.list.push((at..toks.arena.len(), r));
     });
     let units = matches(&q, &toks);
 
@@ -121,6 +126,27 @@ fn push_text(out: &mut String, s: &str) {
     }
 }
 
+/// The note's terms, in one buffer: (range in `arena`, byte range in the note).
+#[derive(Default)]
+struct Tokens {
+    arena: String,
+    list: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Tokens {
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn term(&self, k: usize) -> &str {
+        &self.arena[self.list[k].0.clone()]
+    }
+
+    fn span(&self, k: usize) -> &Range<usize> {
+        &self.list[k].1
+    }
+}
+
 /// A marked span: one word, or one occurrence of a phrase.
 struct Unit {
     start: usize,
@@ -130,7 +156,7 @@ struct Unit {
 }
 
 /// What `q` matches among `toks` (terms with byte ranges), in text order, not overlapping.
-fn matches(q: &Query, toks: &[(String, std::ops::Range<usize>)]) -> Vec<Unit> {
+fn matches(q: &Query, toks: &Tokens) -> Vec<Unit> {
     let mut of_tok: Vec<Option<usize>> = vec![None; toks.len()];
     let mut units: Vec<Unit> = Vec::new();
     let word_index = |t: &str| q.words.iter().position(|w| w.term == t);
@@ -138,14 +164,14 @@ fn matches(q: &Query, toks: &[(String, std::ops::Range<usize>)]) -> Vec<Unit> {
     for p in &q.phrases {
         let mut i = 0;
         while i + p.len() <= toks.len() {
-            let here = toks[i..i + p.len()].iter().map(|(t, _)| t).eq(p.iter());
+            let here = (i..i + p.len()).map(|k| toks.term(k)).eq(p.iter());
             if here && of_tok[i..i + p.len()].iter().all(Option::is_none) {
                 for slot in &mut of_tok[i..i + p.len()] {
                     *slot = Some(units.len());
                 }
                 units.push(Unit {
-                    start: toks[i].1.start,
-                    end: toks[i + p.len() - 1].1.end,
+                    start: toks.span(i).start,
+                    end: toks.span(i + p.len() - 1).end,
                     words: p.iter().filter_map(|t| word_index(t)).collect(),
                 });
                 i += p.len();
@@ -154,29 +180,29 @@ fn matches(q: &Query, toks: &[(String, std::ops::Range<usize>)]) -> Vec<Unit> {
             }
         }
     }
-    let stems: Vec<String> = q.words.iter().map(|w| stem(&w.term).into_owned()).collect();
-    let tok_stems: Vec<String> = toks.iter().map(|(t, _)| stem(t).into_owned()).collect();
+    let stems: Vec<Cow<str>> = q.words.iter().map(|w| stem(&w.term)).collect();
+    let tok_stems: Vec<Cow<str>> = (0..toks.len()).map(|k| stem(toks.term(k))).collect();
     for (wi, w) in q.words.iter().enumerate() {
         if w.exact {
             continue; // only where its phrase is
         }
-        let direct = |k: usize| toks[k].0 == w.term || tok_stems[k] == stems[wi];
+        let direct = |k: usize| toks.term(k) == w.term || tok_stems[k] == stems[wi];
         let any_direct = (0..toks.len()).any(direct);
         let prefix = (w.last || !any_direct) && w.term.chars().count() >= 3;
         let typo = w.term.len() >= 5 && w.term.chars().all(char::is_alphabetic);
-        for k in 0..toks.len() {
-            if of_tok[k].is_some() {
+        for (k, taken) in of_tok.iter_mut().enumerate() {
+            if taken.is_some() {
                 continue;
             }
-            let t = toks[k].0.as_str();
+            let t = toks.term(k);
             let hit = direct(k)
                 || (prefix && t.starts_with(&w.term))
                 || (typo && one_edit_apart(t.as_bytes(), w.term.as_bytes()));
             if hit {
-                of_tok[k] = Some(units.len());
+                *taken = Some(units.len());
                 units.push(Unit {
-                    start: toks[k].1.start,
-                    end: toks[k].1.end,
+                    start: toks.span(k).start,
+                    end: toks.span(k).end,
                     words: vec![wi],
                 });
             }

@@ -188,11 +188,15 @@ pub fn terms(text: &str) -> Vec<String> {
 ///    consonant-vowel-consonant one (`house` → `hous`, `recipe` → `recip`; `make`, `note` stay).
 pub fn stem(term: &str) -> Cow<'_, str> {
     let base = IRREGULAR
-        .iter()
-        .find(|(form, _)| *form == term)
-        .map_or(term, |&(_, base)| base);
+        .binary_search_by_key(&term, |&(form, _)| form)
+        .map_or(term, |i| IRREGULAR[i].1);
     let b = base.as_bytes();
     if b.len() < 4 || !b.iter().all(u8::is_ascii_lowercase) {
+        return Cow::Borrowed(base);
+    }
+    // Every rule below removes or rewrites one of these endings (and the plural rule only
+    // exposes another when it removed an `s`): anything else is its own stem.
+    if !matches!(b[b.len() - 1], b's' | b'd' | b'g' | b'y' | b't' | b'e') {
         return Cow::Borrowed(base);
     }
     let mut w = b.to_vec();
@@ -209,62 +213,62 @@ pub fn stem(term: &str) -> Cow<'_, str> {
 
 /// Irregular forms and their base forms (stem 0 above).
 const IRREGULAR: &[(&str, &str)] = &[
-    ("ran", "run"),
     ("ate", "eat"),
-    ("eaten", "eat"),
-    ("went", "go"),
-    ("gone", "go"),
-    ("bought", "buy"),
-    ("brought", "bring"),
-    ("thought", "think"),
-    ("taught", "teach"),
-    ("caught", "catch"),
-    ("made", "make"),
-    ("said", "say"),
-    ("paid", "pay"),
-    ("took", "take"),
-    ("taken", "take"),
-    ("gave", "give"),
-    ("given", "give"),
-    ("wrote", "write"),
-    ("written", "write"),
-    ("met", "meet"),
-    ("felt", "feel"),
-    ("kept", "keep"),
-    ("slept", "sleep"),
-    ("found", "find"),
-    ("told", "tell"),
-    ("sold", "sell"),
-    ("sent", "send"),
-    ("spent", "spend"),
-    ("built", "build"),
     ("began", "begin"),
     ("begun", "begin"),
+    ("bought", "buy"),
+    ("brought", "bring"),
+    ("built", "build"),
+    ("caught", "catch"),
+    ("children", "child"),
+    ("chose", "choose"),
+    ("chosen", "choose"),
     ("drank", "drink"),
-    ("drove", "drive"),
     ("driven", "drive"),
+    ("drove", "drive"),
+    ("eaten", "eat"),
+    ("feet", "foot"),
+    ("felt", "feel"),
     ("flew", "fly"),
     ("flown", "fly"),
     ("forgot", "forget"),
     ("forgotten", "forget"),
+    ("found", "find"),
+    ("gave", "give"),
+    ("given", "give"),
+    ("gone", "go"),
+    ("kept", "keep"),
     ("knew", "know"),
+    ("knives", "knife"),
     ("known", "know"),
+    ("made", "make"),
+    ("men", "man"),
+    ("met", "meet"),
+    ("mice", "mouse"),
+    ("paid", "pay"),
+    ("ran", "run"),
+    ("said", "say"),
     ("seen", "see"),
+    ("sent", "send"),
+    ("slept", "sleep"),
+    ("sold", "sell"),
+    ("spent", "spend"),
     ("spoke", "speak"),
     ("spoken", "speak"),
     ("swam", "swim"),
+    ("taken", "take"),
+    ("taught", "teach"),
+    ("teeth", "tooth"),
+    ("thought", "think"),
+    ("told", "tell"),
+    ("took", "take"),
+    ("went", "go"),
     ("woke", "wake"),
+    ("women", "woman"),
     ("wore", "wear"),
     ("worn", "wear"),
-    ("chose", "choose"),
-    ("chosen", "choose"),
-    ("children", "child"),
-    ("men", "man"),
-    ("women", "woman"),
-    ("mice", "mouse"),
-    ("feet", "foot"),
-    ("teeth", "tooth"),
-    ("knives", "knife"),
+    ("written", "write"),
+    ("wrote", "write"),
 ];
 
 fn is_vowel(w: &[u8], i: usize) -> bool {
@@ -446,6 +450,14 @@ fn fold_char(c: char, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn irregular_forms_are_sorted_for_binary_search() {
+        assert!(IRREGULAR.windows(2).all(|w| w[0].0 < w[1].0));
+        for &(form, base) in IRREGULAR {
+            assert_eq!(stem(form), stem(base), "{form}");
+        }
+    }
 
     fn invalid(r: Result<impl std::fmt::Debug, BrainError>) -> String {
         match r {

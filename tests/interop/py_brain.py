@@ -140,6 +140,27 @@ async def run() -> None:
             check(hit["length"] == len(long_text), f"length {hit['length']} != {len(long_text)}")
             log("[py-brain] snippets ok")
 
+            # Search syntax: typos, prefixes, word forms, phrases, exclusions, accents.
+            ts = f"pbs-{u}"
+            _, bread = await ok("remember", {"text": "Sourdough bread recipe: rye flour, long proof", "tags": [ts]})
+            _, pud = await ok("remember", {"text": "Bread and butter pudding for Sunday, no rye", "tags": [ts]})
+            _, rest = await ok("remember", {"text": "Booked the Italian restaurant for Friday", "tags": [ts]})
+            _, cafe = await ok("remember", {"text": "Lunch at Café Zoë with Anna", "tags": [ts]})
+            for query, want in [
+                ("resturant", [rest["id"]]),  # one typo in a word of five letters or more
+                ("sourd", [bread["id"]]),  # a prefix of the last word, as it is typed
+                ("recipes", [bread["id"]]),  # another form of the word
+                ('"bread recipe"', [bread["id"]]),  # a phrase: the words in that order
+                ("bread -pudding", [bread["id"]]),  # an exclusion
+                ("cafe zoe", [cafe["id"]]),  # case and accents
+            ]:
+                _, r = await ok("search", {"query": query, "tag": ts})
+                got = [h["id"] for h in r["results"]]
+                check(got == want, f"search {query!r}: {got}, expected {want}")
+            _, r = await ok("search", {"query": "bread", "tag": ts})
+            check({h["id"] for h in r["results"]} == {bread["id"], pud["id"]}, f"search 'bread': {r}")
+            log("[py-brain] search syntax ok")
+
             # Byte budget: 40 notes of ~1500 characters page with cursors.
             ids = []
             for i in range(40):
