@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# brain-mcp benchmark: our release binary side by side with two peers (scripts/peer/), on
+# brain-mcp benchmark: the binary we ship (the static musl build of scripts/build-static.sh)
+# side by side with two peers (scripts/peer/), on
 # loopback, measured with wrk. Prints markdown tables: throughput and p99 per operation and
 # connection count, the ours/peer ratio, then memory, size and start-up time.
 #
@@ -7,7 +8,8 @@
 #   scripts/bench.sh --quick    smoke run for CI: 1 s runs, 16 connections, 2 start-up runs
 #   scripts/bench.sh --no-peers only our server (no npm / pip needed)
 #
-# Environment: BENCH_WRK_THREADS (default 2), BENCH_NO_BUILD=1 (use target/release as is),
+# Environment: BENCH_WRK_THREADS (default 2), BENCH_NO_BUILD=1 (use the built binary as is),
+# BENCH_BIN=path (measure another build of ours, e.g. target/release/brain-mcp),
 # BENCH_KEEP_LOGS=1 (keep server stderr in the temp dir and print its path; the temp dir
 # is then left behind).
 # It stops by itself; every process it started and its temp dir are cleaned up on exit.
@@ -16,7 +18,7 @@
 # shellcheck disable=SC2317  # cleanup runs from a trap, the row helpers through row()
 set -euo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
 PEERS=1
@@ -32,7 +34,7 @@ done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/scripts/bench"
 PEER="$ROOT/scripts/peer"
-BIN="$ROOT/target/release/brain-mcp"
+BIN="${BENCH_BIN:-$ROOT/target/x86_64-unknown-linux-musl/release/brain-mcp}"
 THREADS=${BENCH_WRK_THREADS:-2}
 if ((QUICK)); then
   DUR=1s CONNS=(16) STARTUP_RUNS=2
@@ -82,11 +84,11 @@ fi
 command -v python3 >/dev/null || die "python3 is needed"
 command -v curl >/dev/null || die "curl is needed"
 
-if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
-  log "cargo build --release"
-  (cd "$ROOT" && cargo build --release --quiet)
+if [[ ${BENCH_NO_BUILD:-0} != 1 && -z ${BENCH_BIN:-} ]]; then
+  log "scripts/build-static.sh"
+  "$ROOT/scripts/build-static.sh" >/dev/null
 fi
-[[ -x $BIN ]] || die "$BIN is missing (cargo build --release)"
+[[ -x $BIN ]] || die "$BIN is missing (scripts/build-static.sh)"
 
 if ((PEERS)); then
   command -v node >/dev/null || die "node is needed for the Node peer (or --no-peers)"

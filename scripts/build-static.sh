@@ -23,9 +23,20 @@ if command -v rustup >/dev/null 2>&1; then
     fi
 fi
 
-# Rust's musl target links its own bundled musl CRT and libc: no musl-gcc needed as long as
-# no dependency compiles C. crt-static is the target's default; say it anyway so a stray
-# RUSTFLAGS in the environment cannot turn it into a dynamic binary.
+# Rust's musl target links its own bundled musl CRT and libc. One dependency compiles C:
+# mimalloc, the static build's allocator (see Cargo.toml), which needs musl-gcc (Debian's
+# musl-tools). crt-static is the target's default; say it anyway so a stray RUSTFLAGS in the
+# environment cannot turn it into a dynamic binary.
+if ! command -v musl-gcc >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "build-static: installing musl-tools (musl-gcc)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools >&2 ||
+            { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools >&2; }
+    else
+        echo "build-static: musl-gcc is missing: install musl-tools (apt-get install musl-tools)" >&2
+        exit 1
+    fi
+fi
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build --release --locked --target "$TARGET" >&2
 

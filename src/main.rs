@@ -1,5 +1,11 @@
 //! Read the command line, run it, map the result to an exit status.
 
+/// The static build links musl, whose allocator serializes every thread on one lock; see
+/// Cargo.toml.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // A panic message can quote data; ours never says more than where it happened.
     std::panic::set_hook(Box::new(|info| {
