@@ -299,9 +299,13 @@ impl State {
                 });
             }
         }
-        // Oldest first, so that replay rebuilds the eviction order of `issued`.
-        let mut access: Vec<(&Hash, &Access)> = self.access.iter().collect();
-        access.sort_by_key(|(_, a)| a.exp);
+        // Each owner's tokens in the order they were issued, so that replay rebuilds the
+        // eviction order of `issued` exactly (every live token is in its owner's queue).
+        let access = self
+            .issued
+            .values()
+            .flatten()
+            .filter_map(|h| Some((h, self.access.get(h)?)));
         for (h, a) in access {
             out.push(Record::Access {
                 h: hex(h),
@@ -718,7 +722,16 @@ mod tests {
         drop(s);
         let s = Store::open(&d).unwrap();
         assert_eq!(live(&s), want);
-        // The order survived the restart: one more evicts the oldest live one.
+        // A rewrite keeps the order too (all were issued within the same second or two).
+        {
+            let mut g = s.inner.lock().unwrap();
+            let (file, state) = &mut *g;
+            Store::compact(&d.join("oauth.jsonl"), file, state);
+        }
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        assert_eq!(live(&s), want);
+        // The order survived the restarts: one more evicts the oldest live one.
         let newest = issue(&s, "c1");
         assert!(s.check_access(&newest).is_some());
         assert!(s.check_access(&tokens[5]).is_none());
