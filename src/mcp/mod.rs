@@ -244,7 +244,7 @@ pub fn handle(mcp: &Mcp, req: &Request) -> Response {
             Ok((_, Answer::Serialized(result))) => {
                 let mut body = Vec::with_capacity(result.len() + 64);
                 body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-                // `id` is a string or an integer (checked in decode): serializing cannot fail.
+                // `id` is a string or a number (checked in decode): serializing cannot fail.
                 let _ = serde_json::to_writer(&mut body, &id);
                 body.extend_from_slice(br#","result":"#);
                 body.extend_from_slice(result.as_bytes());
@@ -652,8 +652,6 @@ fn capabilities() -> Value {
     json!({"tools": {"listChanged": false}})
 }
 
-/// Stateless-era results carry `resultType` and identify the server in `_meta` (basic/index:
-/// "Servers SHOULD include [io.modelcontextprotocol/serverInfo] in every result's _meta").
 /// The undecorated `tools/list` result of `era`.
 fn tools_list(era: Era) -> Value {
     let list: Vec<Value> = tools::TOOLS.iter().map(tools::describe).collect();
@@ -667,6 +665,8 @@ fn tools_list(era: Era) -> Value {
     result
 }
 
+/// Stateless-era results carry `resultType` and identify the server in `_meta` (basic/index:
+/// "Servers SHOULD include [io.modelcontextprotocol/serverInfo] in every result's _meta").
 fn decorate(mcp: &Mcp, era: Era, mut result: Value) -> Value {
     if era == Era::Stateless {
         if let Some(obj) = result.as_object_mut() {

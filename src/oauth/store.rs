@@ -232,21 +232,57 @@ impl State {
         }
     }
 
-    /// Records `h` as `owner`'s newest access token and revokes the oldest ones beyond
-    /// [`MAX_LIVE_ACCESS_PER_OWNER`]. Replay applies the same rule in the same order, so the
-    /// file needs no record of the eviction.
+    /// Records `h` as `owner`'s newest access token; past [`MAX_LIVE_ACCESS_PER_OWNER`], the
+    /// owner's expired tokens are dropped and then its oldest live ones. [`Store::append`]
+    /// writes those evictions to the file as `RevokeAccess` records (see
+    /// [`State::evictions`]), so replay does not depend on this rule: with token lifetimes
+    /// changed between restarts, expiry and issue order differ.
     fn remember_issued(&mut self, owner: (String, Option<String>), h: Hash, now: u64) {
         let access = &mut self.access;
         let queue = self.issued.entry(owner).or_default();
         queue.push_back(h);
         if queue.len() > MAX_LIVE_ACCESS_PER_OWNER {
-            queue.retain(|h| access.get(h).is_some_and(|a| a.exp > now));
+            queue.retain(|h| match access.get(h).map(|a| a.exp > now) {
+                Some(true) => true,
+                Some(false) => {
+                    access.remove(h);
+                    false
+                }
+                None => false,
+            });
         }
         while queue.len() > MAX_LIVE_ACCESS_PER_OWNER {
             if let Some(old) = queue.pop_front() {
                 access.remove(&old);
             }
         }
+    }
+
+    /// The live tokens [`State::remember_issued`] will evict when `owner` is issued one more.
+    fn evictions(&self, owner: &(String, Option<String>), now: u64) -> Vec<Hash> {
+        let Some(queue) = self.issued.get(owner) else {
+            return Vec::new();
+        };
+        if queue.len() < MAX_LIVE_ACCESS_PER_OWNER {
+            return Vec::new();
+        }
+        let live: Vec<Hash> = queue
+            .iter()
+            .filter(|h| self.access.get(*h).is_some_and(|a| a.exp > now))
+            .copied()
+            .collect();
+        let over = (live.len() + 1).saturating_sub(MAX_LIVE_ACCESS_PER_OWNER);
+        live.into_iter().take(over).collect()
+    }
+
+    /// Forgets expired access tokens (before a rewrite; replay would drop them anyway).
+    fn drop_expired(&mut self, now: u64) {
+        self.access.retain(|_, a| a.exp > now);
+        let access = &self.access;
+        self.issued.retain(|_, q| {
+            q.retain(|h| access.contains_key(h));
+            !q.is_empty()
+        });
     }
 
     /// Lines a rewrite would write (an upper bound of [`State::snapshot`]'s length).
@@ -382,24 +418,35 @@ impl Store {
                 .open(&path)
                 .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?
         };
-        state.compact_at = 2 * state.records + COMPACT_SLACK;
+        state.compact_at = 2 * live.len() + COMPACT_SLACK;
         Ok(Store {
             path,
             inner: Mutex::new((file, state)),
         })
     }
 
-    fn append(&self, recs: Vec<Record>, durable: bool) -> Result<(), std::io::Error> {
-        let mut buf = Vec::new();
-        for r in &recs {
-            serde_json::to_writer(&mut buf, r)?;
-            buf.push(b'\n');
-        }
+    fn append(&self, mut recs: Vec<Record>, durable: bool) -> Result<(), std::io::Error> {
         let mut guard = self
             .inner
             .lock()
             .map_err(|_| std::io::Error::other("store lock poisoned"))?;
         let (file, state) = &mut *guard;
+        let now = unix_now();
+        // A token past its owner's limit revokes the oldest, in the same write.
+        let mut evicted = Vec::new();
+        for r in &recs {
+            if let Record::Access { client, grant, .. } = r {
+                for h in state.evictions(&(client.clone(), grant.clone()), now) {
+                    evicted.push(Record::RevokeAccess { h: hex(&h) });
+                }
+            }
+        }
+        recs.extend(evicted);
+        let mut buf = Vec::new();
+        for r in &recs {
+            serde_json::to_writer(&mut buf, r)?;
+            buf.push(b'\n');
+        }
         let before = file.metadata()?.len();
         let written =
             file.write_all(&buf)
@@ -409,7 +456,6 @@ impl Store {
             let _ = file.set_len(before);
             return Err(e);
         }
-        let now = unix_now();
         for r in recs {
             state.apply(r, now);
         }
@@ -424,6 +470,7 @@ impl Store {
     /// already, so a failed rewrite (a full disk) only leaves the file longer; it is logged
     /// and tried again after as many records again.
     fn compact(path: &Path, file: &mut File, state: &mut State) {
+        state.drop_expired(unix_now());
         let live = state.snapshot();
         match write_atomically(path, &live) {
             Ok(f) => {
@@ -629,9 +676,16 @@ fn write_atomically(path: &Path, recs: &[Record]) -> Result<File, Error> {
         .append(true)
         .open(&tmp)
         .map_err(|e| io("cannot create", e))?;
-    f.write_all(&buf).map_err(|e| io("cannot write", e))?;
-    f.sync_all().map_err(|e| io("cannot sync", e))?;
-    fs::rename(&tmp, path).map_err(|e| io("cannot rename", e))?;
+    let done = f
+        .write_all(&buf)
+        .map_err(|e| io("cannot write", e))
+        .and_then(|()| f.sync_all().map_err(|e| io("cannot sync", e)))
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| io("cannot rename", e)));
+    if let Err(e) = done {
+        // A half-written copy would hold on to the space a full disk needs for appends.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Some(dir) = path.parent() {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
@@ -737,6 +791,46 @@ mod tests {
         assert!(s.check_access(&tokens[5]).is_none());
         assert!(s.check_access(&tokens[6]).is_some());
         assert!(s.check_access(&other).is_some());
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn an_evicted_token_stays_revoked_when_newer_ones_expire_first() {
+        let d = tmp("evict-ttl");
+        let s = Store::open(&d).unwrap();
+        let long: Vec<String> = (0..MAX_LIVE_ACCESS_PER_OWNER)
+            .map(|_| s.issue_access("c1", None, RES, 100_000, false).unwrap())
+            .collect();
+        // The lifetime was lowered (and the server restarted): the newest expires first.
+        let short = s.issue_access("c1", None, RES, 1, false).unwrap();
+        assert!(s.check_access(&long[0]).is_none());
+        assert!(s.check_access(&long[1]).is_some());
+        drop(s);
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let s = Store::open(&d).unwrap();
+        assert!(s.check_access(&short).is_none());
+        assert!(
+            s.check_access(&long[0]).is_none(),
+            "an evicted token came back"
+        );
+        assert!(s.check_access(&long[1]).is_some());
+        fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn expired_tokens_leave_memory_once_their_owner_is_at_the_limit() {
+        let d = tmp("expired");
+        let s = Store::open(&d).unwrap();
+        for _ in 0..50 {
+            s.issue_access("c1", None, RES, 1, false).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        for _ in 0..200 {
+            s.issue_access("c1", None, RES, 3600, false).unwrap();
+        }
+        let g = s.inner.lock().unwrap();
+        assert_eq!(g.1.access.len(), MAX_LIVE_ACCESS_PER_OWNER);
+        drop(g);
         fs::remove_dir_all(&d).ok();
     }
 
