@@ -43,6 +43,20 @@ fn assert_oauth_error(r: &Response, status: u16, error: &str) {
     assert!(r.json()["error_description"].is_string());
 }
 
+/// A JSON-RPC `ping` on `/mcp` with `token` as the bearer.
+fn ping(s: &Server, token: &str) -> Response {
+    s.request(
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+    )
+}
+
 fn assert_invalid_client(r: &Response) {
     assert_oauth_error(r, 401, "invalid_client");
     assert_eq!(
@@ -416,16 +430,7 @@ fn restart_keeps_an_issued_token_valid() {
     let mut s = Server::start();
     let token = crate::util::issue_token(&s);
     s.restart();
-    let r = s.request(
-        "POST",
-        "/mcp",
-        &[
-            ("Authorization", &format!("Bearer {token}")),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-        ],
-        br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-    );
+    let r = ping(&s, &token);
     assert!(![400, 401, 403].contains(&r.status), "{r:?}");
     // Only hashes are stored: the token is nowhere in the data directory.
     for entry in std::fs::read_dir(s.data_dir()).unwrap() {
@@ -472,28 +477,16 @@ fn without_a_configured_client_every_client_is_unknown() {
 #[test]
 fn the_101st_live_token_of_a_client_revokes_its_oldest() {
     let mut s = Server::start();
-    let ping = |s: &Server, token: &str| {
-        s.request(
-            "POST",
-            "/mcp",
-            &[
-                ("Authorization", &format!("Bearer {token}")),
-                ("Content-Type", "application/json"),
-                ("Accept", "application/json, text/event-stream"),
-            ],
-            br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-        )
-        .status
-    };
+    let status = |s: &Server, token: &str| ping(s, token).status;
     let tokens: Vec<String> = (0..101).map(|_| crate::util::issue_token(&s)).collect();
-    assert_eq!(ping(&s, &tokens[0]), 401);
-    assert_eq!(ping(&s, &tokens[1]), 200);
-    assert_eq!(ping(&s, &tokens[100]), 200);
+    assert_eq!(status(&s, &tokens[0]), 401);
+    assert_eq!(status(&s, &tokens[1]), 200);
+    assert_eq!(status(&s, &tokens[100]), 200);
     s.restart();
-    assert_eq!(ping(&s, &tokens[0]), 401);
-    assert_eq!(ping(&s, &tokens[1]), 200);
+    assert_eq!(status(&s, &tokens[0]), 401);
+    assert_eq!(status(&s, &tokens[1]), 200);
     let newest = crate::util::issue_token(&s);
-    assert_eq!(ping(&s, &newest), 200);
-    assert_eq!(ping(&s, &tokens[1]), 401);
-    assert_eq!(ping(&s, &tokens[2]), 200);
+    assert_eq!(status(&s, &newest), 200);
+    assert_eq!(status(&s, &tokens[1]), 401);
+    assert_eq!(status(&s, &tokens[2]), 200);
 }
