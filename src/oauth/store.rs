@@ -232,11 +232,12 @@ impl State {
         }
     }
 
-    /// Records `h` as `owner`'s newest access token; past [`MAX_LIVE_ACCESS_PER_OWNER`], the
-    /// owner's expired tokens are dropped and then its oldest live ones. [`Store::append`]
-    /// writes those evictions to the file as `RevokeAccess` records (see
-    /// [`State::evictions`]), so replay does not depend on this rule: with token lifetimes
-    /// changed between restarts, expiry and issue order differ.
+    /// Records `h` as `owner`'s newest access token, in issue order: the order
+    /// [`State::evictions`] revokes in. Past [`MAX_LIVE_ACCESS_PER_OWNER`] entries, tokens no
+    /// longer live leave the queue (and expired ones leave memory). Evictions themselves are
+    /// `RevokeAccess` records that [`Store::append`] writes with the new token, so replay
+    /// needs no rule of its own: with token lifetimes changed between restarts, expiry and
+    /// issue order differ.
     fn remember_issued(&mut self, owner: (String, Option<String>), h: Hash, now: u64) {
         let access = &mut self.access;
         let queue = self.issued.entry(owner).or_default();
@@ -251,14 +252,10 @@ impl State {
                 None => false,
             });
         }
-        while queue.len() > MAX_LIVE_ACCESS_PER_OWNER {
-            if let Some(old) = queue.pop_front() {
-                access.remove(&old);
-            }
-        }
     }
 
-    /// The live tokens [`State::remember_issued`] will evict when `owner` is issued one more.
+    /// The oldest live tokens of `owner` that one more token would put over
+    /// [`MAX_LIVE_ACCESS_PER_OWNER`].
     fn evictions(&self, owner: &(String, Option<String>), now: u64) -> Vec<Hash> {
         let Some(queue) = self.issued.get(owner) else {
             return Vec::new();
