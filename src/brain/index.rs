@@ -442,38 +442,38 @@ impl Index {
         if self.live == 0 || limit == 0 || query.is_empty() {
             return Vec::new();
         }
+        SCRATCH.with(|cell| {
+            // Not reentrant; should a search ever run inside another, it gets its own arrays.
+            let (mut shared, mut own);
+            let scratch: &mut Scratch = match cell.try_borrow_mut() {
+                Ok(guard) => {
+                    shared = guard;
+                    &mut shared
+                }
+                Err(_) => {
+                    own = Scratch::default();
+                    &mut own
+                }
+            };
+            self.rank(query, scratch, accept, verify, limit)
+        })
+    }
+
+    /// [`Index::search`] with the score arrays of `scratch`, left all zero again.
+    fn rank(
+        &self,
+        query: &Query,
+        scratch: &mut Scratch,
+        accept: impl Fn(u64) -> bool,
+        verify: impl Fn(u64) -> bool,
+        limit: usize,
+    ) -> Ranked {
         let n = self.live as f32;
         let avg_len = (self.total_len as f32 / n).max(1.0);
         // The "+1" form of IDF (Lucene's): never negative, so a term in most notes still adds
         // a little instead of pushing matches below zero.
         let idf = |df: usize| (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.rank(query, &mut scratch, avg_len, idf, accept, verify, limit),
-            // Not reentrant; should a search ever run inside another, it gets its own arrays.
-            Err(_) => self.rank(
-                query,
-                &mut Scratch::default(),
-                avg_len,
-                idf,
-                accept,
-                verify,
-                limit,
-            ),
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn rank(
-        &self,
-        query: &Query,
-        scratch: &mut Scratch,
-        avg_len: f32,
-        idf: impl Fn(usize) -> f32,
-        accept: impl Fn(u64) -> bool,
-        verify: impl Fn(u64) -> bool,
-        limit: usize,
-    ) -> Ranked {
-        let n = self.docs.len();
+        let slots = self.docs.len();
         if scratch.dirty {
             scratch.scores.iter_mut().for_each(|s| *s = 0.0);
             scratch.best.iter_mut().for_each(|s| *s = 0.0);
@@ -481,8 +481,8 @@ impl Index {
             scratch.scored.clear();
         }
         scratch.dirty = true;
-        if scratch.scores.len() < n {
-            scratch.scores.resize(n, 0.0);
+        if scratch.scores.len() < slots {
+            scratch.scores.resize(slots, 0.0);
         }
         let Scratch {
             scores,
@@ -500,8 +500,8 @@ impl Index {
             // A word with no exact match (a typo, a partial word, a plural the notes do not
             // use) is no less important than the other words: its best variants count fully.
             let top = terms.iter().map(|&(_, w)| w).fold(0.0, f32::max);
-            if terms.len() > 1 && best.len() < n {
-                best.resize(n, 0.0);
+            if terms.len() > 1 && best.len() < slots {
+                best.resize(slots, 0.0);
             }
             for &(id, weight) in &terms {
                 let list = &self.postings[id as usize];
