@@ -84,8 +84,12 @@ impl Filter {
         let has = |t: &String| e.note.tags.contains(t);
         self.tags_all.iter().all(has)
             && (self.tags_any.is_empty() || self.tags_any.iter().any(has))
-            && self.since.is_none_or(|t| e.created >= t)
-            && self.until.is_none_or(|t| e.created <= t)
+            && self.in_window(e)
+    }
+
+    /// The `since`/`until` part of [`Filter::accepts`].
+    fn in_window(&self, e: &Entry) -> bool {
+        self.since.is_none_or(|t| e.created >= t) && self.until.is_none_or(|t| e.created <= t)
     }
 
     /// Only notes with this tag (ASCII case-insensitive).
@@ -862,7 +866,7 @@ impl Brain {
         let accept = |doc: u64| {
             all.iter().all(|t| t.contains(&doc))
                 && (filter.tags_any.is_empty() || any.iter().any(|t| t.contains(&doc)))
-                && (!timed || s.notes.get(&doc).is_some_and(|e| filter.accepts(e)))
+                && (!timed || s.notes.get(&doc).is_some_and(|e| filter.in_window(e)))
         };
         let want = offset.saturating_add(limit).saturating_add(1);
         let ranked = rank(&s, query, accept, want);
