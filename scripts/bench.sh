@@ -178,22 +178,30 @@ status_kb() { # status_kb PID FIELD -> kB
 declare -A PORT_OF PID_OF IDLE_KB HWM_KB HWM_READ_KB RPS P99 BAD
 OAUTH_FILE_KB=0
 
-start_server() { # start_server SERVER: on the 10,000-note store, waits for /healthz
-  local server=$1 port out i
-  port=$(free_port)
-  cmd_for "$server" "$port" 10k
-  out=/dev/null
-  [[ ${BENCH_KEEP_LOGS:-0} == 1 ]] && out=$TMP/$server.log
+# launch SERVER STORE: starts SERVER on STORE (10k|100k|empty) and waits for /healthz; sets
+# LAUNCHED_PID and LAUNCHED_PORT.
+launch() {
+  local server=$1 store=$2 out=/dev/null i
+  LAUNCHED_PORT=$(free_port)
+  cmd_for "$server" "$LAUNCHED_PORT" "$store"
+  [[ ${BENCH_KEEP_LOGS:-0} == 1 ]] && out=$TMP/$server-$store.log
   env "${ENVV[@]}" "${CMD[@]}" >"$out" 2>&1 &
-  PID_OF[$server]=$!
-  PIDS+=("$!")
-  PORT_OF[$server]=$port
+  LAUNCHED_PID=$!
+  PIDS+=("$LAUNCHED_PID")
   for ((i = 0; i < 600; i++)); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
-    kill -0 "${PID_OF[$server]}" 2>/dev/null || die "$server exited during start-up"
+    curl -sf -o /dev/null "http://127.0.0.1:$LAUNCHED_PORT/healthz" && break
+    kill -0 "$LAUNCHED_PID" 2>/dev/null || die "$server exited during start-up ($store)"
     sleep 0.1
   done
-  curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" || die "$server never answered /healthz"
+  curl -sf -o /dev/null "http://127.0.0.1:$LAUNCHED_PORT/healthz" ||
+    die "$server never answered /healthz ($store)"
+}
+
+start_server() { # start_server SERVER: on the 10,000-note store
+  local server=$1
+  launch "$server" 10k
+  PID_OF[$server]=$LAUNCHED_PID
+  PORT_OF[$server]=$LAUNCHED_PORT
   sleep 1
   IDLE_KB[$server]=$(status_kb "${PID_OF[$server]}" VmRSS)
 }
@@ -295,16 +303,8 @@ done
 # search (which builds the term dictionary) is made with curl before the clock starts.
 declare -A LAT_P50 LAT_P99 LAT_RPS
 for store in 10k 100k; do
-  port=$(free_port)
-  cmd_for ours "$port" "$store"
-  env "${ENVV[@]}" "${CMD[@]}" >/dev/null 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  for ((i = 0; i < 600; i++)); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
-    kill -0 "$pid" 2>/dev/null || die "ours exited during start-up ($store)"
-    sleep 0.1
-  done
+  launch ours "$store"
+  pid=$LAUNCHED_PID port=$LAUNCHED_PORT
   curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' --data-binary "@$TMP/search.body" \
     "http://127.0.0.1:$port/mcp" | grep -qi budget || die "ours ($store): search found nothing"
