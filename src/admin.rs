@@ -99,33 +99,76 @@ fn when(secs: u64) -> String {
     format!("{}Z", &s[..19])
 }
 
+/// Text for a terminal: control characters (a newline in a crafted name would forge a line
+/// of this output) become `?`, and the column is cut to `width` characters.
+fn cell(s: &str, width: usize) -> String {
+    s.chars()
+        .take(width)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Everything that has access (issue 16, item 5): every grant, every client holding
+/// `client_credentials` tokens, and every registered client, used or not.
 fn grants_table(store: &Store) -> String {
     let mut grants = store.grants();
     grants.sort_by_key(|(_, g)| std::cmp::Reverse(g.last_used));
-    if grants.is_empty() {
+    let mut tokens = store.grantless_tokens();
+    tokens.sort();
+    let mut clients = store.clients();
+    clients.retain(|c| !grants.iter().any(|(_, g)| g.client == c.client_id));
+    clients.sort_by_key(|c| std::cmp::Reverse(c.created));
+    if grants.is_empty() && tokens.is_empty() && clients.is_empty() {
         return "no connected clients\n".into();
     }
-    let mut out = format!(
-        "{:<26} {:<24} {:<21} {:<21}\n",
-        "CLIENT_ID", "NAME", "CREATED", "LAST_USED"
-    );
-    for (_, g) in grants {
-        let name = store
-            .client(&g.client)
-            .and_then(|c| c.client_name)
-            .unwrap_or_else(|| "-".into());
-        let name: String = name
-            .chars()
-            .take(24)
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
+    let mut out = String::new();
+    if !grants.is_empty() {
         out.push_str(&format!(
-            "{:<26} {:<24} {:<21} {:<21}\n",
-            g.client,
-            name,
-            when(g.created),
-            when(g.last_used)
+            "GRANTS\n{:<20} {:<26} {:<24} {:<21} {:<21}\n",
+            "GRANT", "CLIENT_ID", "NAME", "CREATED", "LAST_USED"
         ));
+        for (id, g) in &grants {
+            let name = store
+                .client(&g.client)
+                .and_then(|c| c.client_name)
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "{:<20} {:<26} {:<24} {:<21} {:<21}\n",
+                cell(id, 20),
+                cell(&g.client, 64),
+                cell(&name, 24),
+                when(g.created),
+                when(g.last_used)
+            ));
+        }
+    }
+    if !tokens.is_empty() {
+        out.push_str(&format!(
+            "CLIENT_CREDENTIALS TOKENS (no grant; `brain-mcp revoke CLIENT_ID` ends them)\n{:<26} {:>11} {:<21}\n",
+            "CLIENT_ID", "LIVE_TOKENS", "LAST_EXPIRES"
+        ));
+        for (client, n, exp) in &tokens {
+            out.push_str(&format!(
+                "{:<26} {:>11} {:<21}\n",
+                cell(client, 64),
+                n,
+                when(*exp)
+            ));
+        }
+    }
+    if !clients.is_empty() {
+        out.push_str(&format!(
+            "REGISTERED CLIENTS WITHOUT A GRANT (forgotten a day after registering unless used)\n{:<26} {:<24} {:<21}\n",
+            "CLIENT_ID", "NAME", "REGISTERED"
+        ));
+        for c in &clients {
+            out.push_str(&format!(
+                "{:<26} {:<24} {:<21}\n",
+                cell(&c.client_id, 64),
+                cell(c.client_name.as_deref().unwrap_or("-"), 24),
+                when(c.created)
+            ));
+        }
     }
     out
 }

@@ -91,6 +91,14 @@ fn serve() -> Result<(), Error> {
     let _lock = crate::datadir::open_and_lock(&cfg.data_dir)?;
     let brain = Brain::open(&cfg.data_dir).map_err(|e| Error::Store(e.to_string()))?;
     let store = Store::open(&cfg.data_dir)?;
+    let pre = cfg.client.as_ref().map(|(id, _)| id.as_str());
+    match store.revoke_grantless_except(pre) {
+        Ok(0) => {}
+        Ok(n) => crate::log::line(&format!(
+            "revoked {n} client_credentials tokens held by clients other than the pre-registered one"
+        )),
+        Err(e) => return Err(Error::Io("cannot write to the token store".into(), e)),
+    }
     let server = Server::bind(
         cfg.listen,
         Limits::default(),

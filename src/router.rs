@@ -347,8 +347,20 @@ fn check_bearer(app: &App, req: &Request) -> Result<(), Response> {
         return Ok(());
     }
     match app.store.check_access(token) {
-        // Bound to this resource (RFC 8707): a token minted for another URL is not ours.
-        Some(a) if a.res == app.resource => Ok(()),
+        // Bound to this resource (RFC 8707): a token minted for another URL is not ours. A
+        // token outside a grant (client_credentials) is good only for the pre-registered
+        // client, the one client allowed that grant (issue 16, item 1).
+        Some(a)
+            if a.res == app.resource
+                && (a.grant.is_some()
+                    || app
+                        .cfg
+                        .client
+                        .as_ref()
+                        .is_some_and(|(id, _)| *id == a.client)) =>
+        {
+            Ok(())
+        }
         _ => Err(unauthorized(Some((
             "invalid_token",
             "the access token is unknown, expired or revoked",

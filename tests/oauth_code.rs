@@ -271,8 +271,16 @@ fn failed_client_auth_or_wrong_redirect_does_not_consume_the_code() {
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_client"));
     let r = redeem(&s, &code, Some("https://claude.com/api/mcp/auth_callback"));
     assert_eq!((r.status, r.error().as_str()), (400, "invalid_grant"));
-    // The rightful redemption still works; redirect_uri may be omitted (OAuth 2.1).
+    // Leaving out redirect_uri when the authorization request had one is refused (RFC 6749
+    // §4.1.3), and does not spend the code either.
     let r = redeem(&s, &code, None);
+    assert_eq!((r.status, r.error().as_str()), (400, "invalid_request"));
+    assert_eq!(
+        r.json()["error_description"],
+        "redirect_uri is required: the authorization request had one"
+    );
+    // The rightful redemption still works.
+    let r = redeem(&s, &code, Some(CLAUDE_CALLBACK));
     assert_eq!(r.status, 200, "{r:?}");
 }
 
@@ -294,6 +302,7 @@ fn wrong_or_malformed_verifier_is_invalid_grant_and_spends_the_code() {
                 ("code_verifier", &bad),
                 ("client_id", CLIENT_ID),
                 ("client_secret", CLIENT_SECRET),
+                ("redirect_uri", CLAUDE_CALLBACK),
             ],
         );
         let want = if bad.is_empty() {
@@ -311,7 +320,7 @@ fn wrong_or_malformed_verifier_is_invalid_grant_and_spends_the_code() {
 fn refresh_rotates_and_reuse_revokes_the_grant() {
     let mut s = Server::start();
     let code = code_for_preregistered(&s, CLAUDE_CALLBACK);
-    let j = redeem(&s, &code, None).json();
+    let j = redeem(&s, &code, Some(CLAUDE_CALLBACK)).json();
     let r1 = j["refresh_token"].as_str().unwrap().to_string();
     let refresh = |rt: &str, s: &Server| {
         token(
@@ -413,13 +422,23 @@ fn consent_page_headers_password_and_csrf() {
     let (_, q) = location_params(&post_consent(&s, &page, "", "deny"));
     assert_eq!(q["error"], "access_denied");
 
-    // Two more wrong passwords reach the limit of 3: 429.
+    // The limit of 3 counts like the token endpoint's: each of the 3 wrong passwords gets
+    // the page and "Wrong password"; the attempt after them is 429, as a page (a person reads
+    // it), even with the right password.
     let page = authorize(&s, &auth_params(CLIENT_ID, CLAUDE_CALLBACK));
     let second = post_consent(&s, &page, "wrong-again", "approve");
     assert_eq!(second.status, 403);
-    let limited = post_consent(&s, &second, "wrong-third", "approve");
+    let third = post_consent(&s, &second, "wrong-third", "approve");
+    assert_eq!(third.status, 403);
+    assert!(third.body_str().contains("Wrong password"));
+    let limited = post_consent(&s, &third, OWNER_PASSWORD, "approve");
     assert_eq!(limited.status, 429);
     assert!(limited.header("retry-after").is_some());
+    assert!(limited
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(limited.body_str().contains("Too many failed attempts"));
     s.assert_log_clean(&[]);
 }
 
@@ -668,7 +687,7 @@ fn revocation() {
     // Revoking a refresh token ends its grant's access tokens.
     let page = authorize(&s, &auth_params(CLIENT_ID, CLAUDE_CALLBACK));
     let (_, q) = location_params(&post_consent(&s, &page, OWNER_PASSWORD, "approve"));
-    let j = redeem(&s, &q["code"], None).json();
+    let j = redeem(&s, &q["code"], Some(CLAUDE_CALLBACK)).json();
     let (a, rt) = (
         j["access_token"].as_str().unwrap(),
         j["refresh_token"].as_str().unwrap(),
@@ -821,7 +840,7 @@ fn claude_ai_sequence_with_registration_and_consent() {
 fn owner_commands_work_while_the_server_runs() {
     let s = Server::start();
     let code = code_for_preregistered(&s, CLAUDE_CALLBACK);
-    let access = redeem(&s, &code, None).json()["access_token"]
+    let access = redeem(&s, &code, Some(CLAUDE_CALLBACK)).json()["access_token"]
         .as_str()
         .unwrap()
         .to_string();

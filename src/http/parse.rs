@@ -76,6 +76,17 @@ pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<Head>, ParseErro
     if head_len > limits.max_head {
         return Err(ParseError::HeadTooLarge);
     }
+    // RFC 9112 §2.2 lets a recipient accept a bare LF as a line end; httparse does. We do not:
+    // a proxy in front that reads the same bytes otherwise may split the head differently
+    // (request smuggling), and no client we serve sends one.
+    let head = &buf[..head_len];
+    if head
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+    {
+        return Err(ParseError::Malformed("line endings must be CRLF"));
+    }
     let method = req.method.unwrap_or("");
     if !KNOWN_METHODS.contains(&method) {
         return Err(ParseError::UnknownMethod);
@@ -281,6 +292,23 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(h.path, "/a");
+    }
+
+    #[test]
+    fn bare_lf_is_refused() {
+        for req in [
+            "GET / HTTP/1.1\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n\n",
+            "GET / HTTP/1.1\nHost: a\n\n",
+        ] {
+            assert_eq!(
+                parse(req).unwrap_err(),
+                ParseError::Malformed("line endings must be CRLF"),
+                "{req:?}"
+            );
+        }
+        assert!(parse("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").is_ok());
     }
 
     #[test]

@@ -6,13 +6,12 @@
 //! page; after that, errors go back to the client in the redirect.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
-use super::token::{too_many, Client};
-use super::{names_this_server, random_secret, sha256};
+use super::token::Client;
+use super::{names_this_server, sha256};
 use crate::config;
 use crate::http::{Request, Response};
 use crate::router::App;
@@ -25,42 +24,27 @@ const CLAUDE_CALLBACKS: [&str; 2] = [
 
 /// How long a consent page stays valid.
 const CONSENT_TTL: Duration = Duration::from_secs(600);
-/// Outstanding consent forms at most (each a few dozen bytes): a crawler hammering the page
-/// cannot grow memory without bound.
-const MAX_CONSENTS: usize = 10_000;
 
 /// Anti-forgery tokens for the consent form, each bound to the exact authorization request
 /// it was shown for: a form posted with other parameters, or a token from another page, is
-/// refused.
-#[derive(Default)]
-pub struct ConsentTokens {
-    tokens: Mutex<HashMap<String, ([u8; 32], Instant)>>,
+/// refused. Signed rather than stored, so that no number of strangers' page views can crowd
+/// out the owner's (see [`super::sign`]).
+pub struct ConsentTokens(super::sign::FormTokens);
+
+impl Default for ConsentTokens {
+    fn default() -> Self {
+        ConsentTokens(super::sign::FormTokens::new(b"consent", CONSENT_TTL))
+    }
 }
 
 impl ConsentTokens {
     fn issue(&self, bound_to: [u8; 32]) -> String {
-        let t = random_secret();
-        if let Ok(mut map) = self.tokens.lock() {
-            map.retain(|_, (_, at)| at.elapsed() < CONSENT_TTL);
-            if map.len() < MAX_CONSENTS {
-                map.insert(t.clone(), (bound_to, Instant::now()));
-            }
-        }
-        t
+        self.0.issue(&bound_to)
     }
 
     /// Single use: a valid token is consumed.
     fn take(&self, token: &str, bound_to: &[u8; 32]) -> bool {
-        let Ok(mut map) = self.tokens.lock() else {
-            return false;
-        };
-        match map.get(token) {
-            Some((digest, at)) if at.elapsed() < CONSENT_TTL && digest == bound_to => {
-                map.remove(token);
-                true
-            }
-            _ => false,
-        }
+        self.0.take(token, bound_to)
     }
 }
 
@@ -69,6 +53,9 @@ impl ConsentTokens {
 struct AuthRequest {
     client_id: String,
     redirect_uri: String,
+    /// Whether the request named `redirect_uri` (it may be left out by a client with one
+    /// registered URI; the token request must then leave it out too, RFC 6749 §4.1.3).
+    redirect_uri_sent: bool,
     response_type: String,
     state: Option<String>,
     code_challenge: String,
@@ -82,7 +69,11 @@ impl AuthRequest {
     fn digest(&self) -> [u8; 32] {
         let parts = [
             self.client_id.as_str(),
-            &self.redirect_uri,
+            if self.redirect_uri_sent {
+                &self.redirect_uri
+            } else {
+                "\u{0}"
+            },
             &self.response_type,
             self.state.as_deref().unwrap_or("\u{0}"),
             &self.code_challenge,
@@ -102,7 +93,9 @@ impl AuthRequest {
             ));
         };
         put("client_id", &self.client_id);
-        put("redirect_uri", &self.redirect_uri);
+        if self.redirect_uri_sent {
+            put("redirect_uri", &self.redirect_uri);
+        }
         put("response_type", &self.response_type);
         if let Some(s) = &self.state {
             put("state", s);
@@ -131,10 +124,11 @@ pub fn get(app: &App, req: &Request) -> Response {
     if client.preregistered {
         // No owner password: the pre-registered confidential client is approved here, and
         // its secret, checked at the token endpoint, is the gate.
-        return approve(app, &client, &ar);
+        return approve(app, req, &client, &ar);
     }
-    redirect_error(
+    refuse(
         app,
+        &client,
         &ar,
         "access_denied",
         "this server has no owner password set, so it cannot ask for consent",
@@ -143,7 +137,7 @@ pub fn get(app: &App, req: &Request) -> Response {
 
 pub fn post(app: &App, req: &Request) -> Response {
     if let Some(wait) = app.limiter.blocked(req.client) {
-        return too_many(wait);
+        return too_many_page(wait);
     }
     let Some(password) = &app.cfg.owner_password else {
         return page(400, "No consent form is in use on this server.");
@@ -164,18 +158,49 @@ pub fn post(app: &App, req: &Request) -> Response {
         );
     }
     if form.get("action").map(String::as_str) == Some("deny") {
+        // The owner decided: the client hears it (RFC 6749 §4.1.2.1 access_denied).
         return redirect_error(app, &ar, "access_denied", "the owner denied access");
     }
     let given = form.get("password").map(String::as_str).unwrap_or("");
     let ok = sha256(given.as_bytes()).ct_eq(&sha256(password.expose().as_bytes()));
     if !bool::from(ok) {
+        // Counted like the token endpoint's failures: each of the first N wrong passwords
+        // gets the page again, the next attempt is 429 (checked at the top).
         app.limiter.fail(req.client);
-        if let Some(wait) = app.limiter.blocked(req.client) {
-            return too_many(wait);
-        }
         return consent_page(app, &client, &ar, Some("Wrong password. Try again."), 403);
     }
-    approve(app, &client, &ar)
+    approve(app, req, &client, &ar)
+}
+
+/// `429` as a page: the consent form is read by a person in a browser.
+fn too_many_page(wait: u64) -> Response {
+    page(
+        429,
+        &format!("Too many failed attempts from your address. Wait {wait} seconds and try again."),
+    )
+    .header("Retry-After", &wait.to_string())
+}
+
+/// Whether the owner has approved this client before: the pre-registered client (the
+/// operator configured it) or one holding a live grant.
+fn approved(app: &App, client: &Client) -> bool {
+    client.preregistered || app.store.has_grant(&client.id)
+}
+
+/// An error found before consent. It goes back to the client only if the owner approved that
+/// client before; otherwise it is a page, never a redirect: a client anyone can register with
+/// any redirect URI would make this server an open redirector (RFC 9700 §4.11.2: the
+/// authorization server "MUST NOT automatically redirect the user agent" to a URI it cannot
+/// trust).
+fn refuse(app: &App, client: &Client, ar: &AuthRequest, code: &str, description: &str) -> Response {
+    if approved(app, client) {
+        redirect_error(app, ar, code, description)
+    } else {
+        page(
+            400,
+            &format!("The authorization request was refused ({code}): {description}."),
+        )
+    }
 }
 
 /// Checks an authorization request. `Err` is the response to send: a plain page while the
@@ -203,10 +228,10 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
             "Unknown client_id: this application is not registered with this server.",
         ));
     };
-    let redirect_uri = match take("redirect_uri") {
-        Some(r) => r,
+    let (redirect_uri, redirect_uri_sent) = match take("redirect_uri") {
+        Some(r) => (r, true),
         // RFC 6749 §3.1.2.3: may be omitted when the client registered exactly one.
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None if client.redirect_uris.len() == 1 => (client.redirect_uris[0].clone(), false),
         None => return Err(page(400, "The authorization request has no redirect_uri.")),
     };
     if !redirect_allowed(app, &client, &redirect_uri) {
@@ -218,6 +243,7 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
     let ar = AuthRequest {
         client_id,
         redirect_uri,
+        redirect_uri_sent,
         response_type: take("response_type").unwrap_or_default(),
         state: seen.get("state").cloned(),
         code_challenge: take("code_challenge").unwrap_or_default(),
@@ -227,24 +253,27 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
         scope: take("scope"),
     };
     if ar.response_type != "code" {
-        return Err(redirect_error(
+        return Err(refuse(
             app,
+            &client,
             &ar,
             "unsupported_response_type",
             "response_type must be code",
         ));
     }
     if ar.code_challenge.is_empty() {
-        return Err(redirect_error(
+        return Err(refuse(
             app,
+            &client,
             &ar,
             "invalid_request",
             "code_challenge is required (PKCE with S256)",
         ));
     }
     if ar.code_challenge_method != "S256" {
-        return Err(redirect_error(
+        return Err(refuse(
             app,
+            &client,
             &ar,
             "invalid_request",
             "code_challenge_method must be S256",
@@ -252,8 +281,9 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
     }
     // A base64url SHA-256 is 43 characters; RFC 7636 allows 43 to 128 of the verifier set.
     if !super::grant::valid_verifier(&ar.code_challenge) {
-        return Err(redirect_error(
+        return Err(refuse(
             app,
+            &client,
             &ar,
             "invalid_request",
             "code_challenge is not a valid S256 challenge",
@@ -261,8 +291,9 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
     }
     if let Some(r) = &ar.resource {
         if !names_this_server(r, &app.resource, &app.issuer) {
-            return Err(redirect_error(
+            return Err(refuse(
                 app,
+                &client,
                 &ar,
                 "invalid_target",
                 "resource does not name this server",
@@ -332,12 +363,23 @@ fn redirect_allowed(app: &App, client: &Client, uri: &str) -> bool {
     }
 }
 
-fn approve(app: &App, client: &Client, ar: &AuthRequest) -> Response {
-    let resource = app.resource.clone();
-    let code = app
-        .codes
-        .issue(&client.id, &ar.redirect_uri, &ar.code_challenge, &resource);
-    redirect(app, ar, &[("code", &code)])
+fn approve(app: &App, req: &Request, client: &Client, ar: &AuthRequest) -> Response {
+    let code = app.codes.issue(&super::grant::CodeRequest {
+        client: &client.id,
+        redirect_uri: &ar.redirect_uri,
+        redirect_uri_sent: ar.redirect_uri_sent,
+        challenge: &ar.code_challenge,
+        resource: &app.resource,
+        from: req.client,
+    });
+    match code {
+        Some(code) => redirect(app, ar, &[("code", &code)]),
+        None => page(
+            429,
+            "Too many authorization requests from your address in the last minute. Wait a minute and try again.",
+        )
+        .header("Retry-After", "60"),
+    }
 }
 
 fn redirect_error(app: &App, ar: &AuthRequest, code: &str, description: &str) -> Response {
@@ -364,11 +406,26 @@ fn redirect(app: &App, ar: &AuthRequest, params: &[(&str, &str)]) -> Response {
     } else {
         '?'
     };
-    let location = format!("{}{sep}{}", ar.redirect_uri, q.finish());
+    let location = format!("{}{sep}{}", visible_ascii(&ar.redirect_uri), q.finish());
     Response::new(302)
         .header("Location", &location)
         .header("Cache-Control", "no-store")
         .header("Referrer-Policy", "no-referrer")
+}
+
+/// A URI with every byte outside visible ASCII percent-encoded, for a `Location` header: a
+/// registered redirect URI may hold UTF-8 in its path, and raw bytes there are not a valid
+/// header value (RFC 9110 §5.5) nor a URI (RFC 3986 §2.1).
+fn visible_ascii(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for b in uri.bytes() {
+        if (0x21..0x7f).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Headers for every page here: never framed (clickjacking the consent button), never

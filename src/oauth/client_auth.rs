@@ -25,7 +25,7 @@ impl Form {
                 continue;
             }
             if form.params.insert(k.to_string(), v.into_owned()).is_some() {
-                return Err(format!("parameter {k:?} is repeated"));
+                return Err(format!("parameter {} is repeated", super::quote(&k)));
             }
         }
         Ok(form)

@@ -1,7 +1,8 @@
 //! Grants `authorization_code` (RFC 6749 §4.1.3 with PKCE, RFC 7636) and `refresh_token`
 //! (RFC 6749 §6, rotated as OAuth 2.1 §4.3.1 asks of public clients, for everyone).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -21,13 +22,21 @@ pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long a redeemed code is remembered, so that a replay is recognised and the tokens
 /// issued from it are revoked (RFC 6749 §4.1.2).
 const USED_CODE_MEMORY: Duration = Duration::from_secs(600);
-/// Outstanding codes at most: each costs a few hundred bytes, and only the owner's consent
-/// (or the pre-registered client's own authorize call) makes one.
+/// Codes remembered at most, issued or redeemed (a few hundred bytes each). Past it the
+/// oldest goes: ten thousand codes in the minute between a code's issue and its redemption
+/// (about a second for real clients) would have to be made to push one out.
 const MAX_CODES: usize = 10_000;
+/// Codes one address block may be issued per [`CODE_TTL`]. A person connecting a client needs
+/// one; without an owner password the pre-registered client's codes are issued to anyone who
+/// asks, and this keeps a flood from one address small (issue 16, item 7).
+pub const CODES_PER_ADDRESS: usize = 30;
 
 struct Code {
     client: String,
     redirect_uri: String,
+    /// Whether the authorization request named `redirect_uri` (then the token request must
+    /// too, RFC 6749 §4.1.3).
+    redirect_uri_sent: bool,
     challenge: String,
     resource: String,
     issued: Instant,
@@ -35,41 +44,98 @@ struct Code {
     redeemed: Option<Option<String>>,
 }
 
+/// What a code is issued for.
+pub struct CodeRequest<'a> {
+    pub client: &'a str,
+    pub redirect_uri: &'a str,
+    pub redirect_uri_sent: bool,
+    pub challenge: &'a str,
+    pub resource: &'a str,
+    pub from: IpAddr,
+}
+
+#[derive(Default)]
+struct CodeTable {
+    codes: HashMap<[u8; 32], Code>,
+    /// Every code in issue order, for expiry from the front in O(1) per code.
+    order: VecDeque<(Instant, [u8; 32])>,
+    /// Codes issued in the last [`CODE_TTL`], per address block, in issue order.
+    recent: VecDeque<(Instant, [u8; 16])>,
+    per_address: HashMap<[u8; 16], usize>,
+}
+
+impl CodeTable {
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, key)) = self.order.front() {
+            if now.duration_since(*at) < USED_CODE_MEMORY && self.codes.len() < MAX_CODES {
+                break;
+            }
+            self.codes.remove(key);
+            self.order.pop_front();
+        }
+        while let Some((at, block)) = self.recent.front() {
+            if now.duration_since(*at) < CODE_TTL {
+                break;
+            }
+            if let Some(n) = self.per_address.get_mut(block) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_address.remove(block);
+                }
+            }
+            self.recent.pop_front();
+        }
+    }
+}
+
 /// Authorization codes live in memory only: they last a minute, and a restart in that
 /// minute costs the user one more click.
 #[derive(Default)]
 pub struct Codes {
-    codes: Mutex<HashMap<[u8; 32], Code>>,
+    table: Mutex<CodeTable>,
 }
 
 impl Codes {
-    pub fn issue(
-        &self,
-        client: &str,
-        redirect_uri: &str,
-        challenge: &str,
-        resource: &str,
-    ) -> String {
+    /// A new code, or `None` when the address block has had [`CODES_PER_ADDRESS`] in the
+    /// last minute.
+    pub fn issue(&self, r: &CodeRequest) -> Option<String> {
         let code = random_secret();
-        if let Ok(mut codes) = self.codes.lock() {
-            codes.retain(|_, c| c.issued.elapsed() < USED_CODE_MEMORY);
-            if codes.len() >= MAX_CODES {
-                // Drop the oldest unredeemed codes first; they are about to expire anyway.
-                codes.retain(|_, c| c.redeemed.is_some() || c.issued.elapsed() < CODE_TTL / 2);
-            }
-            codes.insert(
-                sha256(code.as_bytes()),
-                Code {
-                    client: client.to_string(),
-                    redirect_uri: redirect_uri.to_string(),
-                    challenge: challenge.to_string(),
-                    resource: resource.to_string(),
-                    issued: Instant::now(),
-                    redeemed: None,
-                },
-            );
+        let now = Instant::now();
+        let mut t = self.table.lock().ok()?;
+        t.expire(now);
+        let block = crate::limiter::prefix(r.from);
+        let n = t.per_address.entry(block).or_default();
+        if *n >= CODES_PER_ADDRESS {
+            return None;
         }
-        code
+        *n += 1;
+        t.recent.push_back((now, block));
+        let key = sha256(code.as_bytes());
+        t.order.push_back((now, key));
+        t.codes.insert(
+            key,
+            Code {
+                client: r.client.to_string(),
+                redirect_uri: r.redirect_uri.to_string(),
+                redirect_uri_sent: r.redirect_uri_sent,
+                challenge: r.challenge.to_string(),
+                resource: r.resource.to_string(),
+                issued: now,
+                redeemed: None,
+            },
+        );
+        Some(code)
+    }
+
+    /// Whether `code` is unredeemed, unexpired and `client`'s: a credential no guesser has
+    /// (see `oauth::token::authenticated_form`).
+    pub fn is_live(&self, code: &str, client: &str) -> bool {
+        let Ok(t) = self.table.lock() else {
+            return false;
+        };
+        t.codes.get(&sha256(code.as_bytes())).is_some_and(|c| {
+            c.client == client && c.redeemed.is_none() && c.issued.elapsed() < CODE_TTL
+        })
     }
 }
 
@@ -98,10 +164,10 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
     };
     let key = sha256(code.as_bytes());
     let (resource, replayed_grant) = {
-        let Ok(mut codes) = app.codes.codes.lock() else {
+        let Ok(mut table) = app.codes.table.lock() else {
             return error(500, "server_error", "internal error");
         };
-        let Some(c) = codes.get_mut(&key) else {
+        let Some(c) = table.codes.get_mut(&key) else {
             return invalid_grant("the authorization code is unknown or expired");
         };
         // A failed client authentication never reaches here, and a wrong client or
@@ -109,27 +175,38 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         if c.client != client.id {
             return invalid_grant("the authorization code was issued to another client");
         }
-        if form
-            .get("redirect_uri")
-            .is_some_and(|r| r != c.redirect_uri)
-        {
-            return invalid_grant("redirect_uri differs from the one in the authorization request");
-        }
-        match &c.redeemed {
-            Some(grant) => (String::new(), Some(grant.clone())),
-            None if c.issued.elapsed() >= CODE_TTL => {
+        if let Some(grant) = &c.redeemed {
+            // A replay is a replay whatever else it says.
+            (String::new(), Some(grant.clone()))
+        } else {
+            match form.get("redirect_uri") {
+                Some(r) if r != c.redirect_uri => {
+                    return invalid_grant(
+                        "redirect_uri differs from the one in the authorization request",
+                    )
+                }
+                // RFC 6749 §4.1.3 (and OAuth 2.1 §4.1.3): redirect_uri is "REQUIRED, if the
+                // "redirect_uri" parameter was included in the authorization request".
+                None if c.redirect_uri_sent => {
+                    return error(
+                        400,
+                        "invalid_request",
+                        "redirect_uri is required: the authorization request had one",
+                    )
+                }
+                _ => {}
+            }
+            if c.issued.elapsed() >= CODE_TTL {
                 return invalid_grant("the authorization code has expired");
             }
-            None => {
-                // From here the code is spent, whatever the verifier says.
-                c.redeemed = Some(None);
-                let ok = valid_verifier(verifier)
-                    && bool::from(s256(verifier).as_bytes().ct_eq(c.challenge.as_bytes()));
-                if !ok {
-                    return invalid_grant("code_verifier does not match the code_challenge");
-                }
-                (c.resource.clone(), None)
+            // From here the code is spent, whatever the verifier says.
+            c.redeemed = Some(None);
+            let ok = valid_verifier(verifier)
+                && bool::from(s256(verifier).as_bytes().ct_eq(c.challenge.as_bytes()));
+            if !ok {
+                return invalid_grant("code_verifier does not match the code_challenge");
             }
+            (c.resource.clone(), None)
         }
     };
     if let Some(grant) = replayed_grant {
@@ -143,49 +220,34 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         }
         return invalid_grant("the authorization code was already used; its tokens are revoked");
     }
-    let (grant, refresh) =
-        match app
-            .store
-            .create_grant(&client.id, &resource, app.cfg.refresh_token_ttl)
-        {
-            Ok(v) => v,
-            Err(e) => return storage_error(e),
-        };
-    if let Ok(mut codes) = app.codes.codes.lock() {
-        if let Some(c) = codes.get_mut(&key) {
-            c.redeemed = Some(Some(grant.clone()));
+    let issued = match app.store.create_grant(
+        &client.id,
+        &resource,
+        app.cfg.refresh_token_ttl,
+        app.cfg.access_token_ttl,
+    ) {
+        Ok(v) => v,
+        Err(e) => return storage_error(e),
+    };
+    if let Ok(mut table) = app.codes.table.lock() {
+        if let Some(c) = table.codes.get_mut(&key) {
+            c.redeemed = Some(Some(issued.grant.clone()));
         }
     }
-    match app.store.issue_access(
-        &client.id,
-        Some(&grant),
-        &resource,
-        app.cfg.access_token_ttl,
-        true,
-    ) {
-        Ok(access) => token_response(app, &access, Some(&refresh)),
-        Err(e) => storage_error(e),
-    }
+    token_response(app, &issued.access, Some(&issued.refresh))
 }
 
 pub fn refresh_token(app: &App, client: &Client, form: &Form) -> Response {
     let Some(presented) = form.get("refresh_token") else {
         return error(400, "invalid_request", "refresh_token is required");
     };
-    match app
-        .store
-        .rotate_refresh(presented, &client.id, app.cfg.refresh_token_ttl)
-    {
-        Ok((grant_id, grant, refresh)) => match app.store.issue_access(
-            &client.id,
-            Some(&grant_id),
-            &grant.res,
-            app.cfg.access_token_ttl,
-            true,
-        ) {
-            Ok(access) => token_response(app, &access, Some(&refresh)),
-            Err(e) => storage_error(e),
-        },
+    match app.store.rotate_refresh(
+        presented,
+        &client.id,
+        app.cfg.refresh_token_ttl,
+        app.cfg.access_token_ttl,
+    ) {
+        Ok(issued) => token_response(app, &issued.access, Some(&issued.refresh)),
         Err(RefreshError::Invalid) => {
             invalid_grant("the refresh token is unknown, expired, revoked or another client's")
         }

@@ -22,9 +22,10 @@ const MAX_REDIRECT_URIS: usize = 10;
 const MAX_URI_LEN: usize = 2000;
 const MAX_NAME_LEN: usize = 200;
 
+/// Counted per address block (IPv4 address, IPv6 /64; see [`crate::limiter::prefix`]).
 #[derive(Default)]
 pub struct RegistrationLimiter {
-    recent: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    recent: Mutex<HashMap<[u8; 16], Vec<Instant>>>,
 }
 
 impl RegistrationLimiter {
@@ -37,7 +38,7 @@ impl RegistrationLimiter {
         if map.len() > 10_000 {
             map.retain(|_, v| v.iter().any(|t| t.elapsed() < hour));
         }
-        let v = map.entry(ip).or_default();
+        let v = map.entry(crate::limiter::prefix(ip)).or_default();
         v.retain(|t| t.elapsed() < hour);
         if v.len() >= PER_HOUR {
             return false;
@@ -88,8 +89,13 @@ pub fn register(app: &App, req: &Request) -> Response {
     client.client_id = id.clone();
     client.secret_hash = secret.as_ref().map(|s| hex(&sha256(s.as_bytes())));
     client.created = crate::time::unix_now();
-    if let Err(e) = app.store.register_client(client.clone()) {
-        return super::token::storage_error(e);
+    match app.store.register_client(client.clone()) {
+        Ok(0) => {}
+        Ok(n) => crate::log::line(&format!(
+            "registration: dropped {n} registered clients unused for a day or beyond the {} unused ones kept",
+            super::store::MAX_UNUSED_CLIENTS
+        )),
+        Err(e) => return super::token::storage_error(e),
     }
     let mut out = json!({
         "client_id": id,
@@ -112,6 +118,69 @@ pub fn register(app: &App, req: &Request) -> Response {
 
 type Validated = (RegisteredClient, Option<String>);
 
+/// A redirect URI a client may register: https, or http on a loopback host (RFC 8252 §7.3),
+/// no fragment, no userinfo, at most 2,000 characters.
+pub fn check_redirect_uri(s: &str) -> Result<(), String> {
+    let ok = s.len() <= MAX_URI_LEN
+        && config::parse_url(s)
+            .is_some_and(|p| p.scheme == "https" || config::is_loopback_host(p.host));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "redirect URI {} must be an https:// URL, or http:// on a loopback host, without a fragment",
+            crate::oauth::quote(s)
+        ))
+    }
+}
+
+/// A client name is shown on the consent page and printed by `brain-mcp grants`: at most
+/// 200 characters and no control characters (a newline would forge a line of that output).
+pub fn check_client_name(n: &str) -> Result<(), String> {
+    if n.chars().count() > MAX_NAME_LEN || n.chars().any(char::is_control) {
+        Err(
+            "client_name must be a string of at most 200 characters without control characters"
+                .into(),
+        )
+    } else {
+        Ok(())
+    }
+}
+
+/// The grant types a registered client may hold: `client_credentials` is only for the
+/// pre-registered client (a token without the owner's consent otherwise; issue 16, item 1).
+const REGISTRABLE_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
+
+/// The rules of [`validate`] for a client read back from `oauth.jsonl`.
+pub fn check_stored(c: &RegisteredClient) -> Result<(), String> {
+    if c.redirect_uris.is_empty() || c.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err("a registered client has no or too many redirect URIs".into());
+    }
+    for u in &c.redirect_uris {
+        check_redirect_uri(u)?;
+    }
+    if let Some(n) = &c.client_name {
+        check_client_name(n)?;
+    }
+    if !matches!(
+        c.auth_method.as_str(),
+        "none" | "client_secret_post" | "client_secret_basic"
+    ) || (c.auth_method == "none") != c.secret_hash.is_none()
+    {
+        return Err("a registered client has a bad token_endpoint_auth_method".into());
+    }
+    // `client_credentials` may appear in clients registered before it was refused; it is
+    // dropped when the record is applied.
+    if !c
+        .grant_types
+        .iter()
+        .all(|g| REGISTRABLE_GRANTS.contains(&g.as_str()) || g == "client_credentials")
+    {
+        return Err("a registered client has an unknown grant type".into());
+    }
+    Ok(())
+}
+
 fn validate(meta: &Value) -> Result<Validated, Response> {
     let uris = match meta.get("redirect_uris") {
         Some(Value::Array(a)) if !a.is_empty() && a.len() <= MAX_REDIRECT_URIS => a,
@@ -130,15 +199,7 @@ fn validate(meta: &Value) -> Result<Validated, Response> {
                 "each redirect URI must be a string",
             ));
         };
-        let ok = s.len() <= MAX_URI_LEN
-            && config::parse_url(s)
-                .is_some_and(|p| p.scheme == "https" || config::is_loopback_host(p.host));
-        if !ok {
-            return Err(bad(
-                "invalid_redirect_uri",
-                &format!("{s:?} must be an https:// URL, or http:// on a loopback host, without a fragment"),
-            ));
-        }
+        check_redirect_uri(s).map_err(|m| bad("invalid_redirect_uri", &m))?;
         redirect_uris.push(s.to_string());
     }
     // RFC 7591 §2: the default is client_secret_basic.
@@ -158,24 +219,29 @@ fn validate(meta: &Value) -> Result<Validated, Response> {
         )),
     };
     let public = auth_method == "none";
+    // RFC 7591 §3.2.1: the server "MAY reject or replace any of the client's requested
+    // metadata values"; grant types we do not register (client_credentials, jwt-bearer,
+    // device_code ...) are left out, and the response says which were registered.
     let grant_types = match meta.get("grant_types") {
-        None | Some(Value::Null) => vec![
-            "authorization_code".to_string(),
-            "refresh_token".to_string(),
-        ],
+        None | Some(Value::Null) => REGISTRABLE_GRANTS.map(String::from).to_vec(),
         Some(Value::Array(a)) => {
-            let mut out = Vec::new();
+            let mut out: Vec<String> = Vec::new();
             for g in a {
-                match g.as_str() {
-                    Some(g @ ("authorization_code" | "refresh_token")) => out.push(g.to_string()),
-                    Some("client_credentials") if !public => out.push("client_credentials".into()),
-                    _ => {
-                        return Err(bad(
-                            "invalid_client_metadata",
-                            "grant_types may hold authorization_code, refresh_token and (for confidential clients) client_credentials",
-                        ))
-                    }
+                let Some(g) = g.as_str() else {
+                    return Err(bad(
+                        "invalid_client_metadata",
+                        "grant_types must be a list of strings",
+                    ));
+                };
+                if REGISTRABLE_GRANTS.contains(&g) && !out.iter().any(|o| o == g) {
+                    out.push(g.to_string());
                 }
+            }
+            if !out.iter().any(|g| g == "authorization_code") {
+                return Err(bad(
+                    "invalid_client_metadata",
+                    "registered clients use the authorization_code grant (with refresh_token); client_credentials is only for the pre-registered client",
+                ));
             }
             out
         }
@@ -192,16 +258,18 @@ fn validate(meta: &Value) -> Result<Validated, Response> {
             ));
         }
     }
-    let client_name = match meta.get("client_name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(n)) if n.chars().count() <= MAX_NAME_LEN => Some(n.clone()),
-        Some(_) => {
-            return Err(bad(
+    let client_name =
+        match meta.get("client_name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) => {
+                check_client_name(n).map_err(|m| bad("invalid_client_metadata", &m))?;
+                Some(n.clone())
+            }
+            Some(_) => return Err(bad(
                 "invalid_client_metadata",
-                "client_name must be a string of at most 200 characters",
-            ))
-        }
-    };
+                "client_name must be a string of at most 200 characters without control characters",
+            )),
+        };
     let secret = (!public).then(|| format!("bms_{}", random_secret()));
     Ok((
         RegisteredClient {
@@ -212,6 +280,7 @@ fn validate(meta: &Value) -> Result<Validated, Response> {
             client_name,
             grant_types,
             created: 0,
+            first_used: None,
         },
         secret,
     ))

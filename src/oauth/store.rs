@@ -29,6 +29,17 @@ pub const MAX_LIVE_ACCESS_PER_OWNER: usize = 100;
 /// Dead records (expired, revoked or evicted) the file may carry beyond its live ones before
 /// it is rewritten while the server runs.
 const COMPACT_SLACK: usize = 10_000;
+/// The same in bytes: a registration can be 20 KiB (ten 2,000-character redirect URIs), so a
+/// count of records alone would let dead registrations grow the file by hundreds of MiB.
+const COMPACT_SLACK_BYTES: u64 = 4 << 20;
+
+/// Registered clients that no authorization has used yet, at most. They cost nothing to make
+/// (registration is open while an owner password is set), so a stranger could make them
+/// forever; past this number the oldest unused one is dropped for the new one. Clients the
+/// owner approved are never dropped for this.
+pub const MAX_UNUSED_CLIENTS: usize = 100;
+/// A registered client that no authorization has used within this time is forgotten.
+pub const UNUSED_CLIENT_TTL: u64 = 24 * 3600;
 
 /// A client registered through RFC 7591.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,6 +52,16 @@ pub struct RegisteredClient {
     pub client_name: Option<String>,
     pub grant_types: Vec<String>,
     pub created: u64,
+    /// When an authorization first used this client (a grant was created for it). `None`:
+    /// never used, and forgotten [`UNUSED_CLIENT_TTL`] after `created`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_used: Option<u64>,
+}
+
+impl RegisteredClient {
+    fn expired_unused(&self, now: u64) -> bool {
+        self.first_used.is_none() && now >= self.created.saturating_add(UNUSED_CLIENT_TTL)
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +101,85 @@ enum Record {
     },
 }
 
+/// Grant IDs as [`Store::create_grant`] makes them: `g_` and 16 base64url characters.
+fn valid_grant_id(id: &str) -> bool {
+    id.len() == 18
+        && id.starts_with("g_")
+        && id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn check_hash(h: &str) -> Result<(), String> {
+    parse_hash(h)
+        .map(|_| ())
+        .ok_or_else(|| "a token hash is not 64 hex digits".to_string())
+}
+
+fn check_client(id: &str) -> Result<(), String> {
+    if super::valid_client_id(id) {
+        Ok(())
+    } else {
+        Err("a client ID is not 1 to 255 characters of [A-Za-z0-9._~-]".into())
+    }
+}
+
+fn check_grant(id: &str) -> Result<(), String> {
+    if valid_grant_id(id) {
+        Ok(())
+    } else {
+        Err("a grant ID is malformed".into())
+    }
+}
+
+fn check_resource(res: &str) -> Result<(), String> {
+    match crate::config::parse_url(res) {
+        Some(_) => Ok(()),
+        None => Err("a resource is not an http(s) URL".into()),
+    }
+}
+
+impl Record {
+    /// The rules new input passes, applied to a record read back from the file.
+    fn check(&self) -> Result<(), String> {
+        match self {
+            Record::Access {
+                h,
+                client,
+                grant,
+                res,
+                ..
+            } => {
+                check_hash(h)?;
+                check_client(client)?;
+                grant.as_deref().map_or(Ok(()), check_grant)?;
+                check_resource(res)
+            }
+            Record::Grant {
+                id, client, res, ..
+            } => {
+                check_grant(id)?;
+                check_client(client)?;
+                check_resource(res)
+            }
+            Record::Refresh { h, grant, .. } => {
+                check_hash(h)?;
+                check_grant(grant)
+            }
+            Record::RevokeGrant { id } | Record::Used { grant: id, .. } => check_grant(id),
+            Record::RevokeAccess { h } => check_hash(h),
+            Record::RevokeClient { id } => check_client(id),
+            Record::Client(c) => {
+                check_client(&c.client_id)?;
+                if let Some(h) = &c.secret_hash {
+                    check_hash(h)?;
+                }
+                super::register::check_stored(c)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Access {
     pub client: String,
@@ -114,11 +214,22 @@ struct State {
     records: usize,
     /// The line count at which the file is next rewritten while running (0: not yet set).
     compact_at: usize,
+    /// Bytes in the file, and the size at which it is next rewritten.
+    bytes: u64,
+    compact_bytes_at: u64,
 }
 
 pub struct Store {
     path: PathBuf,
     inner: Mutex<(File, State)>,
+}
+
+/// What a code exchange or a refresh hands out.
+#[derive(Debug)]
+pub struct Issued {
+    pub grant: String,
+    pub refresh: String,
+    pub access: String,
 }
 
 /// What went wrong with a presented refresh token.
@@ -182,6 +293,11 @@ impl State {
                 res,
                 at,
             } => {
+                // A grant is what makes a registered client "used" (kept past a day). Stores
+                // written before `first_used` existed learn it here.
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.first_used.get_or_insert(at);
+                }
                 self.grants.insert(
                     id,
                     Grant {
@@ -207,7 +323,10 @@ impl State {
                     self.access.remove(&h);
                 }
             }
-            Record::Client(c) => {
+            Record::Client(mut c) => {
+                // Registered clients never get client_credentials (issue 16, item 1): a
+                // client registered with it before that rule keeps its other grants.
+                c.grant_types.retain(|g| g != "client_credentials");
                 self.clients.insert(c.client_id.clone(), c);
             }
             Record::RevokeClient { id } => {
@@ -381,7 +500,19 @@ impl Store {
                 let last = i + 1 == count;
                 let complete = line.ends_with(b"\n");
                 match serde_json::from_slice::<Record>(&line) {
-                    Ok(rec) if complete => state.apply(rec, now),
+                    // Every record passes the rules new input passes (issue 16, item 10): a
+                    // crafted line with a newline in a client ID or a bad redirect URI stops
+                    // the start instead of being served or printed.
+                    Ok(rec) if complete => match rec.check() {
+                        Ok(()) => state.apply(rec, now),
+                        Err(why) => {
+                            return Err(Error::Store(format!(
+                                "{} line {}: {why}; the file is damaged or was edited by hand (restore it from a backup, or move it away to forget every issued token)",
+                                path.display(),
+                                i + 1
+                            )))
+                        }
+                    },
                     _ if last => {
                         torn = true;
                         crate::log::line(&format!(
@@ -401,6 +532,7 @@ impl Store {
                 }
             }
         }
+        state.clients.retain(|_, c| !c.expired_unused(now));
         let live = state.snapshot();
         // Rewrite when most of the file is dead (expired or revoked): it keeps the file from
         // growing without bound, and skipping it otherwise lets the server start on a full
@@ -408,26 +540,46 @@ impl Store {
         // A torn tail must go before anything is appended after it.
         let file = if torn || !path.exists() || state.records > 2 * live.len() + 100 {
             state.records = live.len();
-            write_atomically(&path, &live)?
+            let (f, bytes) = write_atomically(&path, &live)?;
+            state.bytes = bytes;
+            f
         } else {
-            OpenOptions::new()
+            let f = OpenOptions::new()
                 .append(true)
                 .open(&path)
-                .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?
+                .map_err(|e| Error::Io(format!("cannot open {}", path.display()), e))?;
+            state.bytes = f.metadata().map(|m| m.len()).unwrap_or(0);
+            f
         };
         state.compact_at = 2 * live.len() + COMPACT_SLACK;
+        state.compact_bytes_at = 2 * state.bytes + COMPACT_SLACK_BYTES;
         Ok(Store {
             path,
             inner: Mutex::new((file, state)),
         })
     }
 
-    fn append(&self, mut recs: Vec<Record>, durable: bool) -> Result<(), std::io::Error> {
-        let mut guard = self
-            .inner
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, (File, State)>, std::io::Error> {
+        self.inner
             .lock()
-            .map_err(|_| std::io::Error::other("store lock poisoned"))?;
+            .map_err(|_| std::io::Error::other("store lock poisoned"))
+    }
+
+    fn append(&self, recs: Vec<Record>, durable: bool) -> Result<(), std::io::Error> {
+        let mut guard = self.lock()?;
         let (file, state) = &mut *guard;
+        Self::append_locked(&self.path, file, state, recs, durable)
+    }
+
+    /// Writes `recs` (fsynced when `durable`) and applies them, under the caller's lock: a
+    /// check made under the same lock still holds when the records land.
+    fn append_locked(
+        path: &Path,
+        file: &mut File,
+        state: &mut State,
+        mut recs: Vec<Record>,
+        durable: bool,
+    ) -> Result<(), std::io::Error> {
         let now = unix_now();
         // A token past its owner's limit revokes the oldest, in the same write.
         let mut evicted = Vec::new();
@@ -453,11 +605,12 @@ impl Store {
             let _ = file.set_len(before);
             return Err(e);
         }
+        state.bytes = before + buf.len() as u64;
         for r in recs {
             state.apply(r, now);
         }
-        if state.records >= state.compact_at {
-            Self::compact(&self.path, file, state);
+        if state.records >= state.compact_at || state.bytes >= state.compact_bytes_at {
+            Self::compact(path, file, state);
         }
         Ok(())
     }
@@ -470,10 +623,12 @@ impl Store {
         state.drop_expired(unix_now());
         let live = state.snapshot();
         match write_atomically(path, &live) {
-            Ok(f) => {
+            Ok((f, bytes)) => {
                 *file = f;
                 state.records = live.len();
+                state.bytes = bytes;
                 state.compact_at = 2 * state.live_records() + COMPACT_SLACK;
+                state.compact_bytes_at = 2 * bytes + COMPACT_SLACK_BYTES;
             }
             Err(e) => {
                 crate::log::line(&format!(
@@ -481,6 +636,7 @@ impl Store {
                     path.display()
                 ));
                 state.compact_at = 2 * state.records + COMPACT_SLACK;
+                state.compact_bytes_at = 2 * state.bytes + COMPACT_SLACK_BYTES;
             }
         }
     }
@@ -516,80 +672,139 @@ impl Store {
         (a.exp > unix_now()).then(|| a.clone())
     }
 
-    /// A new grant with its first refresh token, on disk before returning.
+    /// A new grant with its first refresh token and access token, in one write that is on
+    /// disk before returning. Marks a registered client as used.
     pub fn create_grant(
         &self,
         client: &str,
         res: &str,
         refresh_ttl: u64,
-    ) -> Result<(String, String), std::io::Error> {
-        let id = format!("g_{}", &random_secret()[..16]);
+        access_ttl: u64,
+    ) -> Result<Issued, std::io::Error> {
+        let grant = format!("g_{}", &random_secret()[..16]);
         let refresh = format!("bmr_{}", random_secret());
+        let access = format!("bma_{}", random_secret());
         let now = unix_now();
-        self.append(
-            vec![
-                Record::Grant {
-                    id: id.clone(),
-                    client: client.to_string(),
-                    res: res.to_string(),
-                    at: now,
-                },
-                Record::Refresh {
-                    h: hash_hex(&refresh),
-                    grant: id.clone(),
-                    exp: now + refresh_ttl,
-                },
-            ],
-            true,
-        )?;
-        Ok((id, refresh))
+        let mut guard = self.lock()?;
+        let (file, state) = &mut *guard;
+        let mut recs = Vec::new();
+        if let Some(c) = state.clients.get(client) {
+            if c.first_used.is_none() {
+                recs.push(Record::Client(RegisteredClient {
+                    first_used: Some(now),
+                    ..c.clone()
+                }));
+            }
+        }
+        recs.extend([
+            Record::Grant {
+                id: grant.clone(),
+                client: client.to_string(),
+                res: res.to_string(),
+                at: now,
+            },
+            Record::Refresh {
+                h: hash_hex(&refresh),
+                grant: grant.clone(),
+                exp: now + refresh_ttl,
+            },
+            Record::Access {
+                h: hash_hex(&access),
+                client: client.to_string(),
+                grant: Some(grant.clone()),
+                res: res.to_string(),
+                exp: now + access_ttl,
+            },
+        ]);
+        Self::append_locked(&self.path, file, state, recs, true)?;
+        Ok(Issued {
+            grant,
+            refresh,
+            access,
+        })
     }
 
-    /// Exchanges a refresh token for a new one (rotation). Presenting a rotated token
-    /// revokes its whole grant.
+    /// Exchanges a refresh token for a new one and a new access token (rotation). Presenting
+    /// a rotated token revokes its whole grant. The check and the write happen under one
+    /// lock: two requests racing with the same token cannot both win (issue 16, item 2), and
+    /// the loser, seeing a rotated token, revokes the grant as OAuth 2.1 §4.3.1 asks ("the
+    /// authorization server cannot determine which party submitted the invalid refresh
+    /// token ... will revoke the active refresh token").
     pub fn rotate_refresh(
         &self,
         presented: &str,
         client: &str,
         refresh_ttl: u64,
-    ) -> Result<(String, Grant, String), RefreshError> {
+        access_ttl: u64,
+    ) -> Result<Issued, RefreshError> {
         let h = sha256(presented.as_bytes());
         let now = unix_now();
-        let (grant_id, grant) = {
-            let guard = self.inner.lock().map_err(|_| RefreshError::Io)?;
-            let state = &guard.1;
-            let gid = state.refresh.get(&h).ok_or(RefreshError::Invalid)?.clone();
-            let g = state.grants.get(&gid).ok_or(RefreshError::Invalid)?.clone();
-            if g.client != client {
-                return Err(RefreshError::Invalid);
-            }
-            if g.current_refresh != Some(h) {
-                drop(guard);
-                self.revoke_grant(&gid).map_err(|_| RefreshError::Io)?;
-                return Err(RefreshError::Reused);
-            }
-            if g.refresh_exp <= now {
-                return Err(RefreshError::Invalid);
-            }
-            (gid, g)
-        };
+        let mut guard = self.lock().map_err(|_| RefreshError::Io)?;
+        let (file, state) = &mut *guard;
+        let gid = state.refresh.get(&h).ok_or(RefreshError::Invalid)?.clone();
+        let g = state.grants.get(&gid).ok_or(RefreshError::Invalid)?;
+        if g.client != client {
+            return Err(RefreshError::Invalid);
+        }
+        if g.current_refresh != Some(h) {
+            Self::append_locked(
+                &self.path,
+                file,
+                state,
+                vec![Record::RevokeGrant { id: gid }],
+                true,
+            )
+            .map_err(|_| RefreshError::Io)?;
+            return Err(RefreshError::Reused);
+        }
+        if g.refresh_exp <= now {
+            return Err(RefreshError::Invalid);
+        }
+        let res = g.res.clone();
         let refresh = format!("bmr_{}", random_secret());
-        self.append(
-            vec![
-                Record::Refresh {
-                    h: hash_hex(&refresh),
-                    grant: grant_id.clone(),
-                    exp: now + refresh_ttl,
-                },
-                Record::Used {
-                    grant: grant_id.clone(),
-                    at: now,
-                },
-            ],
-            true,
-        )
-        .map_err(|_| RefreshError::Io)?;
-        Ok((grant_id, grant, refresh))
+        let access = format!("bma_{}", random_secret());
+        let recs = vec![
+            Record::Refresh {
+                h: hash_hex(&refresh),
+                grant: gid.clone(),
+                exp: now + refresh_ttl,
+            },
+            Record::Used {
+                grant: gid.clone(),
+                at: now,
+            },
+            Record::Access {
+                h: hash_hex(&access),
+                client: client.to_string(),
+                grant: Some(gid.clone()),
+                res,
+                exp: now + access_ttl,
+            },
+        ];
+        Self::append_locked(&self.path, file, state, recs, true).map_err(|_| RefreshError::Io)?;
+        Ok(Issued {
+            grant: gid,
+            refresh,
+            access,
+        })
+    }
+
+    /// Whether `token` is the current, unexpired refresh token of a grant of `client`: a
+    /// credential no guesser has, which lets a refresh through a rate limit that strangers
+    /// on the same address tripped (see `oauth::token::authenticated_form`).
+    pub fn refresh_is_current(&self, token: &str, client: &str) -> bool {
+        let h = sha256(token.as_bytes());
+        let Ok(guard) = self.inner.lock() else {
+            return false;
+        };
+        let state = &guard.1;
+        state
+            .refresh
+            .get(&h)
+            .and_then(|gid| state.grants.get(gid))
+            .is_some_and(|g| {
+                g.client == client && g.current_refresh == Some(h) && g.refresh_exp > unix_now()
+            })
     }
 
     pub fn revoke_grant(&self, id: &str) -> Result<(), std::io::Error> {
@@ -623,12 +838,104 @@ impl Store {
         }
     }
 
-    pub fn register_client(&self, c: RegisteredClient) -> Result<(), std::io::Error> {
-        self.append(vec![Record::Client(c)], true)
+    /// Registers a client (issue 16, item 6): unused registrations older than a day go in
+    /// the same write, and when [`MAX_UNUSED_CLIENTS`] unused ones remain, the oldest of them
+    /// makes room. Returns how many were dropped.
+    pub fn register_client(&self, c: RegisteredClient) -> Result<usize, std::io::Error> {
+        let now = unix_now();
+        let mut guard = self.lock()?;
+        let (file, state) = &mut *guard;
+        let mut unused: Vec<(u64, &String)> = state
+            .clients
+            .values()
+            .filter(|c| c.first_used.is_none())
+            .map(|c| (c.created, &c.client_id))
+            .collect();
+        unused.sort();
+        let expired = unused
+            .iter()
+            .take_while(|(created, _)| now >= created.saturating_add(UNUSED_CLIENT_TTL))
+            .count();
+        let over = unused.len().saturating_sub(MAX_UNUSED_CLIENTS - 1);
+        let mut recs: Vec<Record> = unused[..expired.max(over)]
+            .iter()
+            .map(|(_, id)| Record::RevokeClient { id: (*id).clone() })
+            .collect();
+        let dropped = recs.len();
+        recs.push(Record::Client(c));
+        Self::append_locked(&self.path, file, state, recs, true)?;
+        Ok(dropped)
     }
 
+    /// A registered client, unless it went unused for a day (then it is as good as gone,
+    /// whether or not a registration has cleared it out yet).
     pub fn client(&self, id: &str) -> Option<RegisteredClient> {
-        self.inner.lock().ok()?.1.clients.get(id).cloned()
+        let guard = self.inner.lock().ok()?;
+        let c = guard.1.clients.get(id)?;
+        (!c.expired_unused(unix_now())).then(|| c.clone())
+    }
+
+    /// Whether `client` holds a live grant (the owner approved it).
+    pub fn has_grant(&self, client: &str) -> bool {
+        self.inner
+            .lock()
+            .is_ok_and(|g| g.1.grants.values().any(|gr| gr.client == client))
+    }
+
+    /// Every registered client not yet forgotten, for `brain-mcp grants`.
+    pub fn clients(&self) -> Vec<RegisteredClient> {
+        let now = unix_now();
+        match self.inner.lock() {
+            Ok(g) => {
+                g.1.clients
+                    .values()
+                    .filter(|c| !c.expired_unused(now))
+                    .cloned()
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Live access tokens held outside any grant (`client_credentials`), per client: how many
+    /// and when the last of them expires. For `brain-mcp grants`.
+    pub fn grantless_tokens(&self) -> Vec<(String, usize, u64)> {
+        let Ok(g) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let now = unix_now();
+        let mut by_client: HashMap<&str, (usize, u64)> = HashMap::new();
+        for a in g.1.access.values() {
+            if a.grant.is_none() && a.exp > now {
+                let e = by_client.entry(&a.client).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(a.exp);
+            }
+        }
+        by_client
+            .into_iter()
+            .map(|(c, (n, exp))| (c.to_string(), n, exp))
+            .collect()
+    }
+
+    /// Revokes every access token held outside a grant by a client other than `allowed` (the
+    /// pre-registered client): only it may use `client_credentials`. Tokens that registered
+    /// clients obtained before that rule (issue 16, item 1) end here, at start. Returns how
+    /// many.
+    pub fn revoke_grantless_except(&self, allowed: Option<&str>) -> Result<usize, std::io::Error> {
+        let mut guard = self.lock()?;
+        let (file, state) = &mut *guard;
+        let recs: Vec<Record> = state
+            .access
+            .iter()
+            .filter(|(_, a)| a.grant.is_none() && Some(a.client.as_str()) != allowed)
+            .map(|(h, _)| Record::RevokeAccess { h: hex(h) })
+            .collect();
+        let n = recs.len();
+        if n > 0 {
+            Self::append_locked(&self.path, file, state, recs, true)?;
+        }
+        Ok(n)
     }
 
     /// Ends every grant and token of a client, and forgets it if it was registered.
@@ -657,7 +964,7 @@ impl Store {
 /// Write, fsync, rename, fsync the directory: the file is either the old or the new one.
 /// Returns the new file, open for appending (opened before the rename, so that no failure
 /// after it can leave us appending to the replaced file).
-fn write_atomically(path: &Path, recs: &[Record]) -> Result<File, Error> {
+fn write_atomically(path: &Path, recs: &[Record]) -> Result<(File, u64), Error> {
     let tmp = path.with_extension("jsonl.tmp");
     let io = |what: &str, e| Error::Io(format!("{what} {}", tmp.display()), e);
     let mut buf = Vec::new();
@@ -688,7 +995,7 @@ fn write_atomically(path: &Path, recs: &[Record]) -> Result<File, Error> {
             let _ = d.sync_all();
         }
     }
-    Ok(f)
+    Ok((f, buf.len() as u64))
 }
 
 #[cfg(test)]
@@ -726,23 +1033,25 @@ mod tests {
     fn refresh_rotation_and_reuse_detection() {
         let d = tmp("refresh");
         let s = Store::open(&d).unwrap();
-        let (g, r1) = s.create_grant("c1", RES, 100).unwrap();
-        let a1 = s.issue_access("c1", Some(&g), RES, 3600, true).unwrap();
+        let first = s.create_grant("c1", RES, 100, 3600).unwrap();
+        let (g, r1, a1) = (first.grant, first.refresh, first.access);
         assert_eq!(
-            s.rotate_refresh(&r1, "c2", 100).unwrap_err(),
+            s.rotate_refresh(&r1, "c2", 100, 3600).unwrap_err(),
             RefreshError::Invalid
         );
-        let (g2, _, r2) = s.rotate_refresh(&r1, "c1", 100).unwrap();
-        assert_eq!(g, g2);
+        let next = s.rotate_refresh(&r1, "c1", 100, 3600).unwrap();
+        assert_eq!(g, next.grant);
+        assert!(s.check_access(&next.access).is_some());
+        let r2 = next.refresh;
         drop(s);
         let s = Store::open(&d).unwrap();
         // The rotated token comes back: the whole grant goes.
         assert_eq!(
-            s.rotate_refresh(&r1, "c1", 100).unwrap_err(),
+            s.rotate_refresh(&r1, "c1", 100, 3600).unwrap_err(),
             RefreshError::Reused
         );
         assert_eq!(
-            s.rotate_refresh(&r2, "c1", 100).unwrap_err(),
+            s.rotate_refresh(&r2, "c1", 100, 3600).unwrap_err(),
             RefreshError::Invalid
         );
         assert!(s.check_access(&a1).is_none());
@@ -755,7 +1064,7 @@ mod tests {
         let s = Store::open(&d).unwrap();
         let issue = |s: &Store, c: &str| s.issue_access(c, None, RES, 3600, false).unwrap();
         let other = issue(&s, "c2");
-        let (g, _) = s.create_grant("c1", RES, 100).unwrap();
+        let g = s.create_grant("c1", RES, 100, 3600).unwrap().grant;
         let by_grant = s.issue_access("c1", Some(&g), RES, 3600, false).unwrap();
         let n = MAX_LIVE_ACCESS_PER_OWNER + 5;
         let tokens: Vec<String> = (0..n).map(|_| issue(&s, "c1")).collect();
@@ -835,7 +1144,8 @@ mod tests {
     fn a_token_flood_is_compacted_while_running() {
         let d = tmp("flood");
         let s = Store::open(&d).unwrap();
-        let (g, r) = s.create_grant("c1", RES, 100).unwrap();
+        let first = s.create_grant("c1", RES, 100, 3600).unwrap();
+        let (g, r) = (first.grant, first.refresh);
         let lines = || {
             fs::read_to_string(d.join("oauth.jsonl"))
                 .unwrap()
@@ -848,15 +1158,15 @@ mod tests {
             last = s.issue_access("c1", None, RES, 3600, false).unwrap();
             most = most.max(s.inner.lock().unwrap().1.records);
         }
-        // Each rewrite leaves the live records: the grant, its refresh, 100 tokens.
-        assert!(most <= 2 * 103 + COMPACT_SLACK, "{most}");
-        assert!(lines() <= 2 * 103 + COMPACT_SLACK, "{}", lines());
+        // Each rewrite leaves the live records: the grant, its refresh and access token, and
+        // 100 client_credentials tokens.
+        assert!(most <= 2 * 104 + COMPACT_SLACK, "{most}");
+        assert!(lines() <= 2 * 104 + COMPACT_SLACK, "{}", lines());
         assert_eq!(s.inner.lock().unwrap().1.records, lines());
         drop(s);
         let s = Store::open(&d).unwrap();
         assert!(s.check_access(&last).is_some());
-        let (g2, _, _) = s.rotate_refresh(&r, "c1", 100).unwrap();
-        assert_eq!(g, g2);
+        assert_eq!(s.rotate_refresh(&r, "c1", 100, 3600).unwrap().grant, g);
         fs::remove_dir_all(&d).ok();
     }
 

@@ -37,6 +37,30 @@ pub fn too_many(wait: u64) -> Response {
     .header("Retry-After", &wait.to_string())
 }
 
+/// Whether the request carries a credential besides the client's secret that no guesser can
+/// have: the current refresh token, or a live authorization code, of the client it names (or,
+/// at revocation, a live token of it). Such a request is served even when its address or its
+/// client is over the failure limit, so strangers failing from a shared address (claude.ai's
+/// token calls all come from Anthropic's) cannot lock the owner's clients out, while a
+/// guesser, who has none, is refused unheard (issue 16, item 4).
+fn holds_grant(app: &App, form: &Form, client_id: &str) -> bool {
+    let param = |k| form.get(k).unwrap_or("");
+    match (form.get("grant_type"), form.get("token")) {
+        (Some("refresh_token"), _) => app
+            .store
+            .refresh_is_current(param("refresh_token"), client_id),
+        (Some("authorization_code"), _) => app.codes.is_live(param("code"), client_id),
+        (None, Some(token)) => {
+            app.store.refresh_is_current(token, client_id)
+                || app
+                    .store
+                    .check_access(token)
+                    .is_some_and(|a| a.client == client_id)
+        }
+        _ => false,
+    }
+}
+
 /// Finds the client and checks its credentials in constant time.
 pub fn authenticate(app: &App, p: &Presented) -> Option<Client> {
     let presented_hash = sha256(p.secret.as_deref().unwrap_or("").as_bytes());
@@ -123,17 +147,22 @@ pub fn authenticated_form(
             &format!("{required} is required"),
         ));
     }
-    if let Some(wait) = app.limiter.blocked(req.client) {
-        return Err(too_many(wait));
-    }
     let presented = match client_auth::presented(req, &form) {
         Ok(p) => p,
         Err(CredError::BadRequest(m)) => return Err(error(400, "invalid_request", m)),
         Err(CredError::Unauthorized) => {
+            if let Some(wait) = app.limiter.blocked(req.client) {
+                return Err(too_many(wait));
+            }
             app.limiter.fail(req.client);
             return Err(invalid_client());
         }
     };
+    if let Some(wait) = app.limiter.blocked(req.client) {
+        if !holds_grant(app, &form, &presented.client_id) {
+            return Err(too_many(wait));
+        }
+    }
     match authenticate(app, &presented) {
         Some(c) => Ok((form, c)),
         None => {
@@ -165,8 +194,8 @@ pub fn token(app: &App, req: &Request) -> Response {
             400,
             "unsupported_grant_type",
             &format!(
-                "grant_type {:?} is not supported here; use one of {}",
-                other,
+                "grant_type {} is not supported here; use one of {}",
+                super::quote(other),
                 crate::router::GRANT_TYPES.join(", ")
             ),
         ),
@@ -174,7 +203,9 @@ pub fn token(app: &App, req: &Request) -> Response {
 }
 
 fn client_credentials(app: &App, client: &Client) -> Response {
-    if client.public || !client.grant_types.iter().any(|g| g == "client_credentials") {
+    // Only the pre-registered client: a token from this grant needs no owner consent, so a
+    // client anyone could register must never have it (issue 16, item 1).
+    if !client.preregistered || client.public {
         return error(
             400,
             "unauthorized_client",
