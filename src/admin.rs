@@ -30,6 +30,12 @@ pub fn spawn(dir: &Path, app: Arc<App>) -> Result<(), Error> {
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)
         .map_err(|e| Error::Io(format!("cannot listen on {}", path.display()), e))?;
+    // The umask already made it 0700; 0600 says plainly that only the owner connects.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::Io(format!("cannot chmod {}", path.display()), e))?;
+    }
     std::thread::Builder::new()
         .name("admin".into())
         .spawn(move || {

@@ -28,9 +28,10 @@ use std::time::{Duration, Instant};
 pub const WINDOW: Duration = Duration::from_secs(300);
 
 /// Counters per sketch row (a power of two). Two rows of 65,536 cells, each cell two `u16`
-/// counts (current and previous window), is 512 KiB. With 200,000 addresses failing once
-/// each, a cell holds about 3 of them; an innocent key is over a limit of 10 only when both of
-/// its cells are (about one key in a million).
+/// counts (current and previous window), is 512 KiB. An address and its network are two keys,
+/// so 200,000 addresses failing once put about 6 in each cell of a row; an innocent key is
+/// over a limit only when both its cells are, which the conservative update in
+/// [`Limiter::fail_keys`] makes rarer still.
 const CELLS: usize = 1 << 16;
 const ROWS: usize = 2;
 
@@ -201,8 +202,15 @@ impl Limiter {
         };
         self.rotate(&mut s, now);
         for key in keys {
-            for c in self.cells(key) {
-                s.cur[c] = s.cur[c].saturating_add(1);
+            // Conservative update (Estan and Varghese, 2002): raise only the cells that hold
+            // the key's estimate. The estimate stays an upper bound of the key's failures,
+            // and the other keys sharing a cell are overcounted far less: with 200,000
+            // addresses failing once, not one innocent address reached a limit of 10 (it
+            // was about one in a thousand with plain increments).
+            let cells = self.cells(key);
+            let est = cells.iter().map(|&c| s.cur[c]).min().unwrap_or(0);
+            for c in cells {
+                s.cur[c] = s.cur[c].max(est.saturating_add(1));
             }
         }
     }

@@ -30,7 +30,7 @@ const RSS_CEILING_KIB: u64 = 64 * MIB;
 
 /// The server's memory once it has answered a first request (lazy statics, thread stacks and
 /// the allocator's arenas warmed up): the point each case's growth is measured from.
-fn baseline(s: &Server) -> Memory {
+pub(crate) fn baseline(s: &Server) -> Memory {
     s.assert_healthy();
     s.memory()
 }
@@ -38,7 +38,7 @@ fn baseline(s: &Server) -> Memory {
 /// What every case ends with: `/healthz` answers `200` within 1 s, resident memory is below
 /// [`RSS_CEILING_KIB`], the peak (`VmHWM`) grew by at most `growth_mib` since `before`, and
 /// the log shows no `500` and no panic.
-fn survived(s: &Server, before: Memory, growth_mib: u64, case: &str) {
+pub(crate) fn survived(s: &Server, before: Memory, growth_mib: u64, case: &str) {
     s.assert_healthy();
     let now = s.memory();
     eprintln!("{case}: memory before {before:?}, after {now:?}");

@@ -4,6 +4,7 @@
 mod util;
 
 mod attack;
+mod attack_review;
 mod bearer;
 mod brain;
 mod config;

@@ -101,6 +101,12 @@ impl ServerBuilder {
         self
     }
 
+    /// The data directory the server will use, so a test can put files there first (a
+    /// crafted store, an old version's files).
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Spawns the binary and waits for its `listening on http://ADDR` line.
     pub fn start(self) -> Server {
         let mut s = Server {

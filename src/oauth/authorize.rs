@@ -369,7 +369,6 @@ fn approve(app: &App, req: &Request, client: &Client, ar: &AuthRequest) -> Respo
         redirect_uri: &ar.redirect_uri,
         redirect_uri_sent: ar.redirect_uri_sent,
         challenge: &ar.code_challenge,
-        resource: &app.resource,
         from: req.client,
     });
     match code {

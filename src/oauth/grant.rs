@@ -31,14 +31,16 @@ const MAX_CODES: usize = 10_000;
 /// asks, and this keeps a flood from one address small (issue 16, item 7).
 pub const CODES_PER_ADDRESS: usize = 30;
 
+/// A code's request, as digests: a fixed 150 bytes or so whatever the client sent, so the
+/// table's memory is its length times that. (The resource is always this server's.)
 struct Code {
-    client: String,
-    redirect_uri: String,
+    client: [u8; 32],
+    redirect_uri: [u8; 32],
     /// Whether the authorization request named `redirect_uri` (then the token request must
     /// too, RFC 6749 §4.1.3).
     redirect_uri_sent: bool,
-    challenge: String,
-    resource: String,
+    /// SHA-256 of the S256 `code_challenge` as sent.
+    challenge: [u8; 32],
     issued: Instant,
     /// `Some` once redeemed: the grant it created (revoked if the code comes back).
     redeemed: Option<Option<String>>,
@@ -50,7 +52,6 @@ pub struct CodeRequest<'a> {
     pub redirect_uri: &'a str,
     pub redirect_uri_sent: bool,
     pub challenge: &'a str,
-    pub resource: &'a str,
     pub from: IpAddr,
 }
 
@@ -115,11 +116,10 @@ impl Codes {
         t.codes.insert(
             key,
             Code {
-                client: r.client.to_string(),
-                redirect_uri: r.redirect_uri.to_string(),
+                client: sha256(r.client.as_bytes()),
+                redirect_uri: sha256(r.redirect_uri.as_bytes()),
                 redirect_uri_sent: r.redirect_uri_sent,
-                challenge: r.challenge.to_string(),
-                resource: r.resource.to_string(),
+                challenge: sha256(r.challenge.as_bytes()),
                 issued: now,
                 redeemed: None,
             },
@@ -134,7 +134,9 @@ impl Codes {
             return false;
         };
         t.codes.get(&sha256(code.as_bytes())).is_some_and(|c| {
-            c.client == client && c.redeemed.is_none() && c.issued.elapsed() < CODE_TTL
+            c.client == sha256(client.as_bytes())
+                && c.redeemed.is_none()
+                && c.issued.elapsed() < CODE_TTL
         })
     }
 }
@@ -163,7 +165,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         return error(400, "invalid_request", "code_verifier is required (PKCE)");
     };
     let key = sha256(code.as_bytes());
-    let (resource, replayed_grant) = {
+    let replayed_grant = {
         let Ok(mut table) = app.codes.table.lock() else {
             return error(500, "server_error", "internal error");
         };
@@ -172,15 +174,15 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         };
         // A failed client authentication never reaches here, and a wrong client or
         // redirect_uri leaves the code usable by its rightful owner.
-        if c.client != client.id {
+        if c.client != sha256(client.id.as_bytes()) {
             return invalid_grant("the authorization code was issued to another client");
         }
         if let Some(grant) = &c.redeemed {
             // A replay is a replay whatever else it says.
-            (String::new(), Some(grant.clone()))
+            Some(grant.clone())
         } else {
             match form.get("redirect_uri") {
-                Some(r) if r != c.redirect_uri => {
+                Some(r) if sha256(r.as_bytes()) != c.redirect_uri => {
                     return invalid_grant(
                         "redirect_uri differs from the one in the authorization request",
                     )
@@ -202,11 +204,11 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
             // From here the code is spent, whatever the verifier says.
             c.redeemed = Some(None);
             let ok = valid_verifier(verifier)
-                && bool::from(s256(verifier).as_bytes().ct_eq(c.challenge.as_bytes()));
+                && bool::from(sha256(s256(verifier).as_bytes()).ct_eq(&c.challenge));
             if !ok {
                 return invalid_grant("code_verifier does not match the code_challenge");
             }
-            (c.resource.clone(), None)
+            None
         }
     };
     if let Some(grant) = replayed_grant {
@@ -222,7 +224,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
     }
     let issued = match app.store.create_grant(
         &client.id,
-        &resource,
+        &app.resource,
         app.cfg.refresh_token_ttl,
         app.cfg.access_token_ttl,
     ) {

@@ -207,6 +207,10 @@ struct State {
     /// one is recognised.
     refresh: HashMap<Hash, String>,
     clients: HashMap<String, RegisteredClient>,
+    /// Registration order (the order of the records, kept by rewrites): the oldest unused
+    /// client is the first to make room. Timestamps tie within a second.
+    client_seq: HashMap<String, u64>,
+    next_seq: u64,
     /// Access tokens in the order they were issued, per (client, grant): the eviction order
     /// of [`MAX_LIVE_ACCESS_PER_OWNER`]. May hold hashes already revoked or expired.
     issued: HashMap<(String, Option<String>), VecDeque<Hash>>,
@@ -327,10 +331,17 @@ impl State {
                 // Registered clients never get client_credentials (issue 16, item 1): a
                 // client registered with it before that rule keeps its other grants.
                 c.grant_types.retain(|g| g != "client_credentials");
+                if let std::collections::hash_map::Entry::Vacant(e) =
+                    self.client_seq.entry(c.client_id.clone())
+                {
+                    e.insert(self.next_seq);
+                    self.next_seq += 1;
+                }
                 self.clients.insert(c.client_id.clone(), c);
             }
             Record::RevokeClient { id } => {
                 self.clients.remove(&id);
+                self.client_seq.remove(&id);
                 let grants: Vec<String> = self
                     .grants
                     .iter()
@@ -401,6 +412,13 @@ impl State {
         });
     }
 
+    /// Registered clients, oldest registration first.
+    fn clients_in_order(&self) -> Vec<&RegisteredClient> {
+        let mut v: Vec<&RegisteredClient> = self.clients.values().collect();
+        v.sort_by_key(|c| self.client_seq.get(&c.client_id).copied().unwrap_or(0));
+        v
+    }
+
     /// Lines a rewrite would write (an upper bound of [`State::snapshot`]'s length).
     fn live_records(&self) -> usize {
         self.clients.len() + 2 * self.grants.len() + self.refresh.len() + self.access.len()
@@ -417,7 +435,7 @@ impl State {
     /// The records that reproduce the live state; what compaction writes.
     fn snapshot(&self) -> Vec<Record> {
         let mut out = Vec::new();
-        for c in self.clients.values() {
+        for c in self.clients_in_order() {
             out.push(Record::Client(c.clone()));
         }
         for (id, g) in &self.grants {
@@ -845,21 +863,20 @@ impl Store {
         let now = unix_now();
         let mut guard = self.lock()?;
         let (file, state) = &mut *guard;
-        let mut unused: Vec<(u64, &String)> = state
-            .clients
-            .values()
+        let unused: Vec<&RegisteredClient> = state
+            .clients_in_order()
+            .into_iter()
             .filter(|c| c.first_used.is_none())
-            .map(|c| (c.created, &c.client_id))
             .collect();
-        unused.sort();
-        let expired = unused
+        let (expired, waiting): (Vec<_>, Vec<_>) =
+            unused.into_iter().partition(|c| c.expired_unused(now));
+        let over = waiting.len().saturating_sub(MAX_UNUSED_CLIENTS - 1);
+        let mut recs: Vec<Record> = expired
             .iter()
-            .take_while(|(created, _)| now >= created.saturating_add(UNUSED_CLIENT_TTL))
-            .count();
-        let over = unused.len().saturating_sub(MAX_UNUSED_CLIENTS - 1);
-        let mut recs: Vec<Record> = unused[..expired.max(over)]
-            .iter()
-            .map(|(_, id)| Record::RevokeClient { id: (*id).clone() })
+            .chain(waiting.iter().take(over))
+            .map(|c| Record::RevokeClient {
+                id: c.client_id.clone(),
+            })
             .collect();
         let dropped = recs.len();
         recs.push(Record::Client(c));
