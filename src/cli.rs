@@ -103,7 +103,11 @@ fn serve() -> Result<(), Error> {
         .map_err(|e| Error::Io("cannot read the bound address".into(), e))?;
     let resource = cfg.effective_resource_url(bound);
     let notes = brain.len();
-    let mcp = Mcp::new(Arc::new(brain));
+    // The issuer (the origin of MCP_RESOURCE_URL) is where notes get their canonical URLs.
+    let issuer = crate::config::parse_url(&resource)
+        .map(|u| u.origin)
+        .ok_or_else(|| Error::Config("MCP_RESOURCE_URL does not parse".into()))?;
+    let mcp = Mcp::new(Arc::new(brain), &issuer);
     let dir = cfg.data_dir.clone();
     let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
     crate::admin::spawn(&dir, app.clone())?;
