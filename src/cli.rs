@@ -110,14 +110,15 @@ fn serve() -> Result<(), Error> {
     let mcp = Mcp::new(Arc::new(brain), &issuer);
     let dir = cfg.data_dir.clone();
     let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
-    crate::admin::spawn(&dir, app.clone())?;
+    // Dropped (admin.sock removed) on every way out of here, before the lock is released.
+    let admin_socket = crate::admin::spawn(&dir, app.clone())?;
     crate::log::line(&format!(
         "listening on http://{bound} (resource {resource}, {notes} notes)"
     ));
     let service: Arc<dyn Service> = Arc::new(app);
-    server
-        .run(service)
-        .map_err(|e| Error::Io("server failed".into(), e))?;
+    let served = server.run(service);
+    drop(admin_socket);
+    served.map_err(|e| Error::Io("server failed".into(), e))?;
     crate::log::line("stopped");
     Ok(())
 }
