@@ -399,3 +399,38 @@ fn a_clean_stop_removes_the_admin_socket() {
     assert_eq!(s.stop().code(), Some(0));
     assert!(!exists(&sock));
 }
+
+/// Snippets mark what a query is about, not the stop words it happened to contain; the
+/// ranking still counts them (a note with the query's stop words is not dropped).
+#[test]
+fn snippets_do_not_mark_stop_words() {
+    let s = Server::start();
+    let id = ok(
+        &s,
+        "remember",
+        json!({"text": "The key of the house is under the mat by the door"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = ok(&s, "search", json!({"query": "the key of the house"}));
+    let hit = &r["results"][0];
+    assert_eq!(hit["id"], id.as_str());
+    assert_eq!(
+        hit["snippet"],
+        "The **key** of the **house** is under the mat by the door"
+    );
+    assert_eq!(
+        hit["title"],
+        "The key of the house is under the mat by the door"
+    );
+    // A query of stop words only still finds and marks them.
+    let r = ok(&s, "search", json!({"query": "the"}));
+    assert_eq!(r["results"][0]["id"], id.as_str());
+    assert!(
+        r["results"][0]["snippet"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("**The** key of **the** house")),
+        "{r}"
+    );
+}

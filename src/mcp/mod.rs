@@ -2262,7 +2262,7 @@ mod tests {
             assert_eq!(r, base, "{headers:?} {meta}");
             assert!(r["content"][0]["text"]
                 .as_str()
-                .is_some_and(|t| t.starts_with("1 note match")));
+                .is_some_and(|t| t.starts_with("1 note matches \"key\", best first")));
         }
         let o = call_as(
             &m,

@@ -1058,9 +1058,10 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         format!("No more notes{scope} match {q:?}.")
     } else {
         format!(
-            "{}{scope} match {q:?}, best first (results {} to {}; snippets only: call recall \
+            "{}{scope} {} {q:?}, best first (results {} to {}; snippets only: call recall \
              with an id for the whole note):",
             plural(shown, "note", "notes"),
+            if shown == 1 { "matches" } else { "match" },
             offset + 1,
             offset + shown
         )
