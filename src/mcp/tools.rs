@@ -1649,10 +1649,8 @@ fn search_output() -> Value {
         json!({
             "id": {"type": "string", "description": "The note's id (recall or fetch it for the \
                 whole text)."},
-            "title": {"type": "string", "description": "The note's first line, cut at a word \
-                to at most 80 characters (and …)."},
-            "url": {"type": "string", "minLength": 1, "description": "The note's canonical \
-                URL on this server, for citations."},
+            "title": title_schema(),
+            "url": url_schema(),
             "snippet": {"type": "string", "description": "About 300 characters around the \
                 matches, matched words marked **like this**, … where text was cut."},
             "length": {"type": "integer", "description": "The note's length in characters."},
@@ -1697,15 +1695,10 @@ fn id_input() -> Value {
     })
 }
 
+/// `recall`'s arguments: `fetch`'s (`id`, `offset`) and `history`, `version`.
 fn recall_input() -> Value {
-    let mut s = id_input();
+    let mut s = fetch_input();
     if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
-        p.insert(
-            "offset".into(),
-            json!({"type": "integer", "minimum": 0, "default": 0, "description": "Start the \
-                text at this character (the next_offset of the previous answer) for a note \
-                too long for one answer."}),
-        );
         p.insert(
             "history".into(),
             json!({"type": "boolean", "default": false, "description": "Also return the \
@@ -1774,6 +1767,17 @@ fn recall_output() -> Value {
     )
 }
 
+fn title_schema() -> Value {
+    json!({"type": "string", "description": "The note's first line, cut at a word to at most \
+        80 characters (and …)."})
+}
+
+fn url_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "description": "The note's canonical URL on this \
+        server, for citations."})
+}
+
+/// `fetch`'s arguments: `id` and `offset`.
 fn fetch_input() -> Value {
     let mut s = id_input();
     if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
@@ -1799,12 +1803,10 @@ fn fetch_output() -> Value {
     object(
         json!({
             "id": {"type": "string", "description": "The note's id."},
-            "title": {"type": "string", "description": "The note's first line, cut at a word \
-                to at most 80 characters (and …)."},
+            "title": title_schema(),
             "text": {"type": "string", "description": "The note's text from `offset`: all of \
                 it unless `next_offset` is not null."},
-            "url": {"type": "string", "minLength": 1, "description": "The note's canonical \
-                URL on this server, for citations."},
+            "url": url_schema(),
             "metadata": metadata,
             "length": {"type": "integer", "description": "The whole text's length in characters."},
             "offset": {"type": "integer", "description": "The character `text` starts at."},
