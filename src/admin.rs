@@ -23,9 +23,25 @@ pub fn socket_path(dir: &Path) -> PathBuf {
     dir.join("admin.sock")
 }
 
+/// The admin socket's file: removed when this is dropped, so a clean stop (SIGTERM or SIGINT,
+/// after the drain) or a failed start leaves no `admin.sock` behind. A crash (SIGKILL) does;
+/// the next start removes it, since the data-directory lock says no server owns it.
+pub struct Socket {
+    path: PathBuf,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // The listener thread may still hold the descriptor: unlinking the name is enough,
+        // no new command can reach it, and the process is about to exit.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Starts the admin listener. We hold the data-directory lock, so a socket file left there
-/// is stale and can go.
-pub fn spawn(dir: &Path, app: Arc<App>) -> Result<(), Error> {
+/// is stale and can go. Keep the returned [`Socket`] for as long as the server runs (and the
+/// lock is held).
+pub fn spawn(dir: &Path, app: Arc<App>) -> Result<Socket, Error> {
     let path = socket_path(dir);
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)
@@ -36,6 +52,7 @@ pub fn spawn(dir: &Path, app: Arc<App>) -> Result<(), Error> {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::Io(format!("cannot chmod {}", path.display()), e))?;
     }
+    let socket = Socket { path };
     std::thread::Builder::new()
         .name("admin".into())
         .spawn(move || {
@@ -62,7 +79,7 @@ pub fn spawn(dir: &Path, app: Arc<App>) -> Result<(), Error> {
             }
         })
         .map_err(|e| Error::Io("cannot start the admin thread".into(), e))?;
-    Ok(())
+    Ok(socket)
 }
 
 /// The largest file `import` accepts (a brain of 64 KiB notes with history would need more,

@@ -111,17 +111,22 @@ fn serve() -> Result<(), Error> {
         .map_err(|e| Error::Io("cannot read the bound address".into(), e))?;
     let resource = cfg.effective_resource_url(bound);
     let notes = brain.len();
-    let mcp = Mcp::new(Arc::new(brain));
+    // The issuer (the origin of MCP_RESOURCE_URL) is where notes get their canonical URLs.
+    let issuer = crate::config::parse_url(&resource)
+        .map(|u| u.origin)
+        .ok_or_else(|| Error::Config("MCP_RESOURCE_URL does not parse".into()))?;
+    let mcp = Mcp::new(Arc::new(brain), &issuer);
     let dir = cfg.data_dir.clone();
     let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
-    crate::admin::spawn(&dir, app.clone())?;
+    // Dropped (admin.sock removed) on every way out of here, before the lock is released.
+    let admin_socket = crate::admin::spawn(&dir, app.clone())?;
     crate::log::line(&format!(
         "listening on http://{bound} (resource {resource}, {notes} notes)"
     ));
     let service: Arc<dyn Service> = Arc::new(app);
-    server
-        .run(service)
-        .map_err(|e| Error::Io("server failed".into(), e))?;
+    let served = server.run(service);
+    drop(admin_socket);
+    served.map_err(|e| Error::Io("server failed".into(), e))?;
     crate::log::line("stopped");
     Ok(())
 }

@@ -363,3 +363,74 @@ fn eight_clients_for_ten_seconds_lose_nothing() {
         .sum();
     assert_eq!(total, want.len());
 }
+
+/// A clean stop removes `admin.sock` (SIGTERM as systemd and container runtimes send it,
+/// SIGINT as Ctrl-C does), after the drain and with exit status 0. A SIGKILL cannot, and the
+/// next start replaces the stale socket and serves the owner's commands through it.
+///
+/// Each signal is sent once `/healthz` has answered: the server installs its SIGTERM handler
+/// when it starts serving, a moment after it logs `listening on`, and a signal sent in between
+/// ends the process by the default action (exit by signal 15, no drain). That window belongs
+/// to the HTTP layer, not to what this test checks.
+#[test]
+fn a_clean_stop_removes_the_admin_socket() {
+    let mut s = Server::start();
+    let sock = s.data_dir().join("admin.sock");
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    assert!(exists(&sock), "no admin.sock while running");
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        s.assert_healthy();
+        s.signal(sig);
+        let status = s.wait_exit();
+        assert_eq!(status.code(), Some(0), "signal {sig}: {status:?}");
+        assert!(!exists(&sock), "admin.sock left after signal {sig}");
+        assert!(s.log().ends_with("stopped\n"), "{}", s.log());
+        s.respawn();
+        assert!(exists(&sock), "no admin.sock after a restart");
+    }
+    s.signal(libc::SIGKILL);
+    s.wait_exit();
+    assert!(exists(&sock), "a SIGKILL cannot remove it");
+    s.respawn();
+    ok(&s, "remember", json!({"text": "after a crash"}));
+    let out = export(s.data_dir());
+    assert!(out.contains("after a crash"), "{out}");
+    s.assert_healthy();
+    assert_eq!(s.stop().code(), Some(0));
+    assert!(!exists(&sock));
+}
+
+/// Snippets mark what a query is about, not the stop words it happened to contain; the
+/// ranking still counts them (a note with the query's stop words is not dropped).
+#[test]
+fn snippets_do_not_mark_stop_words() {
+    let s = Server::start();
+    let id = ok(
+        &s,
+        "remember",
+        json!({"text": "The key of the house is under the mat by the door"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = ok(&s, "search", json!({"query": "the key of the house"}));
+    let hit = &r["results"][0];
+    assert_eq!(hit["id"], id.as_str());
+    assert_eq!(
+        hit["snippet"],
+        "The **key** of the **house** is under the mat by the door"
+    );
+    assert_eq!(
+        hit["title"],
+        "The key of the house is under the mat by the door"
+    );
+    // A query of stop words only still finds and marks them.
+    let r = ok(&s, "search", json!({"query": "the"}));
+    assert_eq!(r["results"][0]["id"], id.as_str());
+    assert!(
+        r["results"][0]["snippet"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("**The** key of **the** house")),
+        "{r}"
+    );
+}

@@ -381,3 +381,232 @@ fn disk_full_is_a_tool_error_and_the_store_stays_consistent() {
     assert_eq!(n, acked.len(), "exactly the acknowledged notes");
     let _ = s.stop();
 }
+
+// ---- ChatGPT: search and fetch in OpenAI's shape (issue 10) ----
+
+/// OpenAI's documented shapes of `search` and `fetch` results and of their one text item, as
+/// JSON Schemas (the file says where each rule comes from). The Python interop check runs the
+/// same file through the `jsonschema` package.
+fn openai_shapes() -> Value {
+    serde_json::from_str(include_str!("interop/openai-shapes.json")).expect("openai-shapes.json")
+}
+
+/// Checks `v` against `schema`, for the keywords the OpenAI shapes use. Any other keyword is
+/// an error, so the schema file cannot say something this check silently skips.
+fn validate(v: &Value, schema: &Value, at: &str) -> Result<(), String> {
+    let Some(s) = schema.as_object() else {
+        return Err(format!("{at}: schema is not an object"));
+    };
+    for (k, rule) in s {
+        match k.as_str() {
+            "$schema" | "$comment" | "description" => {}
+            "type" => {
+                let types: Vec<&str> = match rule {
+                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                    t => t.as_str().into_iter().collect(),
+                };
+                let ok = types.iter().any(|t| match *t {
+                    "object" => v.is_object(),
+                    "array" => v.is_array(),
+                    "string" => v.is_string(),
+                    "integer" => v.is_i64() || v.is_u64(),
+                    "number" => v.is_number(),
+                    "boolean" => v.is_boolean(),
+                    "null" => v.is_null(),
+                    _ => false,
+                });
+                if !ok {
+                    return Err(format!("{at}: {v} is not of type {types:?}"));
+                }
+            }
+            "const" if v != rule => return Err(format!("{at}: {v} is not {rule}")),
+            "const" => {}
+            "required" => {
+                for key in rule
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    if v.as_object().is_some_and(|o| !o.contains_key(key)) {
+                        return Err(format!("{at}: missing required {key:?}"));
+                    }
+                }
+            }
+            "properties" => {
+                for (key, sub) in rule.as_object().into_iter().flatten() {
+                    if let Some(x) = v.as_object().and_then(|o| o.get(key)) {
+                        validate(x, sub, &format!("{at}.{key}"))?;
+                    }
+                }
+            }
+            "items" => {
+                for (i, x) in v.as_array().into_iter().flatten().enumerate() {
+                    validate(x, rule, &format!("{at}[{i}]"))?;
+                }
+            }
+            "minItems" | "maxItems" => {
+                let (n, bound) = (v.as_array().map_or(0, Vec::len), rule.as_u64().unwrap_or(0));
+                let bad = if k == "minItems" {
+                    (n as u64) < bound
+                } else {
+                    n as u64 > bound
+                };
+                if v.is_array() && bad {
+                    return Err(format!("{at}: {n} items, {k} is {bound}"));
+                }
+            }
+            "minLength" => {
+                let n = v.as_str().map(|s| s.chars().count());
+                if n.is_some_and(|n| (n as u64) < rule.as_u64().unwrap_or(0)) {
+                    return Err(format!("{at}: {v} is shorter than {rule}"));
+                }
+            }
+            other => return Err(format!("{at}: the validator does not know {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// `tools/call` with extra headers (a `User-Agent`, the stateless routing headers) and
+/// `_meta`; the JSON-RPC `result`.
+fn call_as(s: &Server, extra: &[(&str, &str)], meta: Value, tool: &str, args: Value) -> Value {
+    let mut params = json!({"name": tool, "arguments": args});
+    if !meta.is_null() {
+        params["_meta"] = meta;
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": params});
+    let r = mcp(s, extra, &body.to_string());
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json()["result"].clone()
+}
+
+/// A result in OpenAI's shape: one text item, whose text is JSON that satisfies OpenAI's
+/// documented shape of `tool` and decodes to exactly the `structuredContent`.
+fn assert_openai_shape(r: &Value, tool: &str) -> Value {
+    let shapes = openai_shapes();
+    assert_eq!(r["isError"], false, "{r}");
+    validate(&r["content"], &shapes["content"], "content").unwrap_or_else(|e| panic!("{e}: {r}"));
+    let text = r["content"][0]["text"].as_str().unwrap_or_default();
+    let parsed: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    validate(&parsed, &shapes[tool], tool).unwrap_or_else(|e| panic!("{e}: {parsed}"));
+    assert_eq!(
+        parsed, r["structuredContent"],
+        "the text does not round-trip"
+    );
+    parsed
+}
+
+#[test]
+fn search_and_fetch_in_openai_shape() {
+    let s = Server::start();
+    let origin = format!("http://{}", s.addr);
+    let note = "Passport renewal: book the appointment in March\nbring two photos";
+    let saved = call(&s, "remember", json!({"text": note, "tags": ["admin"]}));
+    let id = saved["structuredContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("{origin}/notes/{id}");
+    let meta_v = |name: &str| {
+        json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": name, "version": "1.0.0"},
+        })
+    };
+    // ChatGPT in the handshake era (User-Agent) and in 2026-07-28 (clientInfo in _meta; no
+    // User-Agent of OpenAI's), as it calls both tools: `{query}`, then `{id}`.
+    for (extra, meta) in [
+        (vec![("User-Agent", "openai-mcp/1.0.0")], Value::Null),
+        (
+            vec![
+                ("MCP-Protocol-Version", "2026-07-28"),
+                ("Mcp-Method", "tools/call"),
+                ("Mcp-Name", "search"),
+            ],
+            meta_v("openai-mcp"),
+        ),
+    ] {
+        let r = call_as(
+            &s,
+            &extra,
+            meta.clone(),
+            "search",
+            json!({"query": "passport renewal"}),
+        );
+        let found = assert_openai_shape(&r, "search");
+        let hit = &found["results"][0];
+        assert_eq!(
+            (&hit["id"], &hit["title"], &hit["url"]),
+            (
+                &json!(id),
+                &json!("Passport renewal: book the appointment in March"),
+                &json!(url)
+            )
+        );
+        let extra: Vec<_> = extra
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "Mcp-Name" {
+                    (k, "fetch")
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        let r = call_as(&s, &extra, meta, "fetch", json!({"id": id}));
+        let doc = assert_openai_shape(&r, "fetch");
+        assert_eq!(doc["text"], note);
+        assert_eq!(doc["url"], url.as_str());
+        assert_eq!(doc["metadata"]["tags"], json!(["admin"]));
+        assert_eq!(doc["next_offset"], Value::Null);
+    }
+    // Everyone else reads the readable rendering, with the same structured result.
+    let plain = call(&s, "search", json!({"query": "passport renewal"}));
+    assert!(plain["content"][0]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("1 note matches \"passport renewal\"")));
+    assert_eq!(
+        plain["structuredContent"]["results"][0]["url"],
+        url.as_str()
+    );
+    let plain = call(&s, "fetch", json!({"id": id}));
+    assert!(plain["content"][0]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with(&format!("Note {id} (created "))));
+    // An unknown id is a tool error in words, for ChatGPT too; the server keeps serving.
+    let r = call_as(
+        &s,
+        &[("User-Agent", "openai-mcp/1.0.0")],
+        Value::Null,
+        "fetch",
+        json!({"id": "n_gone"}),
+    );
+    assert_eq!(r["isError"], true);
+    assert_eq!(
+        r["content"][0]["text"],
+        "no note has id \"n_gone\": check the id with search or list_notes (it may have been \
+         forgotten)"
+    );
+    s.assert_healthy();
+}
+
+/// The url is on the public origin of `MCP_RESOURCE_URL` (the OAuth issuer), whatever
+/// address the server listens on.
+#[test]
+fn note_urls_use_the_public_origin() {
+    let s = Server::builder()
+        .env("MCP_RESOURCE_URL", "https://brain.example.com/mcp")
+        .start();
+    let id = call(&s, "remember", json!({"text": "Call the plumber"}))["structuredContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let want = format!("https://brain.example.com/notes/{id}");
+    let r = call(&s, "search", json!({"query": "plumber"}));
+    assert_eq!(r["structuredContent"]["results"][0]["url"], want.as_str());
+    let r = call(&s, "fetch", json!({"id": id}));
+    assert_eq!(r["structuredContent"]["url"], want.as_str());
+    assert_eq!(r["structuredContent"]["title"], "Call the plumber");
+}

@@ -39,7 +39,10 @@ fn mcp() -> &'static Mcp {
         let dir = base.join(std::process::id().to_string());
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        Mcp::new(Arc::new(Brain::open(&dir).expect("open brain")))
+        Mcp::new(
+            Arc::new(Brain::open(&dir).expect("open brain")),
+            "http://127.0.0.1:8080",
+        )
     })
 }
 

@@ -1,5 +1,6 @@
 //! Snippets: a short window of a note around what matched, so that `search` answers stay
-//! small and the whole note is one `recall` away.
+//! small and the whole note is one `recall` away; and titles, the first words of a note,
+//! which `search` and `fetch` show (ChatGPT cites a result by its title and url).
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -15,9 +16,12 @@ use super::text::{for_each_term_at, one_edit_apart, stem};
 /// same word after case and accent folding, a stem variant, a word it starts (for the query's
 /// last word, or a word with no exact or stem match in this note), or one edit away (query
 /// words of five letters or more). A quoted phrase is marked where it occurs, as one span;
-/// excluded words are not marked. The densest cluster is the window covering the most
-/// different query words, then the most matches; the earliest wins ties. With no match, the
-/// snippet is the start of the note.
+/// excluded words are not marked. Stop words (`the`, `is`, `of`, see [`STOP_WORDS`]) are not
+/// marked either, neither as query words nor as words of the note, unless the query has
+/// nothing else (`the who` still marks both); a phrase is marked whole, its stop words too.
+/// Ranking is not affected: search scores stop words as BM25 does (their idf is low anyway).
+/// The densest cluster is the window covering the most different query words, then the most
+/// matches; the earliest wins ties. With no match, the snippet is the start of the note.
 pub fn snippet(text: &str, query: &str, max_chars: usize) -> String {
     let q = Query::parse(query);
     let mut toks = Tokens::default();
@@ -182,9 +186,11 @@ fn matches(q: &Query, toks: &Tokens) -> Vec<Unit> {
     }
     let stems: Vec<Cow<str>> = q.words.iter().map(|w| stem(&w.term)).collect();
     let tok_stems: Vec<Cow<str>> = (0..toks.len()).map(|k| stem(toks.term(k))).collect();
+    // "the key of the house" marks `key` and `house`; "the who" marks both (nothing else to mark).
+    let skip_stop = q.words.iter().any(|w| !w.exact && !is_stop_word(&w.term));
     for (wi, w) in q.words.iter().enumerate() {
-        if w.exact {
-            continue; // only where its phrase is
+        if w.exact || (skip_stop && is_stop_word(&w.term)) {
+            continue; // only where its phrase is; or a stop word
         }
         let direct = |k: usize| toks.term(k) == w.term || tok_stems[k] == stems[wi];
         let any_direct = (0..toks.len()).any(direct);
@@ -195,6 +201,11 @@ fn matches(q: &Query, toks: &Tokens) -> Vec<Unit> {
                 continue;
             }
             let t = toks.term(k);
+            // Nor is a stop word of the note marked as a variant of another word (`there` as a
+            // prefix match of `the…`, `these` one edit from `theses`).
+            if skip_stop && is_stop_word(t) {
+                continue;
+            }
             let hit = direct(k)
                 || (prefix && t.starts_with(&w.term))
                 || (typo && one_edit_apart(t.as_bytes(), w.term.as_bytes()));
@@ -210,6 +221,76 @@ fn matches(q: &Query, toks: &Tokens) -> Vec<Unit> {
     }
     units.sort_by_key(|u| u.start);
     units
+}
+
+/// English words too common to be what a query is about, as the tokenizer folds them (lower
+/// case, no accents), sorted for binary search: articles, pronouns, auxiliaries, prepositions
+/// and conjunctions, taken from the classic lists (Lucene's English set, SMART, NLTK), the
+/// question words a query typed as a question is full of (`where is the key`), and the `s` and
+/// `t` the tokenizer leaves of `it's` and `don't`. Words that carry meaning in a note (`no`,
+/// `not`, `before`, `after`) are not in it.
+pub const STOP_WORDS: [&str; 73] = [
+    "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "been", "being", "but", "by",
+    "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his",
+    "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "our", "s",
+    "she", "should", "so", "t", "than", "that", "the", "their", "them", "then", "there", "these",
+    "they", "this", "those", "to", "was", "we", "were", "what", "when", "where", "which", "who",
+    "whom", "why", "will", "with", "would", "you", "your",
+];
+
+/// Whether `term` (folded as the tokenizer folds it) is one of [`STOP_WORDS`].
+pub fn is_stop_word(term: &str) -> bool {
+    STOP_WORDS.binary_search(&term).is_ok()
+}
+
+/// `# Heading` → `Heading`; `#hashtag` stays.
+fn strip_heading(line: &str) -> &str {
+    let rest = line.trim_start_matches('#');
+    if rest.len() < line.len() && (rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        rest
+    } else {
+        line
+    }
+}
+
+/// The most characters a title holds (then cut at a word boundary, with `…`).
+pub const TITLE_CHARS: usize = 80;
+
+/// A note's title: its first non-empty line with runs of whitespace as one space and a
+/// Markdown heading's `#` marks dropped, cut to at most [`TITLE_CHARS`] characters at a word
+/// boundary (then `…` is added); a first word longer than that is cut inside it. A note that
+/// is all whitespace (none is: `remember` refuses empty text) would get `(empty note)`, so a
+/// title is never empty.
+pub fn title(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(|l| strip_heading(l.trim()).trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut words = line.split_whitespace();
+    let Some(first) = words.next() else {
+        return "(empty note)".to_string();
+    };
+    let mut out = String::new();
+    let mut len = 0;
+    for (i, w) in std::iter::once(first).chain(words).enumerate() {
+        let n = w.chars().count();
+        let sep = usize::from(i > 0);
+        if len + sep + n > TITLE_CHARS {
+            if i == 0 {
+                // One word longer than a title: its first characters.
+                out.extend(w.chars().take(TITLE_CHARS - 1));
+            }
+            out.push('…');
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(w);
+        len += sep + n;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -313,5 +394,77 @@ mod tests {
         let s = snippet(&format!("a {long} b"), &long, 10);
         assert!(s.contains(&format!("**{long}**")), "{s}");
         assert_eq!(snippet("a b c", "b", 0), "…**b**…");
+    }
+
+    #[test]
+    fn stop_words_are_not_marked() {
+        assert_eq!(
+            snippet(
+                "The key of the house is under the mat",
+                "the key of the house",
+                300
+            ),
+            "The **key** of the **house** is under the mat"
+        );
+        // As a question: only the word it is about.
+        assert_eq!(
+            snippet("The spare key is in the blue pot", "where is the key", 300),
+            "The spare **key** is in the blue pot"
+        );
+        // A stop word of the note is not marked as a prefix of the last query word either.
+        assert_eq!(
+            snippet("There is therapy", "key ther", 300),
+            "There is **therapy**"
+        );
+        // A query of stop words only still marks them; a phrase is marked whole.
+        assert_eq!(
+            snippet("The Who played at the hall", "the who", 300),
+            "**The** **Who** played at **the** hall"
+        );
+        assert_eq!(
+            snippet("one of the best, the best", "\"of the best\"", 300),
+            "one **of the best**, the best"
+        );
+        // The window goes to the content words, not to a cluster of stop words.
+        let filler = "lorem ipsum dolor sit amet ".repeat(20);
+        let text = format!("of the and the of the. {filler} the house key. {filler}");
+        let s = snippet(&text, "the house of the key", 80);
+        assert!(s.contains("**house** **key**"), "{s}");
+        assert!(!s.contains("**the**") && !s.contains("**of**"), "{s}");
+    }
+
+    #[test]
+    fn the_stop_word_list_is_sorted_folded_and_unique() {
+        assert!(
+            STOP_WORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
+        for w in STOP_WORDS {
+            assert_eq!(super::super::text::terms(w), [w], "{w} is one folded term");
+        }
+        assert!(is_stop_word("the") && is_stop_word("of") && !is_stop_word("key"));
+    }
+
+    #[test]
+    fn titles_are_the_first_line_cut_at_a_word() {
+        assert_eq!(
+            title("Dentist on Tuesday\nat 9, bring the card"),
+            "Dentist on Tuesday"
+        );
+        assert_eq!(title("\n\n  # Plans  for\t2027 \nmore"), "Plans for 2027");
+        let long = "word ".repeat(30);
+        let t = title(&long);
+        assert_eq!(t.chars().count(), TITLE_CHARS, "{t}");
+        assert_eq!(t.trim_end_matches('…'), "word ".repeat(16).trim_end());
+        // Exactly 80 characters fit; 81 do not.
+        let eighty = format!("{} {}", "a".repeat(39), "b".repeat(40));
+        assert_eq!(title(&eighty), eighty);
+        assert_eq!(title(&format!("{eighty}c")), format!("{}…", "a".repeat(39)));
+        let one = "x".repeat(200);
+        assert_eq!(title(&one), format!("{}…", "x".repeat(79)));
+        assert_eq!(title("é".repeat(90).as_str()).chars().count(), 80);
+        assert_eq!(title(" \n\t"), "(empty note)");
+        assert_eq!(title("#"), "(empty note)");
+        assert_eq!(title("#work: call Anna"), "#work: call Anna");
     }
 }

@@ -41,7 +41,7 @@ use serde_json::{json, Map, Value};
 use crate::brain::Brain;
 use crate::http::{Request, Response};
 
-pub use tools::{DEFAULT_LIMIT, MAX_LIMIT, MIN_LIMIT};
+pub use tools::{Shape, DEFAULT_LIMIT, MAX_LIMIT, MIN_LIMIT};
 
 pub const SERVER_NAME: &str = "brain-mcp";
 /// The stateless revision.
@@ -70,6 +70,7 @@ pub const CACHE_SCOPE: &str = "private";
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
@@ -88,21 +89,28 @@ pub const INSTRUCTIONS: &str = "This server is the user's personal long-term mem
 and find facts the user wants remembered: preferences, decisions, people, plans, and anything \
 they say to remember.\n\
 - Before answering something that may depend on what the user told you earlier, `search` \
-with a few keywords (try synonyms if nothing matches); `recall` fetches one whole note by id.\n\
+with a few keywords (try synonyms if nothing matches); `recall` (or `fetch`, the same note in \
+the shape ChatGPT's deep research reads) gives one whole note by id.\n\
 - Before `remember`, `search` first: if a note already says it, don't save a duplicate; if a \
-note is outdated, `forget` it and `remember` the corrected fact.\n\
+note is outdated or wrong, correct it with `update` (it keeps the id, and the earlier version \
+stays in the note's history), not with `forget` and `remember`.\n\
 - One fact per note, self-contained and in plain words, with enough context (who, what, when) \
 to make sense months later. Never store secrets such as passwords or keys.\n\
 - Use a few short lower-case `tags` (e.g. work, family, project-x) consistently, so `search` \
-and `list_notes` can filter by them.\n\
+and `list_notes` can filter by them; `list_tags` shows the tags in use.\n\
 - `list_notes` shows the newest notes first, a page at a time (pass `next_cursor` back as \
 `cursor`).\n\
-- `forget` deletes permanently: only do it when the user asks or a note is clearly wrong.";
+- `forget` deletes a note and its whole history permanently: only do it when the user asks \
+or a note should not exist at all (to correct one, `update` it).";
 
-/// The MCP endpoint's state: the brain and the version this server reports.
+/// The MCP endpoint's state: the brain, where its notes live on the web, and the version this
+/// server reports.
 pub struct Mcp {
     pub brain: Arc<Brain>,
     pub server_version: &'static str,
+    /// `{origin}/notes/`, the prefix of every note's canonical URL (`search` and `fetch` give
+    /// it; the owner's pages serve it).
+    notes_url: String,
     /// The `tools/list` result of each era, decorated and serialized once: the list only
     /// changes with the binary, and building it from `json!` trees on every call cost more
     /// than everything else in the request (see docs/bench.md).
@@ -110,10 +118,13 @@ pub struct Mcp {
 }
 
 impl Mcp {
-    pub fn new(brain: Arc<Brain>) -> Mcp {
+    /// `origin` is this server's public origin, the OAuth issuer (the origin of
+    /// `MCP_RESOURCE_URL`, e.g. `https://brain.example.com`), without a trailing slash.
+    pub fn new(brain: Arc<Brain>, origin: &str) -> Mcp {
         let mut mcp = Mcp {
             brain,
             server_version: env!("CARGO_PKG_VERSION"),
+            notes_url: format!("{}/notes/", origin.trim_end_matches('/')),
             tools_list: Default::default(),
         };
         mcp.tools_list = [Era::Handshake, Era::Stateless]
@@ -452,13 +463,60 @@ fn serve<'a>(
     if era == Era::Stateless {
         check_envelope(req, method, params, header_version.as_deref())?;
     }
-    dispatch(mcp, era, method, params).map(|result| (era, result))
+    dispatch(mcp, era, shape(req, params), method, params).map(|result| (era, result))
+}
+
+/// Which text shape the caller gets from `search` and `fetch` (every other tool, and every
+/// structured result, is the same for all clients).
+///
+/// OpenAI's MCP guide requires, for ChatGPT's deep research and company knowledge, that
+/// `search` and `fetch` return "exactly one content item with `type: "text"`" whose text is
+/// the JSON-encoded result; every other client is better served by the readable rendering
+/// (it says how to get the next page). No client asks for a shape in its request, and this
+/// server keeps no session, so the `clientInfo` of an earlier `initialize` is gone by the time
+/// `tools/call` comes. So the decision is made from what OpenAI's client sends with every
+/// request, each one enough:
+/// 1. `User-Agent: openai-mcp/…` (ChatGPT and Codex connectors send `openai-mcp/1.0.0`, in
+///    every protocol era);
+/// 2. `_meta["io.modelcontextprotocol/clientInfo"].name` starting with `openai-mcp` (2026-07-28
+///    carries clientInfo on each request; ChatGPT's is `{"name": "openai-mcp"}`);
+/// 3. a `_meta` key under `openai/` (OpenAI's Apps SDK: ChatGPT "forwards"
+///    `openai/userAgent`, `openai/locale`, `openai/subject` ... with tool calls).
+///
+/// 2026-07-28 says clientInfo is self-reported and servers "SHOULD NOT use [it] to change the
+/// behavior": here it only picks between two encodings of the same result, never what a
+/// caller may do or see, so a client that lies about it gains nothing.
+fn shape(req: &Request, params: &Map<String, Value>) -> Shape {
+    let by_agent = req.header("user-agent").is_some_and(is_openai_client);
+    let meta = params.get("_meta").and_then(Value::as_object);
+    let by_meta = meta.is_some_and(|m| {
+        m.keys().any(|k| k.starts_with("openai/"))
+            || m.get(META_CLIENT_INFO)
+                .and_then(|ci| ci.get("name"))
+                .and_then(Value::as_str)
+                .is_some_and(is_openai_client)
+    });
+    if by_agent || by_meta {
+        Shape::OpenAi
+    } else {
+        Shape::Readable
+    }
+}
+
+/// `openai-mcp`, `openai-mcp/1.0.0`, `openai-mcp/1.0.0 (Codex)`: the product token (up to the
+/// first `/` or space) is `openai-mcp`, in any case.
+fn is_openai_client(s: &str) -> bool {
+    s.trim_start()
+        .split(['/', ' '])
+        .next()
+        .is_some_and(|p| p.eq_ignore_ascii_case("openai-mcp"))
 }
 
 /// Runs one method in its era.
 fn dispatch<'a>(
     mcp: &'a Mcp,
     era: Era,
+    shape: Shape,
     method: &str,
     params: &Map<String, Value>,
 ) -> Result<Answer<'a>, RpcError> {
@@ -512,7 +570,13 @@ fn dispatch<'a>(
                     )
                 });
             };
-            Ok(tools::call(&mcp.brain, tool, params.get("arguments")))
+            Ok(tools::call(
+                &mcp.brain,
+                &mcp.notes_url,
+                shape,
+                tool,
+                params.get("arguments"),
+            ))
         }
         _ => Err(fail(
             METHOD_NOT_FOUND,
@@ -717,7 +781,10 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        Mcp::new(Arc::new(Brain::open(&dir).expect("open brain")))
+        Mcp::new(
+            Arc::new(Brain::open(&dir).expect("open brain")),
+            "https://brain.example.com",
+        )
     }
 
     fn request(headers: &[(&str, &[u8])], body: &[u8]) -> Request {
@@ -1195,7 +1262,10 @@ mod tests {
         assert_eq!(res["resultType"], "complete");
         assert_eq!(res["ttlMs"], CACHE_TTL_MS);
         assert_eq!(res["cacheScope"], CACHE_SCOPE);
-        assert_eq!(res["tools"].as_array().map(Vec::len), Some(7));
+        assert_eq!(
+            res["tools"].as_array().map(Vec::len),
+            Some(tools::TOOLS.len())
+        );
         assert_eq!(res["_meta"][META_SERVER_INFO]["name"], "brain-mcp");
         // The handshake era gets neither.
         let legacy = json_of(&rpc(&m, "tools/list", json!({})));
@@ -1400,6 +1470,7 @@ mod tests {
                 "update",
                 "search",
                 "recall",
+                "fetch",
                 "forget",
                 "list_notes",
                 "list_tags"
@@ -1418,6 +1489,7 @@ mod tests {
         assert_eq!(tools[1]["inputSchema"]["required"], json!(["id"]));
         assert_eq!(tools[2]["inputSchema"]["required"], json!(["query"]));
         assert_eq!(tools[3]["inputSchema"]["required"], json!(["id"]));
+        assert_eq!(tools[4]["inputSchema"]["required"], json!(["id"]));
         for t in &tools {
             let a = &t["annotations"];
             assert_eq!(a["title"], t["title"], "{t}");
@@ -1992,5 +2064,331 @@ mod tests {
             }
         }
         assert_eq!(tags, 316);
+    }
+
+    // ---- issue 10: ChatGPT's search and fetch, the instructions ----
+
+    /// tools/call in the handshake era with extra headers and `_meta`; the CallToolResult,
+    /// its structuredContent checked against the tool's output schema.
+    fn call_as(m: &Mcp, headers: &[(&str, &str)], meta: Value, tool: &str, args: Value) -> Value {
+        let mut params = json!({"name": tool, "arguments": args});
+        if !meta.is_null() {
+            params["_meta"] = meta;
+        }
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+        let r = post(m, headers, &body.to_string());
+        assert_eq!(r.status, 200);
+        let result = json_of(&r)["result"].clone();
+        if result["isError"] == false {
+            let schema = (tools::find(tool).expect("tool").output_schema)();
+            conforms(&result["structuredContent"], &schema)
+                .unwrap_or_else(|e| panic!("{tool}: {e}: {result}"));
+        }
+        result
+    }
+
+    /// The text item of an OpenAI-shaped result: exactly one, of type text, whose text is the
+    /// JSON encoding of structuredContent.
+    fn assert_openai_text(r: &Value) {
+        let content = r["content"].as_array().cloned().unwrap_or_default();
+        assert_eq!(content.len(), 1, "{r}");
+        assert_eq!(content[0]["type"], "text");
+        let text = content[0]["text"].as_str().unwrap_or("");
+        let parsed: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(parsed, r["structuredContent"]);
+    }
+
+    #[test]
+    fn search_results_carry_a_title_and_a_canonical_url() {
+        let m = mcp();
+        let id = remember(
+            &m,
+            "Dentist on Tuesday at 9\nbring the insurance card",
+            json!([]),
+        );
+        let r = call(&m, "search", json!({"query": "dentist"}));
+        let hit = &r["structuredContent"]["results"][0];
+        assert_eq!(hit["id"], id.as_str());
+        assert_eq!(hit["title"], "Dentist on Tuesday at 9");
+        assert_eq!(
+            hit["url"],
+            format!("https://brain.example.com/notes/{id}").as_str()
+        );
+        // The readable rendering is what it was: no URL a person cannot open yet.
+        let text = r["content"][0]["text"].as_str().unwrap_or("");
+        assert!(text.contains(&format!("1. id {id} (created")), "{text}");
+        assert!(!text.contains("https://"), "{text}");
+        // A long first line is cut at a word.
+        let long = format!("{} tail", "planning the garden ".repeat(6));
+        remember(&m, &long, json!([]));
+        let r = call(&m, "search", json!({"query": "garden"}));
+        let title = r["structuredContent"]["results"][0]["title"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            title.ends_with("garden…") && title.chars().count() <= 80,
+            "{title}"
+        );
+    }
+
+    #[test]
+    fn fetch_gives_the_note_in_openai_fields() {
+        let m = mcp();
+        let id = remember(
+            &m,
+            "Anna's birthday is 3 May\nshe likes tulips",
+            json!(["family"]),
+        );
+        call(
+            &m,
+            "update",
+            json!({"id": id, "text": "Anna's birthday is 4 May\nshe likes tulips"}),
+        );
+        let note = m.brain.recall(&id).expect("note");
+        let r = call(&m, "fetch", json!({"id": id}));
+        assert_eq!(r["isError"], false);
+        assert_eq!(
+            r["structuredContent"],
+            json!({
+                "id": id,
+                "title": "Anna's birthday is 4 May",
+                "text": "Anna's birthday is 4 May\nshe likes tulips",
+                "url": format!("https://brain.example.com/notes/{id}"),
+                "metadata": {
+                    "tags": ["family"],
+                    "created_at": note.created_at,
+                    "updated_at": note.updated_at,
+                },
+                "length": 41,
+                "offset": 0,
+                "next_offset": null,
+            })
+        );
+        assert_eq!(
+            r["content"][0]["text"],
+            format!(
+                "Note {id} (created {}, updated {}, tags: family, 41 characters):\nAnna's \
+                 birthday is 4 May\nshe likes tulips",
+                note.created_at, note.updated_at
+            )
+            .as_str()
+        );
+        // An unknown id, a bad offset, a missing id: errors a model can act on.
+        for (args, want) in [
+            (
+                json!({"id": "n_nope"}),
+                "no note has id \"n_nope\": check the id with search or list_notes (it may \
+                 have been forgotten)",
+            ),
+            (
+                json!({"id": id, "offset": 41}),
+                "`offset` 41 is past the end of the text, which has 41 characters: pass an \
+                 offset below that, or leave it out to start at the beginning",
+            ),
+            (
+                json!({}),
+                "missing required argument `id`: pass the note's id as a string; for example \
+                 {\"id\": \"<id from search or list_notes>\"}",
+            ),
+            (
+                json!({"id": id, "history": true}),
+                "unknown argument `history` for fetch: remove it. Accepted arguments: id, offset",
+            ),
+        ] {
+            assert_eq!(call_err(&m, "fetch", args.clone()), want, "{args}");
+        }
+        // Through the stateless era too.
+        let r = modern(
+            &m,
+            "tools/call",
+            json!({"name": "fetch", "arguments": {"id": id}}),
+        );
+        assert_eq!(
+            json_of(&r)["result"]["structuredContent"]["id"],
+            id.as_str()
+        );
+    }
+
+    #[test]
+    fn openai_shape_by_user_agent_client_info_or_openai_meta() {
+        let m = mcp();
+        let id = remember(&m, "The spare key is under the blue pot", json!(["home"]));
+        let openai: [(&[(&str, &str)], Value); 4] = [
+            (&[("user-agent", "openai-mcp/1.0.0")], Value::Null),
+            (&[("user-agent", "OpenAI-MCP/1.0.0 (Codex)")], Value::Null),
+            (
+                &[],
+                json!({"openai/locale": "en-US", "openai/subject": "v1/x"}),
+            ),
+            (
+                &[],
+                json!({"io.modelcontextprotocol/clientInfo": {"name": "openai-mcp", "version": "1.0.0"}}),
+            ),
+        ];
+        for (headers, meta) in &openai {
+            for (tool, args) in [
+                ("search", json!({"query": "key"})),
+                ("fetch", json!({"id": id})),
+            ] {
+                let r = call_as(&m, headers, meta.clone(), tool, args);
+                assert_eq!(r["isError"], false, "{r}");
+                assert_openai_text(&r);
+            }
+            // Other tools, and errors, keep the readable text.
+            let r = call_as(&m, headers, meta.clone(), "recall", json!({"id": id}));
+            assert!(r["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Note ")));
+            let r = call_as(&m, headers, meta.clone(), "fetch", json!({"id": "n_nope"}));
+            assert_eq!(r["isError"], true);
+            assert!(r["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("no note has id")));
+        }
+        // The same structured result for every client; readable text for the others.
+        let base = call_as(&m, &[], Value::Null, "search", json!({"query": "key"}));
+        for (headers, meta) in [
+            (&[("user-agent", "Claude-User")][..], Value::Null),
+            (&[("user-agent", "python-httpx/0.28.1")], Value::Null),
+            (&[("user-agent", "openai-mcpx/1.0")], Value::Null),
+            (
+                &[],
+                json!({"io.modelcontextprotocol/clientInfo": {"name": "claude-ai"}}),
+            ),
+            (&[], json!({"openaix/locale": "en"})),
+        ] {
+            let r = call_as(&m, headers, meta.clone(), "search", json!({"query": "key"}));
+            assert_eq!(r, base, "{headers:?} {meta}");
+            assert!(r["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("1 note matches \"key\", best first")));
+        }
+        let o = call_as(
+            &m,
+            &[("user-agent", "openai-mcp/1.0.0")],
+            Value::Null,
+            "search",
+            json!({"query": "key"}),
+        );
+        assert_eq!(o["structuredContent"], base["structuredContent"]);
+        // Stateless era: clientInfo in _meta.
+        let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "search", "arguments": {"query": "key"},
+        "_meta": {
+            META_PROTOCOL_VERSION: MODERN_VERSION,
+            META_CLIENT_CAPABILITIES: {},
+            META_CLIENT_INFO: {"name": "openai-mcp", "version": "1.0.0"},
+        }}});
+        let r = post(
+            &m,
+            &[
+                ("mcp-protocol-version", MODERN_VERSION),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "search"),
+            ],
+            &body.to_string(),
+        );
+        let res = json_of(&r)["result"].clone();
+        assert_eq!(res["resultType"], "complete");
+        assert_openai_text(&res);
+    }
+
+    #[test]
+    fn openai_shape_stays_under_the_budget_and_pages() {
+        let m = mcp();
+        let ua: &[(&str, &str)] = &[("user-agent", "openai-mcp/1.0.0")];
+        // Characters that cost the most when encoded twice: quotes, backslashes, controls.
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            let text = format!("needle {i} {}", "\u{1}\"\\\n".repeat(400));
+            let tags: Vec<String> = (0..16)
+                .map(|t| format!("{t:02}{}", "t".repeat(62)))
+                .collect();
+            ids.push(remember(&m, &text, json!(tags)));
+        }
+        let mut found = Vec::new();
+        let mut cursor = Value::Null;
+        loop {
+            let r = call_as(
+                &m,
+                ua,
+                Value::Null,
+                "search",
+                json!({"query": "needle", "limit": 50, "cursor": cursor}),
+            );
+            assert_openai_text(&r);
+            assert!(size_of(&r) <= tools::RESULT_BUDGET, "{}", size_of(&r));
+            for h in r["structuredContent"]["results"].as_array().unwrap() {
+                found.push(h["id"].as_str().unwrap().to_string());
+            }
+            cursor = r["structuredContent"]["next_cursor"].clone();
+            if cursor.is_null() {
+                break;
+            }
+        }
+        found.sort();
+        ids.sort();
+        assert_eq!(found, ids);
+        // fetch of a 64 KiB note of the costliest characters, in both shapes: pages that put
+        // it back together, each under the budget.
+        let long: String = "\"\\\u{1}\n".repeat(16_384);
+        assert_eq!(long.len(), 65_536);
+        let id = remember(&m, &long, json!([]));
+        for headers in [ua, &[]] {
+            let mut text = String::new();
+            let mut offset = json!(0);
+            let mut parts = 0;
+            loop {
+                let r = call_as(
+                    &m,
+                    headers,
+                    Value::Null,
+                    "fetch",
+                    json!({"id": id, "offset": offset}),
+                );
+                assert!(size_of(&r) <= tools::RESULT_BUDGET, "{}", size_of(&r));
+                let sc = &r["structuredContent"];
+                assert!(sc["text"].as_str().is_some_and(|t| !t.is_empty()));
+                text.push_str(sc["text"].as_str().unwrap());
+                parts += 1;
+                offset = sc["next_offset"].clone();
+                if headers.is_empty() && !offset.is_null() {
+                    assert!(r["content"][0]["text"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!(
+                            "[The text continues: call fetch with id=\"{id}\" and offset={offset} \
+                         for the next part.]"
+                        )));
+                } else if !headers.is_empty() {
+                    assert_openai_text(&r);
+                }
+                if offset.is_null() {
+                    break;
+                }
+            }
+            assert_eq!(text, long);
+            assert!(parts > 4, "{parts}");
+        }
+    }
+
+    #[test]
+    fn instructions_correct_with_update_and_mention_fetch() {
+        assert!(
+            INSTRUCTIONS.contains("correct it with `update`"),
+            "{INSTRUCTIONS}"
+        );
+        assert!(INSTRUCTIONS.contains("not with `forget` and `remember`"));
+        assert!(INSTRUCTIONS.contains("`fetch`"));
+        assert!(!INSTRUCTIONS.contains("`forget` it and `remember`"));
+        // Every tool the instructions name exists.
+        for word in INSTRUCTIONS.split('`').skip(1).step_by(2) {
+            if word.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                let known = tools::find(word).is_some()
+                    || ["tags", "cursor", "next_cursor"].contains(&word);
+                assert!(known, "{word}");
+            }
+        }
     }
 }

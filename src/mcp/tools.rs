@@ -11,12 +11,16 @@
 //! - A success carries `structuredContent` matching the tool's `outputSchema` and a readable text
 //!   rendering in `content[0]`. Errors carry text only (both SDK clients skip output validation
 //!   for `isError` results), except `forget` of an unknown id, which also says `deleted: false`.
+//! - `search` and `fetch` called by OpenAI's client ([`Shape::OpenAi`]) have as their one text
+//!   item the JSON encoding of `structuredContent` instead of the readable rendering (see
+//!   `openai_shape` in `mod.rs` for the rule); the structured result is the same for everyone.
 
 use serde_json::{json, Map, Value};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use crate::brain::snippet::title;
 use crate::brain::{normalize_tag, Brain, BrainError, Filter, Note, Updated, MAX_TAGS};
 use crate::time::{format_rfc3339, parse_rfc3339_or_date};
 
@@ -31,6 +35,49 @@ pub const MAX_ID_BYTES: usize = 256;
 /// Cursors are opaque strings the brain issued; anything longer cannot be one.
 pub const MAX_CURSOR_BYTES: usize = 1024;
 
+/// How a result's text item is written.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Shape {
+    /// The readable rendering: what a model reads best, with the exact call for the next page.
+    Readable,
+    /// OpenAI's MCP guide for `search` and `fetch` (deep research, company knowledge): "exactly
+    /// one content item with `type: "text"`" whose text is the JSON-encoded result object.
+    OpenAi,
+}
+
+/// What a handler works with: the brain, where notes live on the web, and the text shape.
+pub struct Ctx<'a> {
+    pub brain: &'a Brain,
+    /// `{issuer}/notes/`: a note's canonical URL is this followed by its percent-encoded id.
+    pub notes_url: &'a str,
+    /// Already narrowed to [`Shape::Readable`] for tools that have no OpenAI shape.
+    pub shape: Shape,
+}
+
+impl Ctx<'_> {
+    /// The note's canonical, stable URL on this server's public origin: never empty, so
+    /// ChatGPT makes a citation of it ("ChatGPT creates citation metadata only when `url` is a
+    /// non-empty string"). The id is one path segment: every byte outside RFC 3986's
+    /// unreserved set is percent-encoded (an imported id may hold `/`, `?` or `#`).
+    fn url(&self, id: &str) -> String {
+        note_url(self.notes_url, id)
+    }
+}
+
+/// `prefix` followed by `id` as one percent-encoded path segment.
+pub fn note_url(prefix: &str, id: &str) -> String {
+    let mut u = String::with_capacity(prefix.len() + id.len());
+    u.push_str(prefix);
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            u.push(b as char);
+        } else {
+            u.push_str(&format!("%{b:02X}"));
+        }
+    }
+    u
+}
+
 /// One tool: everything `tools/list` shows and the handler `tools/call` runs.
 pub struct Tool {
     pub name: &'static str,
@@ -38,9 +85,12 @@ pub struct Tool {
     pub description: &'static str,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Value,
-    pub run: fn(&Brain, &Args) -> Result<Output, ToolError>,
+    pub run: fn(&Ctx, &Args) -> Result<Output, ToolError>,
     /// The MCP tool annotations (hints for clients deciding whether to ask the user first).
     pub hints: Hints,
+    /// Whether OpenAI's client gets its JSON text shape ([`Shape::OpenAi`]): `search` and
+    /// `fetch`, the two tools OpenAI specifies.
+    pub openai_shape: bool,
 }
 
 /// `readOnlyHint`, `destructiveHint`, `idempotentHint`; `openWorldHint` is always false (the
@@ -81,7 +131,7 @@ impl ToolError {
 }
 
 /// The tools, in the fixed order `tools/list` shows them.
-pub static TOOLS: [Tool; 7] = [
+pub static TOOLS: [Tool; 8] = [
     Tool {
         name: "remember",
         title: "Remember a note",
@@ -104,6 +154,7 @@ with `duplicate: true`, so retrying is safe. Returns the note's id and created_a
             destructive: false,
             idempotent: true,
         },
+        openai_shape: false,
     },
     Tool {
         name: "update",
@@ -124,14 +175,15 @@ the note already says changes nothing (`changed: false`).",
             destructive: false,
             idempotent: true,
         },
+        openai_shape: false,
     },
     Tool {
         name: "search",
         title: "Search notes",
-        description: "Full-text search over the user's notes; best matches first, each with id, a \
-snippet of about 300 characters around the matches (matched words marked **like this**), the \
-note's length in characters, tags, created_at, updated_at and a relevance score. Call \
-`recall` with an id for the whole note. Matching ignores case and accents. Use it before \
+        description: "Full-text search over the user's notes; best matches first, each with id, \
+title (the note's first line), url, a snippet of about 300 characters around the matches \
+(matched words marked **like this**), the note's length in characters, tags, created_at, \
+updated_at and a relevance score. Call `recall` (or `fetch`) with an id for the whole note. Matching ignores case and accents. Use it before \
 answering anything that may depend on what the user told you before, and before `remember` \
 to avoid duplicates. Pass a few distinctive keywords as `query` (not a whole question); try \
 synonyms if nothing matches. Filters: `tag`, `tags_all` (every one of these tags), \
@@ -143,6 +195,7 @@ and filters for more.",
         output_schema: search_output,
         run: search,
         hints: READ_ONLY,
+        openai_shape: true,
     },
     Tool {
         name: "recall",
@@ -158,6 +211,21 @@ the current one.",
         output_schema: recall_output,
         run: recall,
         hints: READ_ONLY,
+        openai_shape: false,
+    },
+    Tool {
+        name: "fetch",
+        title: "Fetch a note",
+        description: "Fetch one note's full text by its id (as returned by `search`), with its \
+title (its first line), its url on this server, and metadata: tags, created_at and updated_at. \
+It is `recall` in the shape ChatGPT's deep research expects; use either. A note longer than \
+one answer holds comes in parts: the text starts at character `offset` (default 0), and when \
+`next_offset` is not null, call fetch again with that `offset` for the rest.",
+        input_schema: fetch_input,
+        output_schema: fetch_output,
+        run: fetch,
+        hints: READ_ONLY,
+        openai_shape: true,
     },
     Tool {
         name: "forget",
@@ -175,6 +243,7 @@ a note was deleted.",
             destructive: true,
             idempotent: true,
         },
+        openai_shape: false,
     },
     Tool {
         name: "list_notes",
@@ -191,6 +260,7 @@ same filters to get the next page. A note longer than 1000 characters is shown c
         output_schema: list_output,
         run: list_notes,
         hints: READ_ONLY,
+        openai_shape: false,
     },
     Tool {
         name: "list_tags",
@@ -202,6 +272,7 @@ filtering by tag. When `next_cursor` is not null, pass it back as `cursor` for m
         output_schema: list_tags_output,
         run: list_tags,
         hints: READ_ONLY,
+        openai_shape: false,
     },
 ];
 
@@ -229,7 +300,24 @@ pub fn describe(tool: &Tool) -> Value {
 
 /// Runs a known tool on its `arguments` (absent or `null` means `{}`) and builds the
 /// CallToolResult. Never fails: every problem with the arguments is an `isError` result.
-pub fn call(brain: &Brain, tool: &Tool, arguments: Option<&Value>) -> Value {
+/// `brain`, `notes_url` and `shape` make the handler's [`Ctx`]; `shape` applies only to the
+/// tools that have an OpenAI shape.
+pub fn call(
+    brain: &Brain,
+    notes_url: &str,
+    shape: Shape,
+    tool: &Tool,
+    arguments: Option<&Value>,
+) -> Value {
+    let ctx = Ctx {
+        brain,
+        notes_url,
+        shape: if tool.openai_shape {
+            shape
+        } else {
+            Shape::Readable
+        },
+    };
     let empty = Map::new();
     let map = match arguments {
         None | Some(Value::Null) => &empty,
@@ -250,12 +338,19 @@ pub fn call(brain: &Brain, tool: &Tool, arguments: Option<&Value>) -> Value {
     if let Err(e) = args.reject_unknown((tool.input_schema)()) {
         return error_result(&e);
     }
-    match (tool.run)(brain, &args) {
-        Ok(out) => json!({
-            "content": [{"type": "text", "text": out.text}],
-            "structuredContent": out.structured,
-            "isError": false,
-        }),
+    match (tool.run)(&ctx, &args) {
+        Ok(out) => {
+            let text = match ctx.shape {
+                Shape::Readable => out.text,
+                // The same object as structuredContent, so the two can never disagree.
+                Shape::OpenAi => out.structured.to_string(),
+            };
+            json!({
+                "content": [{"type": "text", "text": text}],
+                "structuredContent": out.structured,
+                "isError": false,
+            })
+        }
         Err(e) => error_result(&e),
     }
 }
@@ -275,7 +370,7 @@ fn example(tool: &str) -> &'static str {
     match tool {
         "remember" => r#"{"text": "The user's dog is called Rex", "tags": ["pets"]}"#,
         "search" => r#"{"query": "dog name"}"#,
-        "recall" | "forget" => r#"{"id": "<id from search or list_notes>"}"#,
+        "recall" | "fetch" | "forget" => r#"{"id": "<id from search or list_notes>"}"#,
         "update" => r#"{"id": "<id from search or list_notes>", "text": "The corrected note"}"#,
         _ => r#"{"limit": 10}"#,
     }
@@ -596,6 +691,28 @@ fn json_str_len(s: &str) -> usize {
     2 + s.chars().map(escaped_len).sum::<usize>()
 }
 
+/// Bytes of `c` inside a JSON string that is itself inside a JSON string: a character of a
+/// note in [`Shape::OpenAi`]'s text item, which is `structuredContent` encoded once more.
+fn escaped_twice_len(c: char) -> usize {
+    match c {
+        '"' | '\\' => 4,                             // \"  ->  \\\"
+        '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 3, // \n  ->  \\n
+        c if (c as u32) < 0x20 => 7,                 // \u0001 -> \\u0001
+        c => c.len_utf8(),
+    }
+}
+
+impl Shape {
+    /// What one character of a note's text costs in a result that carries it once in
+    /// `structuredContent` and once in the text item.
+    fn char_cost(self, c: char) -> usize {
+        match self {
+            Shape::Readable => 2 * escaped_len(c),
+            Shape::OpenAi => escaped_len(c) + escaped_twice_len(c),
+        }
+    }
+}
+
 /// The size [`RESULT_BUDGET`] bounds.
 pub fn result_size(text: &str, structured: &Value) -> usize {
     json_str_len(text) + serde_json::to_string(structured).map_or(usize::MAX / 2, |s| s.len())
@@ -606,23 +723,37 @@ struct Page {
     used: usize,
     items: Vec<Value>,
     text: String,
+    /// With [`Shape::OpenAi`] the text item is the items' JSON again, not `text`.
+    shape: Shape,
 }
 
 impl Page {
     fn new() -> Page {
+        Page::with_shape(Shape::Readable)
+    }
+
+    fn with_shape(shape: Shape) -> Page {
         Page {
             used: PAGE_RESERVE,
             items: Vec::new(),
             text: String::new(),
+            shape,
         }
     }
 
-    fn cost(item: &Value, text: &str) -> usize {
-        serde_json::to_string(item).map_or(usize::MAX / 2, |s| s.len()) + 1 + json_str_len(text) - 2
+    /// The item once in `structuredContent` (with its comma), and once in the text item: its
+    /// rendering, or (OpenAI's shape) its JSON inside the JSON string.
+    fn cost(&self, item: &Value, text: &str) -> usize {
+        let json = serde_json::to_string(item).unwrap_or_else(|_| "x".repeat(RESULT_BUDGET));
+        let rendered = match self.shape {
+            Shape::Readable => json_str_len(text) - 2,
+            Shape::OpenAi => json_str_len(&json) - 2 + 1,
+        };
+        json.len() + 1 + rendered
     }
 
     fn fits(&self, item: &Value, text: &str) -> bool {
-        self.used + Page::cost(item, text) <= RESULT_BUDGET
+        self.used + self.cost(item, text) <= RESULT_BUDGET
     }
 
     /// Adds the item if it fits; the first item of a page is always added (callers make sure
@@ -631,11 +762,51 @@ impl Page {
         if !self.items.is_empty() && !self.fits(&item, text) {
             return false;
         }
-        self.used += Page::cost(&item, text);
+        self.used += self.cost(&item, text);
         self.items.push(item);
         self.text.push_str(text);
         true
     }
+}
+
+/// The longest part of `text` from character `offset` whose characters cost at most `room`
+/// bytes (by `cost`): that part and the character index where it ends. `recall` and `fetch`
+/// page a long note with it, so both cut the same way.
+fn text_part(
+    text: &str,
+    offset: usize,
+    room: usize,
+    cost: impl Fn(char) -> usize,
+) -> (&str, usize) {
+    let start = text
+        .char_indices()
+        .nth(offset)
+        .map_or(text.len(), |(b, _)| b);
+    let mut used = 0;
+    let mut end = offset;
+    let mut end_byte = text.len();
+    for (b, c) in text[start..].char_indices() {
+        used += cost(c);
+        if used > room {
+            end_byte = start + b;
+            break;
+        }
+        end += 1;
+    }
+    (&text[start..end_byte], end)
+}
+
+/// Refuses an `offset` at or past the end of a text of `length` characters (0 is always
+/// fine: an empty text has its one empty part).
+fn check_offset(offset: usize, length: usize) -> Result<(), ToolError> {
+    if offset > length || (offset == length && length > 0) {
+        return Err(ToolError::new(format!(
+            "`offset` {offset} is past the end of the text, which has {}: pass an offset \
+             below that, or leave it out to start at the beginning",
+            plural(length, "character", "characters")
+        )));
+    }
+    Ok(())
 }
 
 /// The first `max` characters of `s`, and whether that is all of it.
@@ -738,7 +909,8 @@ fn bad_cursor(how: &str) -> ToolError {
 
 // ---- handlers ----
 
-fn remember(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+fn remember(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let brain = ctx.brain;
     let text = args.req_str("text", "the content of the note as a string")?;
     let tags = args.tags()?;
     let (note, duplicate) = brain
@@ -771,7 +943,8 @@ fn remember(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     })
 }
 
-fn update(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+fn update(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let brain = ctx.brain;
     let id = args.id()?;
     let text = args.opt_str("text")?;
     let tags = match args.get("tags") {
@@ -824,7 +997,7 @@ fn update(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     })
 }
 
-fn search(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     let query = args.req_str("query", "a few keywords to look for")?;
     if query.trim().is_empty() {
         return Err(ToolError::new(
@@ -845,14 +1018,16 @@ fn search(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
         None => 0,
         Some(c) => decode_search_cursor(c, key).ok_or_else(|| bad_cursor("this search"))?,
     };
-    let (hits, more) = brain.search_page(query, &filter, offset, limit);
-    let mut page = Page::new();
+    let (hits, more) = ctx.brain.search_page(query, &filter, offset, limit);
+    let mut page = Page::with_shape(ctx.shape);
     for (i, h) in hits.iter().enumerate() {
         let score = if h.score.is_finite() { h.score } else { 0.0 };
         let snippet = crate::brain::snippet::snippet(&h.note.text, query, SNIPPET_CHARS);
         let length = h.note.text.chars().count();
         let item = json!({
             "id": h.note.id,
+            "title": title(&h.note.text),
+            "url": ctx.url(&h.note.id),
             "snippet": snippet,
             "length": length,
             "tags": h.note.tags,
@@ -883,9 +1058,10 @@ fn search(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
         format!("No more notes{scope} match {q:?}.")
     } else {
         format!(
-            "{}{scope} match {q:?}, best first (results {} to {}; snippets only: call recall \
+            "{}{scope} {} {q:?}, best first (results {} to {}; snippets only: call recall \
              with an id for the whole note):",
             plural(shown, "note", "notes"),
+            if shown == 1 { "matches" } else { "match" },
             offset + 1,
             offset + shown
         )
@@ -902,7 +1078,8 @@ fn search(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     })
 }
 
-fn recall(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+fn recall(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let brain = ctx.brain;
     let id = args.id()?;
     let offset = args
         .opt_count("offset", "of characters to skip")?
@@ -933,13 +1110,7 @@ fn recall(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
         }
     };
     let length = text.chars().count();
-    if offset > length || (offset == length && length > 0) {
-        return Err(ToolError::new(format!(
-            "`offset` {offset} is past the end of the text, which has {}: pass an offset \
-             below that, or leave it out to start at the beginning",
-            plural(length, "character", "characters")
-        )));
-    }
+    check_offset(offset, length)?;
 
     // Earlier versions: the most recent ones that fit in half the budget, shown oldest first.
     let mut hist_items: Vec<Value> = Vec::new();
@@ -969,7 +1140,7 @@ fn recall(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
                     i + 1
                 ));
             }
-            let cost = Page::cost(&item, &line);
+            let cost = Page::new().cost(&item, &line);
             if hist_used + cost > RESULT_BUDGET / 2 {
                 break;
             }
@@ -1028,23 +1199,7 @@ fn recall(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     // The text goes in twice (structured and rendering); take what fits.
     let fixed = result_size(&head, &structured) + json_str_len(&tail) + 400;
     let room = RESULT_BUDGET.saturating_sub(fixed);
-    let mut used = 0;
-    let mut end_byte = text.len();
-    let mut end = offset;
-    let start_byte = text
-        .char_indices()
-        .nth(offset)
-        .map_or(text.len(), |(b, _)| b);
-    for (b, c) in text[start_byte..].char_indices() {
-        let cost = 2 * escaped_len(c);
-        if used + cost > room {
-            end_byte = start_byte + b;
-            break;
-        }
-        used += cost;
-        end += 1;
-    }
-    let part = &text[start_byte..end_byte];
+    let (part, end) = text_part(text, offset, room, |c| Shape::Readable.char_cost(c));
     let next_offset = (end < length).then_some(end);
     structured["text"] = json!(part);
     structured["next_offset"] = json!(next_offset);
@@ -1080,7 +1235,77 @@ fn not_found(id: &str) -> ToolError {
     ))
 }
 
-fn forget(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+/// `recall`'s current version in OpenAI's fetch shape: `{id, title, text, url, metadata}`,
+/// plus `length`, `offset` and `next_offset`, paged by the same budget and rule as `recall`.
+fn fetch(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let id = args.id()?;
+    let offset = args
+        .opt_count("offset", "of characters to skip")?
+        .unwrap_or(0);
+    if id.len() > MAX_ID_BYTES {
+        return Err(not_found(id));
+    }
+    let Some(note) = ctx.brain.recall(id) else {
+        return Err(not_found(id));
+    };
+    let length = note.text.chars().count();
+    check_offset(offset, length)?;
+    let mut structured = json!({
+        "id": note.id,
+        "title": title(&note.text),
+        "text": "",
+        "url": ctx.url(&note.id),
+        "metadata": {
+            "tags": note.tags,
+            "created_at": note.created_at,
+            "updated_at": note.updated_at,
+        },
+        "length": length,
+        "offset": offset,
+        "next_offset": null,
+    });
+    let head = format!(
+        "Note {} (created {}, updated {}, {}, {})",
+        note.id,
+        note.created_at,
+        note.updated_at,
+        tags_text(&note.tags),
+        plural(length, "character", "characters")
+    );
+    // What is not the text: in OpenAI's shape the text item is `structured` encoded again.
+    // 400 bytes cover `next_offset` becoming a number and the readable continuation line.
+    let fixed = match ctx.shape {
+        Shape::Readable => result_size(&head, &structured),
+        Shape::OpenAi => {
+            let s = structured.to_string();
+            s.len() + json_str_len(&s)
+        }
+    } + 400;
+    let room = RESULT_BUDGET.saturating_sub(fixed);
+    let (part, end) = text_part(&note.text, offset, room, |c| ctx.shape.char_cost(c));
+    let next_offset = (end < length).then_some(end);
+    structured["text"] = json!(part);
+    structured["next_offset"] = json!(next_offset);
+    let mut rendered = if offset == 0 && next_offset.is_none() {
+        format!("{head}:\n{part}")
+    } else {
+        format!("{head}, characters {offset} to {end}:\n{part}")
+    };
+    if let Some(n) = next_offset {
+        rendered.push_str(&format!(
+            "\n\n[The text continues: call fetch with id=\"{}\" and offset={n} for the next \
+             part.]",
+            note.id
+        ));
+    }
+    Ok(Output {
+        text: rendered,
+        structured,
+    })
+}
+
+fn forget(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let brain = ctx.brain;
     let id = args.id()?;
     let deleted = if id.len() > MAX_ID_BYTES {
         false
@@ -1131,7 +1356,8 @@ fn list_item(n: &Note, number: usize, max: usize) -> (Value, String) {
     (item, text)
 }
 
-fn list_notes(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+fn list_notes(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let brain = ctx.brain;
     let limit = args.limit()?;
     let filter = args.filter()?;
     let cursor = cursor_arg(args, "list_notes")?;
@@ -1186,7 +1412,8 @@ fn list_notes(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
     })
 }
 
-fn list_tags(brain: &Brain, args: &Args) -> Result<Output, ToolError> {
+fn list_tags(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
+    let brain = ctx.brain;
     let cursor = cursor_arg(args, "list_tags")?;
     let all = brain.tag_counts();
     let start = match cursor {
@@ -1420,7 +1647,10 @@ fn search_input() -> Value {
 fn search_output() -> Value {
     let hit = object(
         json!({
-            "id": {"type": "string", "description": "The note's id (recall it for the whole text)."},
+            "id": {"type": "string", "description": "The note's id (recall or fetch it for the \
+                whole text)."},
+            "title": title_schema(),
+            "url": url_schema(),
             "snippet": {"type": "string", "description": "About 300 characters around the \
                 matches, matched words marked **like this**, … where text was cut."},
             "length": {"type": "integer", "description": "The note's length in characters."},
@@ -1431,6 +1661,8 @@ fn search_output() -> Value {
         }),
         &[
             "id",
+            "title",
+            "url",
             "snippet",
             "length",
             "tags",
@@ -1463,15 +1695,10 @@ fn id_input() -> Value {
     })
 }
 
+/// `recall`'s arguments: `fetch`'s (`id`, `offset`) and `history`, `version`.
 fn recall_input() -> Value {
-    let mut s = id_input();
+    let mut s = fetch_input();
     if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
-        p.insert(
-            "offset".into(),
-            json!({"type": "integer", "minimum": 0, "default": 0, "description": "Start the \
-                text at this character (the next_offset of the previous answer) for a note \
-                too long for one answer."}),
-        );
         p.insert(
             "history".into(),
             json!({"type": "boolean", "default": false, "description": "Also return the \
@@ -1533,6 +1760,65 @@ fn recall_output() -> Value {
             "updated_at",
             "version",
             "versions",
+            "length",
+            "offset",
+            "next_offset",
+        ],
+    )
+}
+
+fn title_schema() -> Value {
+    json!({"type": "string", "description": "The note's first line, cut at a word to at most \
+        80 characters (and …)."})
+}
+
+fn url_schema() -> Value {
+    json!({"type": "string", "minLength": 1, "description": "The note's canonical URL on this \
+        server, for citations."})
+}
+
+/// `fetch`'s arguments: `id` and `offset`.
+fn fetch_input() -> Value {
+    let mut s = id_input();
+    if let Some(p) = s.get_mut("properties").and_then(Value::as_object_mut) {
+        p.insert(
+            "offset".into(),
+            json!({"type": "integer", "minimum": 0, "default": 0, "description": "Start the \
+                text at this character (the next_offset of the previous answer) for a note \
+                too long for one answer."}),
+        );
+    }
+    s
+}
+
+fn fetch_output() -> Value {
+    let metadata = object(
+        json!({
+            "tags": string_array(),
+            "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
+            "updated_at": {"type": "string", "description": "RFC 3339 UTC time of its last change."},
+        }),
+        &["tags", "created_at", "updated_at"],
+    );
+    object(
+        json!({
+            "id": {"type": "string", "description": "The note's id."},
+            "title": title_schema(),
+            "text": {"type": "string", "description": "The note's text from `offset`: all of \
+                it unless `next_offset` is not null."},
+            "url": url_schema(),
+            "metadata": metadata,
+            "length": {"type": "integer", "description": "The whole text's length in characters."},
+            "offset": {"type": "integer", "description": "The character `text` starts at."},
+            "next_offset": {"type": ["integer", "null"], "description": "Pass as `offset` for \
+                the rest of the text; null when `text` reaches the end."},
+        }),
+        &[
+            "id",
+            "title",
+            "text",
+            "url",
+            "metadata",
             "length",
             "offset",
             "next_offset",
@@ -1641,6 +1927,32 @@ mod tests {
         assert!(e.text.contains("NOT saved") && e.text.contains("log line 3"));
         let e = write_failure(BrainError::Invalid("fix it".into()), "x");
         assert_eq!(e.text, "fix it");
+    }
+
+    #[test]
+    fn note_urls_are_one_percent_encoded_segment() {
+        let p = "https://brain.example.com/notes/";
+        assert_eq!(
+            note_url(p, "n_k3v9q2m7x4ab"),
+            "https://brain.example.com/notes/n_k3v9q2m7x4ab"
+        );
+        assert_eq!(
+            note_url(p, "a/b c?d#é%~"),
+            "https://brain.example.com/notes/a%2Fb%20c%3Fd%23%C3%A9%25~"
+        );
+    }
+
+    #[test]
+    fn char_costs_match_serde_json() {
+        for c in [
+            'a', 'é', '"', '\\', '\n', '\t', '\u{1}', '\u{1f}', '/', '\u{7f}', '😀',
+        ] {
+            let once = serde_json::to_string(&c.to_string()).unwrap_or_default();
+            let twice = serde_json::to_string(&once).unwrap_or_default();
+            assert_eq!(escaped_len(c), once.len() - 2, "{c:?}");
+            assert_eq!(escaped_twice_len(c), twice.len() - 6, "{c:?}");
+            assert_eq!(Shape::OpenAi.char_cost(c), once.len() - 2 + twice.len() - 6);
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@ export const ISSUER = process.env.ISSUER;
 export const CLIENT_ID = process.env.OAUTH_CLIENT_ID ?? '';
 export const CLIENT_SECRET = process.env.OAUTH_CLIENT_SECRET ?? '';
 export const OWNER_PASSWORD = process.env.BRAIN_OWNER_PASSWORD || undefined;
-export const TOOLS = ['forget', 'list_notes', 'list_tags', 'recall', 'remember', 'search', 'update'];
+export const TOOLS = ['fetch', 'forget', 'list_notes', 'list_tags', 'recall', 'remember', 'search', 'update'];
+/** A note's canonical URL: the issuer, /notes/, the id as one percent-encoded segment. */
+export const noteUrl = (id) => `${ISSUER}/notes/${encodeURIComponent(id)}`;
 // Any loopback port: pre-registered clients may use loopback redirects on any port, and the
 // redirect is never followed.
 export const REDIRECT_URI = 'http://127.0.0.1:53682/callback';
@@ -88,7 +90,11 @@ export async function authorizeHeadless(authorizationUrl, password) {
   return q;
 }
 
-/** listTools (every tool), remember a unique marker, search finds it. */
+/**
+ * listTools (every tool), remember a unique marker, search finds it with its title and url,
+ * fetch gives it back whole. The SDK validates each structuredContent against the tool's
+ * outputSchema.
+ */
 export async function exerciseTools(client, tag) {
   const tools = await client.listTools();
   const names = tools.tools.map((t) => t.name).sort();
@@ -101,8 +107,16 @@ export async function exerciseTools(client, tag) {
   r = await client.callTool({ name: 'search', arguments: { query: m } });
   check(!r.isError, `search failed: ${JSON.stringify(r)}`);
   const hits = r.structuredContent?.results ?? [];
-  check(hits.some((h) => h.id === noteId), `search for ${m} did not find note ${noteId}: ${JSON.stringify(r)}`);
-  log(`[${tag}] remembered ${r.structuredContent?.results?.[0]?.id} and found it again`);
+  const hit = hits.find((h) => h.id === noteId);
+  check(hit, `search for ${m} did not find note ${noteId}: ${JSON.stringify(r)}`);
+  check(hit.title === `note ${m}` && hit.url === noteUrl(noteId), `search hit: ${JSON.stringify(hit)}`);
+  r = await client.callTool({ name: 'fetch', arguments: { id: noteId } });
+  check(!r.isError, `fetch failed: ${JSON.stringify(r)}`);
+  const doc = r.structuredContent ?? {};
+  const want = { id: noteId, title: `note ${m}`, text: `note ${m}`, url: noteUrl(noteId) };
+  check(Object.keys(want).every((k) => doc[k] === want[k]), `fetch: ${JSON.stringify(doc)}`);
+  check(JSON.stringify(doc.metadata?.tags) === '["interop"]' && doc.next_offset === null, `fetch: ${JSON.stringify(doc)}`);
+  log(`[${tag}] remembered ${noteId}, found it again (title, url) and fetched it`);
 }
 
 /** Run main() with an overall deadline; exit 0 on success, 1 with a message otherwise. */

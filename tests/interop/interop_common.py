@@ -25,7 +25,7 @@ ISSUER = os.environ["ISSUER"]
 CLIENT_ID = os.environ.get("OAUTH_CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("OAUTH_CLIENT_SECRET", "")
 OWNER_PASSWORD = os.environ.get("BRAIN_OWNER_PASSWORD") or None
-TOOLS = {"remember", "update", "search", "recall", "forget", "list_notes", "list_tags"}
+TOOLS = {"remember", "update", "search", "recall", "fetch", "forget", "list_notes", "list_tags"}
 # Any loopback port will do: pre-registered clients may use loopback redirects on any port,
 # and nothing listens there because the redirect is never followed.
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
@@ -155,8 +155,16 @@ def result_json(result: Any) -> dict:
     return sc or {}
 
 
+def note_url(note_id: str) -> str:
+    """A note's canonical URL: the issuer, /notes/, the id as one percent-encoded segment."""
+    from urllib.parse import quote
+
+    return f"{ISSUER}/notes/{quote(note_id, safe='')}"
+
+
 async def exercise_tools(client: Any, tag: str) -> None:
-    """list_tools (every tool), remember a unique marker, search finds it."""
+    """list_tools (every tool), remember a unique marker, search finds it with its title and
+    url, fetch gives it back whole."""
     tools = await client.list_tools()
     names = {t.name for t in tools.tools}
     check(names == TOOLS, f"tools/list gave {sorted(names)}, expected {sorted(TOOLS)}")
@@ -168,8 +176,16 @@ async def exercise_tools(client: Any, tag: str) -> None:
     r = await client.call_tool("search", {"query": m})
     check(not r.is_error, f"search failed: {r}")
     hits = result_json(r).get("results", [])
-    check(any(h.get("id") == note_id for h in hits), f"search for {m} did not find note {note_id}: {r}")
-    log(f"[{tag}] remembered {note_id} and found it again")
+    hit = next((h for h in hits if h.get("id") == note_id), None)
+    check(hit is not None, f"search for {m} did not find note {note_id}: {r}")
+    check(hit.get("title") == f"note {m}" and hit.get("url") == note_url(note_id), f"search hit: {hit}")
+    r = await client.call_tool("fetch", {"id": note_id})
+    check(not r.is_error, f"fetch failed: {r}")
+    doc = result_json(r)
+    want = {"id": note_id, "title": f"note {m}", "text": f"note {m}", "url": note_url(note_id)}
+    check({k: doc.get(k) for k in want} == want, f"fetch: {doc}")
+    check(doc.get("metadata", {}).get("tags") == ["interop"] and doc.get("next_offset") is None, f"fetch: {doc}")
+    log(f"[{tag}] remembered {note_id}, found it again (title, url) and fetched it")
 
 
 def _leaf(e: BaseException) -> BaseException:

@@ -1,7 +1,7 @@
 """The brain's tools (issue 7) through the Python MCP SDK's own client over Streamable HTTP,
 with the static bearer token in a header: annotations in tools/list, update and history,
 since/until, duplicate detection, list_tags, tags_any/tags_all, snippets and length, and the
-16 KiB byte budget with cursors (search, list_notes) and offsets (recall). The SDK validates
+16 KiB byte budget with cursors (search, list_notes) and offsets (recall, fetch). The SDK validates
 every structuredContent against the tool's outputSchema.
 
 Usage: py_brain.py legacy|auto
@@ -33,6 +33,7 @@ ANNOTATIONS = {  # name: (readOnly, destructive, idempotent)
     "update": (False, False, True),
     "search": (True, False, True),
     "recall": (True, False, True),
+    "fetch": (True, False, True),
     "forget": (False, True, True),
     "list_notes": (True, False, True),
     "list_tags": (True, False, True),
@@ -197,7 +198,20 @@ async def run() -> None:
                 if offset is not None:
                     check(f'offset={offset}' in res.content[0].text, "recall text does not say how to continue")
             check(got == huge and parts >= 4, f"recall pages: {parts}, equal={got == huge}")
-            log(f"[py-brain] byte budget ok (recall in {parts} pages)")
+            # fetch pages the same note by the same rule.
+            got, offset, fparts = "", 0, 0
+            while offset is not None:
+                res, r = await ok("fetch", {"id": h["id"], "offset": offset})
+                got += r["text"]
+                fparts += 1
+                check(r["title"] == "line 00000 of a long note" and r["length"] == len(huge), f"fetch: {r['title']!r}")
+                offset = r["next_offset"]
+                if offset is not None:
+                    check(f'call fetch with id="{h["id"]}" and offset={offset}' in res.content[0].text,
+                          "fetch text does not say how to continue")
+            check(got == huge and fparts >= 4, f"fetch pages: {fparts}, equal={got == huge}")
+            await fails("fetch", {"id": "n_nosuch"}, 'no note has id "n_nosuch"')
+            log(f"[py-brain] byte budget ok (recall and fetch in {parts} pages)")
 
 
 main(run)

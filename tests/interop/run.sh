@@ -240,6 +240,8 @@ if start_server plain; then
   run_check "py-sdk/auth-code/preregistered [no consent page]" "$PY" py_auth_code.py preregistered
   run_check "py-sdk/brain-tools/initialize" "$PY" py_brain.py legacy
   run_check "py-sdk/brain-tools/server-discover" "$PY" py_brain.py auto
+  run_check "py-sdk/openai-shape/initialize [User-Agent]" "$PY" py_openai_shape.py legacy
+  run_check "py-sdk/openai-shape/server-discover [clientInfo]" "$PY" py_openai_shape.py auto
   conformance
   stop_server plain
 fi
