@@ -91,14 +91,29 @@ pub fn command(store: &Store, brain: &Brain, line: &str, body: &[u8]) -> Vec<u8>
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
         (Some("grants"), None, None) => grants_table(store).into_bytes(),
-        (Some("revoke"), Some(id), None) => match store.revoke_client(id) {
-            Ok(()) => format!("revoked every grant and token of client {id}\n"),
-            Err(e) => format!("error: could not write the revocation: {e}\n"),
-        }
-        .into_bytes(),
+        (Some("revoke"), Some(id), None) => revoke(store, id).into_bytes(),
         (Some("export"), None, None) => brain.export(),
         (Some("import"), None, None) => import(brain, body).into_bytes(),
         _ => b"error: unknown admin command\n".to_vec(),
+    }
+}
+
+/// `revoke GRANT_ID` ends that one grant (one installation: a phone, a laptop), `revoke
+/// CLIENT_ID` every grant and token of the client.
+fn revoke(store: &Store, id: &str) -> String {
+    let shown = cell(id, 255);
+    if crate::oauth::store::valid_grant_id(id) {
+        if !store.grants().iter().any(|(g, _)| g == id) {
+            return format!("error: no live grant {shown}\n");
+        }
+        return match store.revoke_grant(id) {
+            Ok(()) => format!("revoked grant {shown} and its tokens\n"),
+            Err(e) => format!("error: could not write the revocation: {e}\n"),
+        };
+    }
+    match store.revoke_client(id) {
+        Ok(()) => format!("revoked every grant and token of client {shown}\n"),
+        Err(e) => format!("error: could not write the revocation: {e}\n"),
     }
 }
 
@@ -147,21 +162,23 @@ fn grants_table(store: &Store) -> String {
     let mut out = String::new();
     if !grants.is_empty() {
         out.push_str(&format!(
-            "GRANTS\n{:<20} {:<26} {:<24} {:<21} {:<21}\n",
-            "GRANT", "CLIENT_ID", "NAME", "CREATED", "LAST_USED"
+            "GRANTS (`brain-mcp revoke GRANT` ends one)\n{:<20} {:<24} {:<20} {:<21} {:<21} {}\n",
+            "GRANT", "NAME", "REDIRECT", "CREATED", "LAST_USED", "CLIENT_ID"
         ));
         for (id, g) in &grants {
-            let name = store
-                .client(&g.client)
-                .and_then(|c| c.client_name)
+            let name = g
+                .name
+                .clone()
+                .or_else(|| store.client(&g.client).and_then(|c| c.client_name))
                 .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
-                "{:<20} {:<26} {:<24} {:<21} {:<21}\n",
+                "{:<20} {:<24} {:<20} {:<21} {:<21} {}\n",
                 cell(id, 20),
-                cell(&g.client, 64),
                 cell(&name, 24),
+                cell(g.redirect.as_deref().unwrap_or("-"), 20),
                 when(g.created),
-                when(g.last_used)
+                when(g.last_used),
+                cell(&g.client, 255),
             ));
         }
     }

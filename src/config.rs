@@ -42,6 +42,8 @@ pub struct Config {
     pub auth_failure_limit: u32,
     pub access_token_ttl: u64,
     pub refresh_token_ttl: u64,
+    /// Client ID Metadata Documents the owner pinned (`BRAIN_CIMD_DOCUMENTS`), checked.
+    pub cimd_documents: Vec<crate::oauth::cimd::Document>,
 }
 
 /// Characters allowed in tokens, client IDs and secrets (RFC 6749 Appendix A "unreserved"
@@ -179,7 +181,13 @@ impl Config {
             366 * 86_400,
         )?;
 
+        let cimd_documents = match var("BRAIN_CIMD_DOCUMENTS") {
+            Some(v) => cimd_documents(&v)?,
+            None => Vec::new(),
+        };
+
         Ok(Config {
+            cimd_documents,
             static_token: Secret(static_token),
             client,
             resource_url,
@@ -260,6 +268,14 @@ impl Config {
         );
         put("BRAIN_ACCESS_TOKEN_TTL", self.access_token_ttl.to_string());
         put(
+            "BRAIN_CIMD_DOCUMENTS",
+            self.cimd_documents
+                .iter()
+                .map(|d| d.client_id.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        put(
             "BRAIN_REFRESH_TOKEN_TTL",
             self.refresh_token_ttl.to_string(),
         );
@@ -277,6 +293,46 @@ pub fn data_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("./brain-data"))
+}
+
+/// `BRAIN_CIMD_DOCUMENTS`: one directory (every `*.json` in it) or a comma-separated list of
+/// files, each a client metadata document as its client serves it. Each must pass the rules a
+/// fetched document passes, against its own `client_id`.
+fn cimd_documents(v: &str) -> Result<Vec<crate::oauth::cimd::Document>, Error> {
+    use crate::oauth::cimd;
+    let bad = |m: String| Error::Config(format!("BRAIN_CIMD_DOCUMENTS: {m}"));
+    let mut files: Vec<PathBuf> = Vec::new();
+    let parts = list(Some(v.to_string()));
+    if parts.len() == 1 && std::path::Path::new(&parts[0]).is_dir() {
+        let dir = std::fs::read_dir(&parts[0])
+            .map_err(|e| bad(format!("cannot read the directory {}: {e}", parts[0])))?;
+        for entry in dir.flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|x| x == "json") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.extend(parts.iter().map(PathBuf::from));
+    }
+    let mut docs = Vec::new();
+    for f in files {
+        let name = f.display();
+        let meta = std::fs::metadata(&f).map_err(|e| bad(format!("cannot read {name}: {e}")))?;
+        if meta.len() > cimd::MAX_DOCUMENT as u64 {
+            return Err(bad(format!("{name} is over the 5 KiB limit")));
+        }
+        let bytes = std::fs::read(&f).map_err(|e| bad(format!("cannot read {name}: {e}")))?;
+        let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("client_id")?.as_str().map(String::from))
+            .ok_or_else(|| bad(format!("{name} is not a JSON object with a client_id")))?;
+        cimd::check_url(&id).map_err(|why| bad(format!("{name}: its client_id {why}")))?;
+        let doc = cimd::parse(&id, &bytes).map_err(|why| bad(format!("{name}: {why}")))?;
+        docs.push(doc);
+    }
+    Ok(docs)
 }
 
 fn list(v: Option<String>) -> Vec<String> {

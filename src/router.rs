@@ -37,6 +37,8 @@ pub struct App {
     pub codes: oauth::grant::Codes,
     pub consent: oauth::authorize::ConsentTokens,
     pub registrations: oauth::register::RegistrationLimiter,
+    /// Client ID Metadata Documents: pinned in the binary and by the owner.
+    pub cimd: oauth::cimd::Registry,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
             codes: oauth::grant::Codes::default(),
             consent: oauth::authorize::ConsentTokens::default(),
             registrations: oauth::register::RegistrationLimiter::default(),
+            cimd: oauth::cimd::Registry::new(&cfg.cimd_documents),
             cfg,
         })
     }
@@ -62,6 +65,14 @@ impl App {
     /// Dynamic client registration is on only while an owner password guards consent: an
     /// open registration endpoint without consent would let anyone mint a client.
     pub fn registration_enabled(&self) -> bool {
+        self.owner_can_consent()
+    }
+
+    /// Whether the owner can approve a client on the consent page: without that, every client
+    /// but the pre-registered one is refused, so neither registration nor client metadata
+    /// documents are advertised (a client that picked either would be stuck at `/authorize`;
+    /// claude.ai then asks for a pasted client instead).
+    pub fn owner_can_consent(&self) -> bool {
         self.cfg.owner_password.is_some()
     }
 }

@@ -949,7 +949,7 @@ fn crafted_oauth_records_stop_the_start() {
             json!({"t": "client", "client_id": "c_evil\nCLIENT_ID forged", "secret_hash": null,
                    "auth_method": "none", "redirect_uris": ["https://example.com/cb"],
                    "client_name": null, "grant_types": ["authorization_code"], "created": now}),
-            "a client ID is not 1 to 255 characters of [A-Za-z0-9._~-]",
+            "a client ID is neither 1 to 255 characters of [A-Za-z0-9._~-] nor a client metadata document URL",
         ),
         (
             json!({"t": "client", "client_id": "c_EVILEVILEVILEVILEVILEV", "secret_hash": null,

@@ -57,11 +57,17 @@ fn authorization_server_metadata() {
     );
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(doc["scopes_supported"], json!(["mcp"]));
+    // offline_access for clients that ask for refresh tokens by scope (ChatGPT); never in the
+    // protected-resource metadata (MCP 2026-07-28).
+    assert_eq!(doc["scopes_supported"], json!(["mcp", "offline_access"]));
+    assert_eq!(pr["scopes_supported"], json!(["mcp"]));
     assert_eq!(
         doc["authorization_response_iss_parameter_supported"],
         json!(true)
     );
+    // Without an owner password nobody can consent, so client metadata documents are not
+    // advertised either (a client that picked CIMD would be stuck at /authorize).
+    assert_eq!(doc["client_id_metadata_document_supported"], json!(false));
     let methods = doc["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap();
@@ -89,6 +95,8 @@ fn owner_password_turns_registration_on_in_metadata() {
         .as_array()
         .unwrap()
         .contains(&json!("none")));
+    // claude.ai's two gates for CIMD: the flag and `none`.
+    assert_eq!(doc["client_id_metadata_document_supported"], json!(true));
     s.assert_log_clean(&[]);
 }
 

@@ -126,12 +126,15 @@ pub fn get(app: &App, req: &Request) -> Response {
         // its secret, checked at the token endpoint, is the gate.
         return approve(app, req, &client, &ar);
     }
+    // Never without consent for any other, and above all not for a metadata-document client:
+    // anyone can present claude.ai's client ID, and without the owner's approval another
+    // person's claude.ai account would receive tokens to this brain.
     refuse(
         app,
         &client,
         &ar,
         "access_denied",
-        "this server has no owner password set, so it cannot ask for consent",
+        "this server has no owner password, so it cannot ask the owner's consent; set BRAIN_OWNER_PASSWORD to connect this application",
     )
 }
 
@@ -222,7 +225,23 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
     let Some(client_id) = take("client_id") else {
         return Err(page(400, "The authorization request has no client_id."));
     };
+    if super::cimd::is_url(&client_id) {
+        if let Err(why) = super::cimd::check_url(&client_id) {
+            return Err(page(
+                400,
+                &format!("invalid_client: the client_id {client_id} is not a valid client metadata document URL: {why}."),
+            ));
+        }
+    }
     let Some(client) = find_client(app, &client_id) else {
+        if super::cimd::is_url(&client_id) {
+            return Err(page(
+                400,
+                &format!(
+                    "invalid_client: this application identifies itself with the client metadata document {client_id}, which this server does not know. To allow it, save that document as a file and name the file (or its directory) in BRAIN_CIMD_DOCUMENTS, then restart."
+                ),
+            ));
+        }
         return Err(page(
             400,
             "Unknown client_id: this application is not registered with this server.",
@@ -314,8 +333,12 @@ pub fn find_client(app: &App, id: &str) -> Option<Client> {
                 redirect_uris: Vec::new(),
                 name: None,
                 public: false,
+                metadata_document: false,
             });
         }
+    }
+    if super::cimd::is_url(id) {
+        return app.cimd.get(id).map(document_client);
     }
     let reg = app.store.client(id)?;
     Some(Client {
@@ -325,7 +348,21 @@ pub fn find_client(app: &App, id: &str) -> Option<Client> {
         redirect_uris: reg.redirect_uris,
         name: reg.client_name,
         public: reg.secret_hash.is_none(),
+        metadata_document: false,
     })
+}
+
+/// The client a metadata document describes.
+pub fn document_client(doc: &super::cimd::Document) -> Client {
+    Client {
+        id: doc.client_id.clone(),
+        preregistered: false,
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        redirect_uris: doc.redirect_uris.clone(),
+        name: Some(doc.client_name.clone()),
+        public: true,
+        metadata_document: true,
+    }
 }
 
 /// RFC 8252 §7.3: loopback redirects match on any port (native apps such as Claude Code
@@ -341,7 +378,15 @@ fn loopback(uri: &str) -> Option<(String, String)> {
     })
 }
 
+/// Exact string match against the client's redirect URIs (RFC 6749 §3.1.2.3; the CIMD
+/// draft), except loopback ones, which match on any port even when the registration or the
+/// document names one or none (RFC 8252 §7.3; Claude Code's document lists
+/// `http://localhost/callback` and it listens on a random port).
 fn redirect_allowed(app: &App, client: &Client, uri: &str) -> bool {
+    if client.metadata_document && client.redirect_uris.iter().any(|r| r == uri) {
+        // A native app's private-use scheme (`cursor://...`) is allowed only this way.
+        return true;
+    }
     if config::parse_url(uri).is_none() {
         return false;
     }
@@ -468,6 +513,17 @@ fn consent_page(
             "the pre-registered client <code>{}</code>",
             html(&client.id)
         ),
+        // CIMD draft §6 (phishing): "SHOULD display the hostname of the client_id".
+        (Some(name), false) if client.metadata_document => format!(
+            "<strong>{}</strong>, as described by <code>{}</code> (client ID <code>{}</code>),",
+            html(name),
+            html(
+                config::parse_url(&client.id)
+                    .map(|u| u.host)
+                    .unwrap_or_default()
+            ),
+            html(&client.id)
+        ),
         (Some(name), false) => format!(
             "<strong>{}</strong> (client <code>{}</code>)",
             html(name),
@@ -475,9 +531,26 @@ fn consent_page(
         ),
         (None, false) => format!("client <code>{}</code>", html(&client.id)),
     };
+    // MCP 2025-11-25, Client ID Metadata Document Security: the server "MUST clearly display
+    // the redirect URI hostname" and "SHOULD display additional warnings for localhost-only
+    // redirect URIs": any program on the owner's computer can present a well-known client ID
+    // and listen on a loopback port.
     let target = config::parse_url(&ar.redirect_uri)
         .map(|u| u.origin)
-        .unwrap_or_default();
+        .unwrap_or_else(|| {
+            ar.redirect_uri
+                .split_once(':')
+                .map(|(scheme, _)| format!("{scheme}: (an application on your device)"))
+                .unwrap_or_default()
+        });
+    let loopback_only = !client.preregistered
+        && !client.redirect_uris.is_empty()
+        && client.redirect_uris.iter().all(|r| loopback(r).is_some());
+    let warning = if loopback_only {
+        "<p class=\"err\"><strong>Check before you allow:</strong> this application receives the approval on this computer (a loopback address), and any program running here can claim to be it. Allow only if you have just started it yourself.</p>"
+    } else {
+        ""
+    };
     let err = error
         .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", html(e)))
         .unwrap_or_default();
@@ -486,7 +559,7 @@ fn consent_page(
 <h1>Allow access to your brain?</h1>\
 <p>{who} asks to read and write the notes in this brain.</p>\
 <p>If you allow it, you will be sent back to <code>{}</code>.</p>\
-{err}\
+{warning}{err}\
 <form method=\"post\" action=\"/oauth/authorize\">\n{}<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
 <p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>\
 <p><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button><button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>\

@@ -222,8 +222,19 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         }
         return invalid_grant("the authorization code was already used; its tokens are revoked");
     }
+    // The redirect URI is the form's (checked equal above) or the one the client registered.
+    let redirect = form
+        .get("redirect_uri")
+        .map(str::to_string)
+        .or_else(|| client.redirect_uris.first().cloned())
+        .unwrap_or_default();
+    let about = super::store::GrantInfo {
+        name: client.name.clone(),
+        redirect: super::store::redirect_host(&redirect),
+    };
     let issued = match app.store.create_grant(
         &client.id,
+        about,
         &app.resource,
         app.cfg.refresh_token_ttl,
         app.cfg.access_token_ttl,

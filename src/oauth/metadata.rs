@@ -22,8 +22,11 @@ pub fn protected_resource(app: &App) -> Value {
 pub fn authorization_server(app: &App) -> Value {
     let iss = &app.issuer;
     let registration = app.registration_enabled();
+    let consent = app.owner_can_consent();
+    // claude.ai uses CIMD only when the flag is true *and* `none` is listed
+    // (registration-and-clients.md §2.1); both follow whether the owner can consent.
     let mut auth_methods = vec!["client_secret_post", "client_secret_basic"];
-    if registration {
+    if registration || consent {
         auth_methods.push("none");
     }
     let mut doc = json!({
@@ -37,8 +40,13 @@ pub fn authorization_server(app: &App) -> Value {
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["mcp"],
+        // `offline_access` here, never in the protected-resource metadata (MCP 2026-07-28:
+        // servers "SHOULD NOT include offline_access in ... Protected Resource Metadata
+        // scopes_supported"). ChatGPT asks for it; refresh tokens are issued either way, since
+        // claude.ai never asks.
+        "scopes_supported": ["mcp", "offline_access"],
         "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": consent,
     });
     if registration {
         doc["registration_endpoint"] = json!(format!("{iss}/oauth/register"));

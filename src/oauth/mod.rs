@@ -2,6 +2,7 @@
 //! and the token store.
 
 pub mod authorize;
+pub mod cimd;
 pub mod client_auth;
 pub mod grant;
 pub mod metadata;
@@ -91,8 +92,12 @@ pub fn no_store(resp: Response) -> Response {
 }
 
 /// Client IDs this server knows: 1 to 255 characters of `[A-Za-z0-9._~-]` (the
-/// pre-registered one, by configuration, and those we issue).
+/// pre-registered one, by configuration, and those we issue), or a client metadata document
+/// URL ([`cimd::check_url`]).
 pub fn valid_client_id(id: &str) -> bool {
+    if cimd::is_url(id) {
+        return cimd::check_url(id).is_ok();
+    }
     !id.is_empty()
         && id.len() <= 255
         && id

@@ -79,6 +79,12 @@ enum Record {
         client: String,
         res: String,
         at: u64,
+        /// The client's name and the host it was sent back to, as the owner approved them
+        /// (for `brain-mcp grants`; a metadata document's client is not stored otherwise).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redirect: Option<String>,
     },
     Refresh {
         h: String,
@@ -101,8 +107,34 @@ enum Record {
     },
 }
 
+/// What the owner saw when approving a grant.
+#[derive(Debug, Default, Clone)]
+pub struct GrantInfo {
+    pub name: Option<String>,
+    pub redirect: Option<String>,
+}
+
+/// A redirect host as [`redirect_host`] makes it.
+fn valid_redirect_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':' | b'+')
+        })
+}
+
+/// The host a redirect URI sends to (`claude.ai`, `127.0.0.1`), or `scheme:` for a native
+/// app's private-use scheme.
+pub fn redirect_host(uri: &str) -> Option<String> {
+    let h = match crate::config::parse_url(uri) {
+        Some(u) => u.host.to_ascii_lowercase(),
+        None => format!("{}:", uri.split_once(':')?.0.to_ascii_lowercase()),
+    };
+    valid_redirect_host(&h).then_some(h)
+}
+
 /// Grant IDs as [`Store::create_grant`] makes them: `g_` and 16 base64url characters.
-fn valid_grant_id(id: &str) -> bool {
+pub fn valid_grant_id(id: &str) -> bool {
     id.len() == 18
         && id.starts_with("g_")
         && id[2..]
@@ -120,7 +152,7 @@ fn check_client(id: &str) -> Result<(), String> {
     if super::valid_client_id(id) {
         Ok(())
     } else {
-        Err("a client ID is not 1 to 255 characters of [A-Za-z0-9._~-]".into())
+        Err("a client ID is neither 1 to 255 characters of [A-Za-z0-9._~-] nor a client metadata document URL".into())
     }
 }
 
@@ -156,10 +188,21 @@ impl Record {
                 check_resource(res)
             }
             Record::Grant {
-                id, client, res, ..
+                id,
+                client,
+                res,
+                name,
+                redirect,
+                ..
             } => {
                 check_grant(id)?;
                 check_client(client)?;
+                if let Some(n) = name {
+                    super::register::check_client_name(n)?;
+                }
+                if redirect.as_deref().is_some_and(|r| !valid_redirect_host(r)) {
+                    return Err("a grant's redirect host is malformed".into());
+                }
                 check_resource(res)
             }
             Record::Refresh { h, grant, .. } => {
@@ -192,6 +235,9 @@ pub struct Access {
 pub struct Grant {
     pub client: String,
     pub res: String,
+    pub name: Option<String>,
+    /// Where the approval was sent: a host, or a native app's URI scheme.
+    pub redirect: Option<String>,
     pub created: u64,
     pub last_used: u64,
     /// The one refresh token that may be used next; earlier ones are rotated out.
@@ -296,6 +342,8 @@ impl State {
                 client,
                 res,
                 at,
+                name,
+                redirect,
             } => {
                 // A grant is what makes a registered client "used" (kept past a day). Stores
                 // written before `first_used` existed learn it here.
@@ -307,6 +355,8 @@ impl State {
                     Grant {
                         client,
                         res,
+                        name,
+                        redirect,
                         created: at,
                         last_used: at,
                         current_refresh: None,
@@ -444,6 +494,8 @@ impl State {
                 client: g.client.clone(),
                 res: g.res.clone(),
                 at: g.created,
+                name: g.name.clone(),
+                redirect: g.redirect.clone(),
             });
             // Rotated tokens first, the current one last (it wins on replay).
             for (h, gid) in &self.refresh {
@@ -695,6 +747,7 @@ impl Store {
     pub fn create_grant(
         &self,
         client: &str,
+        about: GrantInfo,
         res: &str,
         refresh_ttl: u64,
         access_ttl: u64,
@@ -720,6 +773,8 @@ impl Store {
                 client: client.to_string(),
                 res: res.to_string(),
                 at: now,
+                name: about.name,
+                redirect: about.redirect,
             },
             Record::Refresh {
                 h: hash_hex(&refresh),
@@ -1050,7 +1105,9 @@ mod tests {
     fn refresh_rotation_and_reuse_detection() {
         let d = tmp("refresh");
         let s = Store::open(&d).unwrap();
-        let first = s.create_grant("c1", RES, 100, 3600).unwrap();
+        let first = s
+            .create_grant("c1", GrantInfo::default(), RES, 100, 3600)
+            .unwrap();
         let (g, r1, a1) = (first.grant, first.refresh, first.access);
         assert_eq!(
             s.rotate_refresh(&r1, "c2", 100, 3600).unwrap_err(),
@@ -1081,7 +1138,10 @@ mod tests {
         let s = Store::open(&d).unwrap();
         let issue = |s: &Store, c: &str| s.issue_access(c, None, RES, 3600, false).unwrap();
         let other = issue(&s, "c2");
-        let g = s.create_grant("c1", RES, 100, 3600).unwrap().grant;
+        let g = s
+            .create_grant("c1", GrantInfo::default(), RES, 100, 3600)
+            .unwrap()
+            .grant;
         let by_grant = s.issue_access("c1", Some(&g), RES, 3600, false).unwrap();
         let n = MAX_LIVE_ACCESS_PER_OWNER + 5;
         let tokens: Vec<String> = (0..n).map(|_| issue(&s, "c1")).collect();
@@ -1161,7 +1221,9 @@ mod tests {
     fn a_token_flood_is_compacted_while_running() {
         let d = tmp("flood");
         let s = Store::open(&d).unwrap();
-        let first = s.create_grant("c1", RES, 100, 3600).unwrap();
+        let first = s
+            .create_grant("c1", GrantInfo::default(), RES, 100, 3600)
+            .unwrap();
         let (g, r) = (first.grant, first.refresh);
         let lines = || {
             fs::read_to_string(d.join("oauth.jsonl"))

@@ -19,6 +19,8 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     pub name: Option<String>,
     pub public: bool,
+    /// Identified by a client metadata document (its ID is the document's URL).
+    pub metadata_document: bool,
 }
 
 /// `401 invalid_client` with the Basic challenge (RFC 6749 §5.2). One body for an unknown
@@ -79,8 +81,15 @@ pub fn authenticate(app: &App, p: &Presented) -> Option<Client> {
                 redirect_uris: Vec::new(),
                 name: None,
                 public: false,
+                metadata_document: false,
             });
         }
+    }
+    if super::cimd::is_url(&p.client_id) {
+        // A metadata-document client is public (its document may not hold a secret): it
+        // authenticates with `none`, and PKCE and the code bound to its ID are the proof.
+        let doc = app.cimd.get(&p.client_id)?;
+        return (p.method == Method::None).then(|| super::authorize::document_client(doc));
     }
     let Some(reg) = app.store.client(&p.client_id) else {
         // Spend the same work as a real comparison.
@@ -103,6 +112,7 @@ pub fn authenticate(app: &App, p: &Presented) -> Option<Client> {
         redirect_uris: reg.redirect_uris.clone(),
         name: reg.client_name.clone(),
         public: reg.secret_hash.is_none(),
+        metadata_document: false,
     })
 }
 
