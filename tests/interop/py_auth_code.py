@@ -4,10 +4,11 @@ headlessly: redirect_handler fetches the authorization URL without following red
 callback_handler hands the code, state and iss back to the SDK. Then it calls tools, and
 forces one refresh-token rotation and calls again.
 
-Usage: py_auth_code.py preregistered|dcr|dcr-public
+Usage: py_auth_code.py preregistered|dcr|dcr-public|cimd
   preregistered: the OAUTH_CLIENT_ID/SECRET client, client_secret_post
   dcr:           dynamic registration, token_endpoint_auth_method left to the server
   dcr-public:    dynamic registration as a public client ("none")
+  cimd:          client_metadata_url as client_id (a document the server pinned); "none"
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from interop_common import (
 )
 
 KIND = sys.argv[1] if len(sys.argv) > 1 else ""
-if KIND not in ("preregistered", "dcr", "dcr-public"):
+CIMD_URL = "https://interop.brain-mcp.test/oauth/client-metadata.json"
+if KIND not in ("preregistered", "dcr", "dcr-public", "cimd"):
     sys.exit(__doc__)
 
 
@@ -47,7 +49,12 @@ async def run() -> None:
         redirect_uris=[REDIRECT_URI],
         grant_types=["authorization_code", "refresh_token"],
         response_types=["code"],
-        token_endpoint_auth_method={"preregistered": "client_secret_post", "dcr": None, "dcr-public": "none"}[KIND],
+        token_endpoint_auth_method={
+            "preregistered": "client_secret_post",
+            "dcr": None,
+            "dcr-public": "none",
+            "cimd": "none",
+        }[KIND],
     )
     storage = MemoryStorage()
     if KIND == "preregistered":
@@ -57,7 +64,14 @@ async def run() -> None:
             redirect_uris=[REDIRECT_URI],
             token_endpoint_auth_method="client_secret_post",
         )
-    provider = OAuthClientProvider(MCP_URL, metadata, storage, redirect_handler, callback_handler)
+    provider = OAuthClientProvider(
+        MCP_URL,
+        metadata,
+        storage,
+        redirect_handler,
+        callback_handler,
+        client_metadata_url=CIMD_URL if KIND == "cimd" else None,
+    )
     http = create_mcp_http_client(auth=provider)
     http.event_hooks["response"].append(log_request_hook("py-sdk"))
     async with http:
@@ -66,6 +80,8 @@ async def run() -> None:
             await exercise_tools(client, f"py-ac-{KIND}")
             info = storage.client_info
             log(f"[py-sdk] client {info.client_id} token_endpoint_auth_method={info.token_endpoint_auth_method}")
+            if KIND == "cimd":
+                check(info.client_id == CIMD_URL, f"client_id {info.client_id} is not the metadata URL")
             if KIND == "dcr-public":
                 check(info.token_endpoint_auth_method == "none", f"public registration got {info.token_endpoint_auth_method}")
             tokens = storage.tokens

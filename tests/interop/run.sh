@@ -100,7 +100,7 @@ start_server() {
   # Only what this run sets reaches the server: none of the caller's brain-mcp settings.
   env -u MCP_RESOURCE_URL -u BRAIN_OWNER_PASSWORD -u BRAIN_OWNER_PASSWORD_FILE -u OAUTH_REDIRECT_URIS \
     -u BRAIN_ALLOWED_ORIGINS -u BRAIN_TRUSTED_PROXIES -u BRAIN_MCP_TOKEN_FILE -u OAUTH_CLIENT_ID_FILE \
-    -u OAUTH_CLIENT_SECRET_FILE -u BRAIN_AUTH_FAILURE_LIMIT -u BRAIN_ACCESS_TOKEN_TTL -u STATE_DIRECTORY \
+    -u OAUTH_CLIENT_SECRET_FILE -u BRAIN_CIMD_DOCUMENTS -u BRAIN_AUTH_FAILURE_LIMIT -u BRAIN_ACCESS_TOKEN_TTL -u STATE_DIRECTORY \
     BRAIN_MCP_TOKEN="$BRAIN_MCP_TOKEN" OAUTH_CLIENT_ID="$OAUTH_CLIENT_ID" OAUTH_CLIENT_SECRET="$OAUTH_CLIENT_SECRET" \
     LISTEN_ADDR=127.0.0.1:0 BRAIN_DATA_DIR="$data" "$@" "$BIN" serve 2>"$SERVER_LOG" >>"$SERVER_LOG" </dev/null &
   SERVER_PID=$!
@@ -249,12 +249,14 @@ fi
 # Phase 2: with an owner password (consent page, dynamic registration on).
 BRAIN_OWNER_PASSWORD="owner-$(secret)"
 export BRAIN_OWNER_PASSWORD
-if start_server consent BRAIN_OWNER_PASSWORD="$BRAIN_OWNER_PASSWORD"; then
+if start_server consent BRAIN_OWNER_PASSWORD="$BRAIN_OWNER_PASSWORD" BRAIN_CIMD_DOCUMENTS="$HERE/cimd"; then
   run_check "ts-sdk/auth-code/preregistered [consent]" "$NODE" ts_auth_code.mjs preregistered
   run_check "ts-sdk/auth-code/dcr [consent]" "$NODE" ts_auth_code.mjs dcr
   run_check "py-sdk/auth-code/preregistered [consent]" "$PY" py_auth_code.py preregistered
   run_check "py-sdk/auth-code/dcr [consent]" "$PY" py_auth_code.py dcr
   run_check "py-sdk/auth-code/dcr-public [consent]" "$PY" py_auth_code.py dcr-public
+  run_check "ts-sdk/auth-code/cimd [consent]" "$NODE" ts_auth_code.mjs cimd
+  run_check "py-sdk/auth-code/cimd [consent]" "$PY" py_auth_code.py cimd
   stop_server consent
 fi
 

@@ -4,9 +4,11 @@
 // code; the connect attempt ends in UnauthorizedError as in a browser app; then
 // transport.finishAuth(code), a fresh connect, and tool calls.
 //
-// Usage: ts_auth_code.mjs preregistered|dcr
+// Usage: ts_auth_code.mjs preregistered|dcr|cimd
 //   preregistered: the OAUTH_CLIENT_ID/SECRET client, token_endpoint_auth_method client_secret_post
 //   dcr:           dynamic registration asking for client_secret_post (what claude.ai does)
+//   cimd:          a client metadata document URL as client_id (clientMetadataUrl), which the
+//                  server has pinned (tests/interop/cimd/); `none` + PKCE at the token endpoint
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -16,8 +18,9 @@ import {
 } from './interop-common.mjs';
 
 const KIND = process.argv[2];
-if (!['preregistered', 'dcr'].includes(KIND)) {
-  console.error('usage: ts_auth_code.mjs preregistered|dcr');
+const CIMD_URL = 'https://interop.brain-mcp.test/oauth/client-metadata.json';
+if (!['preregistered', 'dcr', 'cimd'].includes(KIND)) {
+  console.error('usage: ts_auth_code.mjs preregistered|dcr|cimd');
   process.exit(2);
 }
 
@@ -30,6 +33,7 @@ class HeadlessProvider {
     }
   }
   get redirectUrl() { return REDIRECT_URI; }
+  get clientMetadataUrl() { return KIND === 'cimd' ? CIMD_URL : undefined; }
   get clientMetadata() {
     return {
       client_name: 'brain-mcp interop (typescript sdk)',
@@ -77,6 +81,10 @@ runCheck(async () => {
     log(`[ts-sdk] registered ${info.client_id} token_endpoint_auth_method=${info.token_endpoint_auth_method} secret=${info.client_secret ? 'yes' : 'no'}`);
     check(info.token_endpoint_auth_method === 'client_secret_post', `registration answered token_endpoint_auth_method=${info.token_endpoint_auth_method}`);
     check(info.client_secret, 'registration asked for client_secret_post but no client_secret was issued');
+  }
+  if (KIND === 'cimd') {
+    const info = provider.clientInformation();
+    check(info?.client_id === CIMD_URL, `client_id ${info?.client_id} is not the metadata URL (the SDK did not pick CIMD)`);
   }
 
   // 2. Exchange the code (the SDK picks the token endpoint auth method).
