@@ -30,6 +30,14 @@ const RSS_CEILING_KIB: u64 = 64 * MIB;
 
 /// The server's memory once it has answered a first request (lazy statics, thread stacks and
 /// the allocator's arenas warmed up): the point each case's growth is measured from.
+/// The attack cases load the machine on purpose (floods of requests, hundreds of
+/// connections) and each asserts `/healthz` answers within a second afterwards: they run one
+/// at a time, so one case's flood is not another's failure. Other tests still run beside them.
+pub(crate) fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(crate) fn baseline(s: &Server) -> Memory {
     s.assert_healthy();
     s.memory()
@@ -159,6 +167,7 @@ fn mcp_post(s: &Server, body: &[u8]) -> Response {
 
 #[test]
 fn huge_content_length_on_every_post_route_is_413_at_once() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .start();
@@ -241,6 +250,7 @@ fn endless_head(s: &Server, prefix: &[u8], unit: &[u8]) -> (Response, u64) {
 
 #[test]
 fn header_of_200_mib_is_431_long_before_it_is_sent() {
+    let _alone = exclusive();
     let s = Server::start();
     let before = baseline(&s);
     let host = s.host();
@@ -275,6 +285,7 @@ fn header_of_200_mib_is_431_long_before_it_is_sent() {
 
 #[test]
 fn five_hundred_slowloris_connections_do_not_starve_healthz() {
+    let _alone = exclusive();
     const CONNS: usize = 500;
     let s = Server::start();
     let before = baseline(&s);
@@ -353,6 +364,7 @@ fn five_hundred_slowloris_connections_do_not_starve_healthz() {
 
 #[test]
 fn stalled_bodies_on_every_worker_do_not_block_healthz() {
+    let _alone = exclusive();
     let s = Server::builder().env("BRAIN_WORKERS", "8").start();
     let before = baseline(&s);
     let form = client_form();
@@ -392,6 +404,7 @@ fn stalled_bodies_on_every_worker_do_not_block_healthz() {
 
 #[test]
 fn burst_of_64_keep_alive_connections_is_answered_within_2s() {
+    let _alone = exclusive();
     let s = Server::start();
     let before = baseline(&s);
     let barrier = Arc::new(Barrier::new(65));
@@ -525,6 +538,7 @@ fn serves_many(addr: SocketAddr, host: &str, n: usize) {
 
 #[test]
 fn two_hundred_connections_at_a_64_descriptor_limit_then_recovery() {
+    let _alone = exclusive();
     // With 64 descriptors the server keeps at most 32 connections; the rest get 503 at once.
     let s = Server::builder().nofile(64).start();
     let before = baseline(&s);
@@ -564,6 +578,7 @@ fn two_hundred_connections_at_a_64_descriptor_limit_then_recovery() {
 
 #[test]
 fn out_of_descriptors_accept_fails_and_the_server_recovers() {
+    let _alone = exclusive();
     // 24 descriptors: the server's own files, sockets and epoll take about 14, so accept()
     // itself fails with EMFILE long before the connection cap (at least 16) is reached.
     let s = Server::builder().nofile(24).start();
@@ -585,6 +600,7 @@ fn out_of_descriptors_accept_fails_and_the_server_recovers() {
 
 #[test]
 fn conflicting_message_framing_is_refused_and_closed() {
+    let _alone = exclusive();
     let s = Server::start();
     let before = baseline(&s);
     let host = s.host();
@@ -681,6 +697,7 @@ fn conflicting_message_framing_is_refused_and_closed() {
 
 #[test]
 fn http2_preface_http09_and_non_http_bytes_are_refused() {
+    let _alone = exclusive();
     let s = Server::start();
     let before = baseline(&s);
     let host = s.host();
@@ -741,6 +758,7 @@ fn http2_preface_http09_and_non_http_bytes_are_refused() {
 
 #[test]
 fn deeply_nested_json_on_mcp_is_a_parse_error() {
+    let _alone = exclusive();
     let s = Server::start();
     let before = baseline(&s);
     const N: usize = 100_000;
@@ -789,6 +807,7 @@ fn assert_rejected(r: &Response, what: &str) {
 
 #[test]
 fn oversized_tool_arguments_are_rejected_cleanly() {
+    let _alone = exclusive();
     let s = Server::start();
     let before = baseline(&s);
     let call = |name: &str, args: Value| {
@@ -825,6 +844,7 @@ fn oversized_tool_arguments_are_rejected_cleanly() {
 
 #[test]
 fn invalid_utf8_anywhere_is_a_clean_4xx() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .start();
@@ -913,6 +933,7 @@ fn invalid_utf8_anywhere_is_a_clean_4xx() {
 
 #[test]
 fn a_thousand_failed_token_requests_from_one_address_are_limited_others_are_served() {
+    let _alone = exclusive();
     const LIMIT: usize = 10;
     let s = Server::builder()
         .env("BRAIN_AUTH_FAILURE_LIMIT", &LIMIT.to_string())
@@ -979,6 +1000,7 @@ fn a_thousand_failed_token_requests_from_one_address_are_limited_others_are_serv
 
 #[test]
 fn connections_holding_nearly_full_heads_and_bodies_cost_what_they_hold() {
+    let _alone = exclusive();
     // The per-connection caps bound memory: 200 connections each holding a head just under
     // 16 KiB, and 200 each holding 60 KiB of a 64 KiB OAuth body (no credentials needed),
     // cost about the bytes held, 15 MiB, and no more.

@@ -14,28 +14,15 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::attack::{baseline, survived};
+use crate::attack::{baseline, exclusive, survived};
+use crate::flow::{
+    auth_params, authorize_with, location_params, mcp_status, post_consent_with, query, token_with,
+    CHALLENGE, CLAUDE_CALLBACK, VERIFIER,
+};
 use crate::util::{
     minimal_env, raw_request, run, temp_dir, Response, Server, CLIENT_ID, CLIENT_SECRET,
     OWNER_PASSWORD, TOKEN,
 };
-
-/// RFC 7636 Appendix B: the verifier and its S256 challenge.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const CLAUDE_CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 fn xff(addr: &str) -> (&'static str, &str) {
     ("X-Forwarded-For", addr)
@@ -43,59 +30,20 @@ fn xff(addr: &str) -> (&'static str, &str) {
 
 /// `GET /oauth/authorize` for `client` with PKCE, from `from` (through the trusted proxy).
 fn authorize(s: &Server, client: &str, redirect: &str, from: &str) -> Response {
-    let q = form(&[
-        ("response_type", "code"),
-        ("client_id", client),
-        ("redirect_uri", redirect),
-        ("code_challenge", CHALLENGE),
-        ("code_challenge_method", "S256"),
-        ("state", "st"),
-    ]);
-    s.request("GET", &format!("/oauth/authorize?{q}"), &[xff(from)], b"")
+    authorize_with(s, &auth_params(client, redirect), &[xff(from)])
 }
 
 /// The query parameters of a redirect's `Location`.
 fn location(r: &Response) -> HashMap<String, String> {
-    assert_eq!(r.status, 302, "{r:?}");
-    let loc = r.header("location").unwrap();
-    let q = loc.split_once('?').map(|(_, q)| q).unwrap_or("");
-    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
-}
-
-/// The consent page's form fields (hidden fields and the anti-forgery token).
-fn consent_fields(page: &Response) -> Vec<(String, String)> {
-    let html = page.body_str();
-    let mut out = Vec::new();
-    for part in html.split("<input type=\"hidden\" ").skip(1) {
-        let attr = |name: &str| {
-            let start = part.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
-            let end = start + part[start..].find('"').unwrap();
-            part[start..end]
-                .replace("&quot;", "\"")
-                .replace("&#39;", "'")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&")
-        };
-        out.push((attr("name"), attr("value")));
-    }
-    out
+    location_params(r).1
 }
 
 fn approve(s: &Server, page: &Response, password: &str, from: &str) -> Response {
-    let mut f = consent_fields(page);
-    f.push(("password".into(), password.into()));
-    f.push(("action".into(), "approve".into()));
-    let body = f
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    s.post_form("/oauth/authorize", &[xff(from)], &body)
+    post_consent_with(s, page, password, "approve", &[xff(from)])
 }
 
 fn token(s: &Server, pairs: &[(&str, &str)], from: &str) -> Response {
-    s.post_form("/oauth/token", &[xff(from)], &form(pairs))
+    token_with(s, pairs, &[xff(from)])
 }
 
 /// A code for the pre-registered client (no owner password: approved without a page),
@@ -135,21 +83,6 @@ fn refresh(s: &Server, rt: &str, from: &str) -> Response {
     )
 }
 
-/// The status of a JSON-RPC `ping` on `/mcp` with `bearer`.
-fn mcp_status(s: &Server, bearer: &str) -> u16 {
-    s.request(
-        "POST",
-        "/mcp",
-        &[
-            ("Authorization", &format!("Bearer {bearer}")),
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-        ],
-        br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
-    )
-    .status
-}
-
 fn register(s: &Server, body: &serde_json::Value, from: &str) -> Response {
     s.request(
         "POST",
@@ -180,6 +113,7 @@ fn sha256_hex(s: &str) -> String {
 /// returned secret, gave a token without the owner's consent.
 #[test]
 fn registration_never_yields_client_credentials() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .env("BRAIN_TRUSTED_PROXIES", "127.0.0.1")
@@ -249,6 +183,7 @@ fn registration_never_yields_client_credentials() {
 /// `client_credentials` tokens. They are revoked at start and refused on `/mcp`.
 #[test]
 fn client_credentials_tokens_of_registered_clients_end_at_start() {
+    let _alone = exclusive();
     let b = Server::builder();
     let dir = b.data_dir().to_path_buf();
     let stolen = "bma_stolen-token-from-the-registration-hole-0123456";
@@ -284,6 +219,7 @@ fn client_credentials_tokens_of_registered_clients_end_at_start() {
 /// must win, and the loser, presenting a token that is now rotated, revokes the grant.
 #[test]
 fn two_hundred_concurrent_refresh_pairs_have_exactly_one_winner() {
+    let _alone = exclusive();
     let s = Arc::new(
         Server::builder()
             .env("BRAIN_TRUSTED_PROXIES", "127.0.0.1")
@@ -308,7 +244,7 @@ fn two_hundred_concurrent_refresh_pairs_have_exactly_one_winner() {
                             ("Content-Type", "application/x-www-form-urlencoded"),
                             xff(&from),
                         ],
-                        form(&[
+                        query(&[
                             ("grant_type", "refresh_token"),
                             ("refresh_token", &rt),
                             ("client_id", CLIENT_ID),
@@ -348,11 +284,12 @@ fn two_hundred_concurrent_refresh_pairs_have_exactly_one_winner() {
 /// password was refused for ten minutes. With signed tokens nothing fills.
 #[test]
 fn twenty_thousand_anonymous_consent_pages_do_not_lock_the_owner_out() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .start();
     let before = baseline(&s);
-    let q = form(&[
+    let q = query(&[
         ("response_type", "code"),
         ("client_id", CLIENT_ID),
         ("redirect_uri", CLAUDE_CALLBACK),
@@ -394,13 +331,14 @@ fn twenty_thousand_anonymous_consent_pages_do_not_lock_the_owner_out() {
 /// counts now, whatever the number of addresses.
 #[test]
 fn the_limiter_still_limits_after_two_hundred_thousand_addresses() {
+    let _alone = exclusive();
     const LIMIT: usize = 10;
     let s = Server::builder()
         .env("BRAIN_AUTH_FAILURE_LIMIT", &LIMIT.to_string())
         .env("BRAIN_TRUSTED_PROXIES", "127.0.0.1")
         .start();
     let before = baseline(&s);
-    let wrong = form(&[
+    let wrong = query(&[
         ("grant_type", "client_credentials"),
         ("client_id", CLIENT_ID),
         ("client_secret", "wrong-secret-guess-0123456789abcdef"),
@@ -464,7 +402,7 @@ fn the_limiter_still_limits_after_two_hundred_thousand_addresses() {
     let r = s.post_form(
         "/oauth/token",
         &[xff("203.0.114.9")],
-        &form(&[
+        &query(&[
             ("grant_type", "client_credentials"),
             ("client_id", CLIENT_ID),
             ("client_secret", CLIENT_SECRET),
@@ -477,12 +415,13 @@ fn the_limiter_still_limits_after_two_hundred_thousand_addresses() {
 /// Item 4: IPv6 addresses were counted one by one; a host has a /64 to rotate through.
 #[test]
 fn ipv6_neighbours_in_a_64_share_one_limit() {
+    let _alone = exclusive();
     const LIMIT: usize = 5;
     let s = Server::builder()
         .env("BRAIN_AUTH_FAILURE_LIMIT", &LIMIT.to_string())
         .env("BRAIN_TRUSTED_PROXIES", "127.0.0.1")
         .start();
-    let wrong = form(&[
+    let wrong = query(&[
         ("grant_type", "client_credentials"),
         ("client_id", CLIENT_ID),
         ("client_secret", "wrong-secret-guess-0123456789abcdef"),
@@ -503,6 +442,7 @@ fn ipv6_neighbours_in_a_64_share_one_limit() {
 /// carrying the client's live refresh token or code is served; the stranger is not.
 #[test]
 fn the_owners_refresh_passes_where_a_stranger_failed_a_thousand_times() {
+    let _alone = exclusive();
     const LIMIT: usize = 10;
     let s = Server::builder()
         .env("BRAIN_AUTH_FAILURE_LIMIT", &LIMIT.to_string())
@@ -513,7 +453,7 @@ fn the_owners_refresh_passes_where_a_stranger_failed_a_thousand_times() {
     let (_, mut rt) = grant_for_preregistered(&s, shared);
     // A code obtained before the stranger starts, redeemed after.
     let code = location(&authorize(&s, CLIENT_ID, CLAUDE_CALLBACK, shared))["code"].clone();
-    let wrong = form(&[
+    let wrong = query(&[
         ("grant_type", "refresh_token"),
         ("refresh_token", "bmr_guess"),
         ("client_id", CLIENT_ID),
@@ -594,6 +534,7 @@ fn the_owners_refresh_passes_where_a_stranger_failed_a_thousand_times() {
 /// and registered clients were live. It lists every client and every token family.
 #[test]
 fn grants_lists_everything_that_has_access() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .start();
@@ -646,6 +587,7 @@ fn grants_lists_everything_that_has_access() {
 /// At most 100 unused ones are kept, the oldest making room, and the file stays small.
 #[test]
 fn registrations_are_capped() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .env("BRAIN_TRUSTED_PROXIES", "127.0.0.1")
@@ -724,6 +666,7 @@ fn registrations_are_capped() {
 /// another client registers). One that was used stays.
 #[test]
 fn registrations_unused_for_a_day_expire() {
+    let _alone = exclusive();
     let b = Server::builder().env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD);
     let dir = b.data_dir().to_path_buf();
     let two_days_ago = std::time::SystemTime::now()
@@ -764,11 +707,12 @@ fn registrations_unused_for_a_day_expire() {
 /// Codes are bounded per address, expire in O(1), and the table is capped.
 #[test]
 fn a_code_flood_is_bounded_in_memory_and_per_address() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_TRUSTED_PROXIES", "127.0.0.1")
         .start();
     let before = baseline(&s);
-    let q = form(&[
+    let q = query(&[
         ("response_type", "code"),
         ("client_id", CLIENT_ID),
         ("redirect_uri", CLAUDE_CALLBACK),
@@ -831,6 +775,7 @@ fn a_code_flood_is_bounded_in_memory_and_per_address() {
 /// are a page.
 #[test]
 fn no_redirect_to_an_unapproved_client() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .start();
@@ -852,7 +797,7 @@ fn no_redirect_to_an_unapproved_client() {
             p.retain(|(pk, _)| pk != k);
             p.push((k, v));
         }
-        s.get(&format!("/oauth/authorize?{}", form(&p)))
+        s.get(&format!("/oauth/authorize?{}", query(&p)))
     };
     for (extra, code) in [
         ([("response_type", "token")], "unsupported_response_type"),
@@ -897,6 +842,7 @@ fn no_redirect_to_an_unapproved_client() {
 /// files were created 0644. Refused; and ours are private.
 #[test]
 fn data_directory_ownership_and_modes() {
+    let _alone = exclusive();
     // A directory of ours made too open is tightened, and every file is 0600.
     let b = Server::builder();
     let dir = b.data_dir().to_path_buf();
@@ -940,6 +886,7 @@ fn data_directory_ownership_and_modes() {
 /// naming the file and line.
 #[test]
 fn crafted_oauth_records_stop_the_start() {
+    let _alone = exclusive();
     let now = 1_900_000_000u64;
     let good_client = json!({"t": "client", "client_id": "c_GOODGOODGOODGOODGOODGO", "secret_hash": null,
         "auth_method": "none", "redirect_uris": ["https://example.com/cb"], "client_name": "ok",
@@ -993,6 +940,7 @@ fn crafted_oauth_records_stop_the_start() {
 /// into `Location`.
 #[test]
 fn bare_lf_and_raw_bytes_in_location() {
+    let _alone = exclusive();
     let s = Server::builder()
         .env("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD)
         .start();
