@@ -42,6 +42,10 @@ pub struct Config {
     pub auth_failure_limit: u32,
     pub access_token_ttl: u64,
     pub refresh_token_ttl: u64,
+    /// The outbound client's settings (src/net).
+    pub outbound: crate::net::Settings,
+    /// External JWT access tokens (src/oidc), when `BRAIN_OIDC_ISSUER` is set.
+    pub oidc: Option<crate::oidc::Settings>,
 }
 
 /// Characters allowed in tokens, client IDs and secrets (RFC 6749 Appendix A "unreserved"
@@ -179,6 +183,13 @@ impl Config {
             366 * 86_400,
         )?;
 
+        let resource_is_loopback = resource_url
+            .as_deref()
+            .and_then(parse_url)
+            .is_none_or(|u| is_loopback_host(u.host));
+        let outbound = crate::net::Settings::from_env(&var, resource_is_loopback)?;
+        let oidc = crate::oidc::Settings::from_env(&var, &outbound.http_hosts, true)?;
+
         Ok(Config {
             static_token: Secret(static_token),
             client,
@@ -193,6 +204,8 @@ impl Config {
             auth_failure_limit,
             access_token_ttl,
             refresh_token_ttl,
+            outbound,
+            oidc,
         })
     }
 
@@ -263,6 +276,13 @@ impl Config {
             "BRAIN_REFRESH_TOKEN_TTL",
             self.refresh_token_ttl.to_string(),
         );
+        for (k, v) in self.outbound.describe() {
+            put(k, v);
+        }
+        match &self.oidc {
+            Some(o) => o.describe().into_iter().for_each(|(k, v)| put(k, v)),
+            None => put("BRAIN_OIDC_ISSUER", "[unset] (no external tokens)".into()),
+        }
         out
     }
 }
@@ -279,7 +299,7 @@ pub fn data_dir(get: &dyn Fn(&str) -> Option<String>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("./brain-data"))
 }
 
-fn list(v: Option<String>) -> Vec<String> {
+pub(crate) fn list(v: Option<String>) -> Vec<String> {
     v.map(|s| {
         s.split(',')
             .map(|p| p.trim().to_string())
@@ -289,7 +309,7 @@ fn list(v: Option<String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn number(
+pub(crate) fn number(
     var: &dyn Fn(&str) -> Option<String>,
     name: &str,
     default: u64,
