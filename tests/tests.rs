@@ -12,3 +12,4 @@ mod http;
 mod mcp;
 mod oauth_cc;
 mod oauth_code;
+mod oidc;

@@ -90,6 +90,9 @@ pub struct KeySet {
     pub keys: Vec<Key>,
     /// One line per key we skipped, with why.
     pub skipped: Vec<String>,
+    /// The kids of skipped keys and why: a token naming one is refused with the reason, and
+    /// without a pointless refetch.
+    pub unusable: Vec<(String, String)>,
 }
 
 impl KeySet {
@@ -145,6 +148,9 @@ pub fn parse_set(body: &[u8]) -> Result<KeySet, String> {
                     .get("kid")
                     .and_then(Value::as_str)
                     .filter(|s| valid_kid(s));
+                if let Some(kid) = kid {
+                    set.unusable.push((kid.to_string(), why.clone()));
+                }
                 set.skipped.push(format!(
                     "key {}: {why}",
                     kid.map(|s| format!("{s:?}")).unwrap_or(i.to_string())
@@ -309,6 +315,10 @@ mod tests {
         ] {
             assert!(skipped.contains(want), "missing {want:?} in\n{skipped}");
         }
+        assert_eq!(
+            s.unusable[0],
+            ("small".to_string(), "an RSA key of 1024 bits (at least 2048)".to_string())
+        );
         assert!(s.has(Some("r1"), Alg::Rs256));
         assert!(!s.has(Some("r1"), Alg::Es256));
     }

@@ -3,7 +3,9 @@
 //! Connect Core §3.1.3.7, for signing in through the provider).
 //!
 //! The order is fixed and every step refuses rather than guesses:
-//! 1. shape: at most [`MAX_TOKEN`] bytes, three base64url segments without padding;
+//! 1. shape: at most [`MAX_TOKEN`] bytes, three base64url segments without padding (the
+//!    payload and signature are decoded after the header is judged, so that a token with
+//!    `alg: none` is refused as that);
 //! 2. header: a JSON object with no duplicate member; `alg` in the allow-list (never `none`,
 //!    never an HMAC); no `crit` (RFC 7515 §4.1.11); no `jku`, `x5u`, `jwk` or `x5c`, which
 //!    would name a key of the token's choosing (RFC 8725 §3.10); a short printable `kid`;
@@ -136,8 +138,6 @@ pub fn verify(token: &str, keys: &KeySet, expect: &Expect) -> Result<Verified, R
         n => return invalid(format!("not a compact JWS: {n} segments, not 3")),
     }
     let header_bytes = segment(parts[0], "header")?;
-    let payload_bytes = segment(parts[1], "payload")?;
-    let sig = segment(parts[2], "signature")?;
     let header =
         super::json::object(&header_bytes).or_else(|e| invalid(format!("the header is {e}")))?;
 
@@ -204,6 +204,9 @@ pub fn verify(token: &str, keys: &KeySet, expect: &Expect) -> Result<Verified, R
         }
     }
 
+    let payload_bytes = segment(parts[1], "payload")?;
+    let sig = segment(parts[2], "signature")?;
+
     // 3. Key.
     let same_kid: Vec<&jwk::Key> = keys
         .keys
@@ -213,6 +216,9 @@ pub fn verify(token: &str, keys: &KeySet, expect: &Expect) -> Result<Verified, R
     let key = match &kid {
         Some(k) => {
             if same_kid.is_empty() {
+                if let Some((_, why)) = keys.unusable.iter().find(|(u, _)| u == k) {
+                    return invalid(format!("key {} is not usable: {why}", text(k)));
+                }
                 return Err(Reject::UnknownKey(format!("no key with kid {}", text(k))));
             }
             match same_kid.iter().find(|key| key.alg == alg) {
@@ -746,6 +752,20 @@ pub(crate) mod tests {
         assert_eq!(
             r.to_string(),
             "the token has no kid and the provider publishes 2 ES256 keys"
+        );
+        // A key the provider publishes but we skipped: refused with its reason, no refetch.
+        let mut with_skipped = s.set();
+        with_skipped.unusable.push((
+            "small".into(),
+            "an RSA key of 1024 bits (at least 2048)".into(),
+        ));
+        let small = s.sign(with(s.header(), "kid", json!("small")), claims());
+        let r = verify(&small, &with_skipped, &expect(&aud(), Profile::Rfc9068)).unwrap_err();
+        assert_eq!(
+            r,
+            Reject::Invalid(
+                "key \"small\" is not usable: an RSA key of 1024 bits (at least 2048)".into()
+            )
         );
         // No keys at all.
         let r = verify(&t, &KeySet::default(), &expect(&aud(), Profile::Rfc9068)).unwrap_err();
