@@ -317,7 +317,10 @@ mod tests {
         }
         assert_eq!(
             s.unusable[0],
-            ("small".to_string(), "an RSA key of 1024 bits (at least 2048)".to_string())
+            (
+                "small".to_string(),
+                "an RSA key of 1024 bits (at least 2048)".to_string()
+            )
         );
         assert!(s.has(Some("r1"), Alg::Rs256));
         assert!(!s.has(Some("r1"), Alg::Es256));

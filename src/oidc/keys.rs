@@ -12,7 +12,7 @@
 //! - A failed refresh keeps the last good keys, for at most [`MAX_STALE`] after they were
 //!   fetched (Dex keeps a demoted key 24 h), and retries with a doubling delay up to 5 min.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -167,12 +167,14 @@ fn backoff(failures: u32) -> Duration {
 pub struct Keys {
     issuer: String,
     client: net::Client,
+    /// The last good set and when it was fetched. Read on every external-token request, so
+    /// it has its own lock, apart from the fetcher's bookkeeping.
+    keys: RwLock<Option<(Arc<KeySet>, Instant)>>,
     state: Mutex<State>,
     changed: Condvar,
 }
 
 struct State {
-    keys: Option<(Arc<KeySet>, Instant)>,
     discovered: Option<Discovered>,
     /// Bumped after every fetch, good or bad: waiters watch it.
     generation: u64,
@@ -190,8 +192,8 @@ impl Keys {
         let keys = Arc::new(Keys {
             issuer: issuer.to_string(),
             client,
+            keys: RwLock::new(None),
             state: Mutex::new(State {
-                keys: None,
                 discovered: None,
                 generation: 0,
                 fetching: false,
@@ -220,9 +222,14 @@ impl Keys {
     /// The current keys, unless none loaded yet or the last good ones are too old. The error
     /// says why, for the log.
     pub fn current(&self) -> Result<Arc<KeySet>, String> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some((k, at)) = &keys {
+            if at.elapsed() < MAX_STALE {
+                return Ok(k.clone());
+            }
+        }
         let st = self.lock();
-        match &st.keys {
-            Some((k, at)) if at.elapsed() < MAX_STALE => Ok(k.clone()),
+        match keys {
             Some(_) => Err(format!(
                 "the provider's keys could not be refreshed for 24 hours ({})",
                 st.last_error.as_deref().unwrap_or("no error recorded")
@@ -294,10 +301,11 @@ impl Keys {
             st.fetching = false;
             st.generation += 1;
             let now = Instant::now();
+            let old = self.keys.read().unwrap_or_else(|p| p.into_inner()).clone();
             match result {
                 Ok((d, set, ttl)) => {
                     let kids = set.kids();
-                    let changed = st.keys.as_ref().is_none_or(|(old, _)| old.kids() != kids);
+                    let changed = old.as_ref().is_none_or(|(old, _)| old.kids() != kids);
                     if changed || st.failures > 0 {
                         let skipped = if set.skipped.is_empty() {
                             String::new()
@@ -310,7 +318,9 @@ impl Keys {
                             ttl.as_secs()
                         ));
                     }
-                    st.keys = Some((Arc::new(set), now));
+                    // Before the waiters are woken (below), so they see the new set.
+                    *self.keys.write().unwrap_or_else(|p| p.into_inner()) =
+                        Some((Arc::new(set), now));
                     st.discovered = Some(d);
                     st.failures = 0;
                     st.last_error = None;
@@ -320,7 +330,7 @@ impl Keys {
                     st.failures += 1;
                     st.discovered = None;
                     let wait = backoff(st.failures);
-                    let kept = match &st.keys {
+                    let kept = match &old {
                         Some((k, at)) => format!(
                             "keeping {} keys fetched {} s ago",
                             k.keys.len(),

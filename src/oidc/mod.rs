@@ -14,7 +14,7 @@ pub mod rule;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use crate::config;
 use crate::error::Error;
@@ -274,7 +274,7 @@ pub struct Oidc {
     audiences: Vec<String>,
     keys: Arc<keys::Keys>,
     /// SHA-256 of a token → its verification. The token itself is never kept.
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
+    cache: RwLock<HashMap<[u8; 32], Cached>>,
 }
 
 impl Oidc {
@@ -284,7 +284,7 @@ impl Oidc {
             audiences: settings.audiences_for(resource),
             keys: keys::Keys::start(&settings.issuer, client),
             settings: settings.clone(),
-            cache: Mutex::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -371,13 +371,13 @@ impl Oidc {
     /// A cached verification, while the token has not expired and its key is still published
     /// (a key the provider withdrew stops its tokens at the next refresh).
     fn cached(&self, digest: &[u8; 32], now: u64, keys: &jwk::KeySet) -> Option<Identity> {
-        let cache = self.cache.lock().ok()?;
+        let cache = self.cache.read().ok()?;
         let c = cache.get(digest)?;
         (now < c.until && keys.has(c.kid.as_deref(), c.alg)).then(|| c.identity.clone())
     }
 
     fn remember(&self, digest: &[u8; 32], v: &Verified, identity: Identity, now: u64) {
-        let Ok(mut cache) = self.cache.lock() else {
+        let Ok(mut cache) = self.cache.write() else {
             return;
         };
         if cache.len() >= CACHE_ENTRIES {
