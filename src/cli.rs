@@ -145,7 +145,11 @@ fn serve() -> Result<(), Error> {
 /// `BRAIN_OIDC_*` variables (no owner rule yet: this is how the owner finds their subject).
 fn oidc_whoami() -> Result<i32, Error> {
     let var = |k: &str| env(k).filter(|v| !v.is_empty());
-    let outbound = crate::net::Settings::from_env(&var, true)?;
+    let resource_is_loopback = var("MCP_RESOURCE_URL")
+        .as_deref()
+        .and_then(crate::config::parse_url)
+        .is_none_or(|u| crate::config::is_loopback_host(u.host));
+    let outbound = crate::net::Settings::from_env(&var, resource_is_loopback)?;
     let Some(settings) = crate::oidc::Settings::from_env(&var, &outbound.http_hosts, false)? else {
         return Err(Error::Config("oidc-whoami needs BRAIN_OIDC_ISSUER".into()));
     };

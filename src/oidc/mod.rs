@@ -327,37 +327,11 @@ impl Oidc {
 
     /// The identity and whether it was verified just now (not from the cache).
     fn check(&self, token: &str, digest: &[u8; 32], now: u64) -> Result<(Identity, bool), String> {
-        let keys = match self.keys.current() {
-            Ok(k) => k,
-            Err(why) => {
-                // Keys not loaded (the provider was down at start): one refetch, bounded.
-                if !self.keys.refetch_for_miss() {
-                    return Err(why);
-                }
-                self.keys.current()?
-            }
-        };
+        let keys = self.loaded_keys()?;
         if let Some(hit) = self.cached(digest, now, &keys) {
             return Ok((hit, false));
         }
-        let verified = match jwt::verify(token, &keys, &self.expect(now)) {
-            Ok(v) => v,
-            Err(Reject::UnknownKey(why)) => {
-                if !self.keys.refetch_for_miss() {
-                    return Err(format!(
-                        "{why} (the keys were refetched less than 30 s ago)"
-                    ));
-                }
-                let keys = self.keys.current()?;
-                jwt::verify(token, &keys, &self.expect(now)).map_err(|r| match r {
-                    Reject::UnknownKey(m) => {
-                        format!("{m}, even after refetching the provider's keys")
-                    }
-                    Reject::Invalid(m) => m,
-                })?
-            }
-            Err(Reject::Invalid(why)) => return Err(why),
-        };
+        let verified = self.verify_with(keys, token, &self.expect(now))?;
         self.settings.rule.check(&verified.sub, &verified.claims)?;
         let identity = Identity {
             sub: verified.sub.clone(),
@@ -366,6 +340,69 @@ impl Oidc {
         };
         self.remember(digest, &verified, identity.clone(), now);
         Ok((identity, true))
+    }
+
+    /// The current keys; when none are loaded (the provider was down at start), after one
+    /// bounded refetch.
+    fn loaded_keys(&self) -> Result<Arc<jwk::KeySet>, String> {
+        match self.keys.current() {
+            Ok(k) => Ok(k),
+            Err(why) => {
+                if !self.keys.refetch_for_miss() {
+                    return Err(why);
+                }
+                self.keys.current()
+            }
+        }
+    }
+
+    /// [`jwt::verify`], and once more after a refetch when the token names a key we lack.
+    fn verify_with(
+        &self,
+        keys: Arc<jwk::KeySet>,
+        token: &str,
+        expect: &Expect,
+    ) -> Result<Verified, String> {
+        match jwt::verify(token, &keys, expect) {
+            Ok(v) => Ok(v),
+            Err(Reject::Invalid(why)) => Err(why),
+            Err(Reject::UnknownKey(why)) => {
+                if !self.keys.refetch_for_miss() {
+                    return Err(format!(
+                        "{why} (the keys were refetched less than 30 s ago)"
+                    ));
+                }
+                let keys = self.keys.current()?;
+                jwt::verify(token, &keys, expect).map_err(|r| match r {
+                    Reject::UnknownKey(m) => {
+                        format!("{m}, even after refetching the provider's keys")
+                    }
+                    Reject::Invalid(m) => m,
+                })
+            }
+        }
+    }
+
+    /// For signing in through the provider (issue 11 item 3): verifies an ID token from the
+    /// token endpoint (OpenID Connect Core §3.1.3.7: our `client_id` in `aud`, `azp` if
+    /// present ours, the `nonce` we sent) with the same keys, and applies the same owner
+    /// rule. The error is the reason, for the log.
+    pub fn verify_id_token(
+        &self,
+        raw: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<Verified, String> {
+        let audiences = [client_id.to_string()];
+        let expect = Expect {
+            audiences: &audiences,
+            profile: Profile::IdToken,
+            nonce: Some(nonce),
+            ..self.expect(crate::time::unix_now())
+        };
+        let v = self.verify_with(self.loaded_keys()?, raw, &expect)?;
+        self.settings.rule.check(&v.sub, &v.claims)?;
+        Ok(v)
     }
 
     /// A cached verification, while the token has not expired and its key is still published
@@ -562,6 +599,82 @@ mod tests {
             .contains("BRAIN_OIDC_ISSUER is not set"));
         assert!(err(&[ISS, SUB, ("BRAIN_OIDC_SCOPES", "openid \"x\"")])
             .starts_with("BRAIN_OIDC_SCOPES"));
+    }
+
+    /// A discovery + JWKS server on loopback for `keys`, answering every connection.
+    fn provider(keys: serde_json::Value) -> String {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let iss = format!("http://{}", l.local_addr().unwrap());
+        let i = iss.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let body = if req.starts_with("GET /.well-known/openid-configuration ") {
+                    serde_json::json!({"issuer": i, "jwks_uri": format!("{i}/keys")}).to_string()
+                } else {
+                    serde_json::json!({"keys": [keys.clone()]}).to_string()
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        iss
+    }
+
+    #[test]
+    fn id_tokens_for_sign_in_use_the_same_keys_and_owner_rule() {
+        use serde_json::json;
+        let signer = jwt::tests::Signer::new("k1");
+        let iss = provider(signer.jwk());
+        let map: HashMap<&str, String> = [
+            ("BRAIN_OIDC_ISSUER", iss.clone()),
+            ("BRAIN_OIDC_ALLOWED_SUBJECTS", "alice".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let settings = Settings::from_env(&|k| map.get(k).cloned(), &[], true)
+            .unwrap()
+            .unwrap();
+        let client = net::Client::new(&net::Settings::from_env(&|_| None, true).unwrap());
+        let oidc = Oidc::start(&settings, "http://127.0.0.1:1/mcp", client);
+        let now = crate::time::unix_now();
+        let id = |sub: &str, nonce: &str| {
+            signer.sign(
+                json!({"alg": "ES256", "kid": "k1"}),
+                json!({"iss": iss, "sub": sub, "aud": "brain-client", "exp": now + 60, "iat": now, "nonce": nonce}),
+            )
+        };
+        let v = oidc
+            .verify_id_token(&id("alice", "n1"), "brain-client", "n1")
+            .unwrap();
+        assert_eq!(v.sub, "alice");
+        assert_eq!(
+            oidc.verify_id_token(&id("alice", "n2"), "brain-client", "n1")
+                .unwrap_err(),
+            "the nonce is not the one sent"
+        );
+        assert!(oidc
+            .verify_id_token(&id("alice", "n1"), "other-client", "n1")
+            .unwrap_err()
+            .starts_with("aud \"brain-client\" names none of \"other-client\""));
+        assert_eq!(
+            oidc.verify_id_token(&id("bob", "n1"), "brain-client", "n1")
+                .unwrap_err(),
+            "the owner rule refuses it: sub \"bob\" is not in BRAIN_OIDC_ALLOWED_SUBJECTS"
+        );
+        // An access token is not an ID token, and the other way round.
+        let at = signer.sign(signer.header(), json!({"iss": iss, "sub": "alice", "aud": "brain-client", "exp": now + 60, "iat": now, "nonce": "n1"}));
+        assert!(oidc
+            .verify_id_token(&at, "brain-client", "n1")
+            .unwrap_err()
+            .starts_with("typ is \"at+jwt\""));
     }
 
     #[test]
