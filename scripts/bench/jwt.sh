@@ -39,6 +39,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # provider ALG -> sets ISSUER
 provider() {
   local out=$TMP/provider-$1.out i
+  : >"$out" # exists before the background job opens it, so the loop below can read it
   (cd "$HARNESS" && exec "$NODE" provider.mjs --alg "$1") >"$out" 2>/dev/null &
   PIDS+=($!)
   for ((i = 0; i < 300; i++)); do
