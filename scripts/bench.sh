@@ -412,6 +412,9 @@ for store in 10k 100k; do
   printf '| %s | %s ms | %s ms | %s |\n' "${store/k/,000}" "${LAT_P50[$store]}" "${LAT_P99[$store]}" "${LAT_RPS[$store]}"
 done
 
+# External JWT access tokens next to the static token, and the binary size (scripts/bench/jwt.sh).
+"$BENCH/jwt.sh" "$BIN" "$DUR" "$THREADS" 16 || BAD[jwt]="scripts/bench/jwt.sh failed"
+
 # ---- floors (reported, not enforced) ------------------------------------------------------
 echo
 echo "floors (2 cores):"

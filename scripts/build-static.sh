@@ -3,14 +3,17 @@
 # stripped (all from Cargo.toml's [profile.release]). Prints its path, size and SHA-256.
 #
 # Usage: scripts/build-static.sh [--check]
-#   --check  also fail unless the binary is static (no PT_INTERP, no DT_NEEDED) and < 2 MiB.
+#   --check  also fail unless the binary is static (no PT_INTERP, no DT_NEEDED) and < 4 MiB.
 #
 # The last line printed is the binary's path, so other scripts can do
 #   bin=$(scripts/build-static.sh | tail -n 1)
 set -eu
 
 TARGET=x86_64-unknown-linux-musl
-MAX_BYTES=2097152 # 2 MiB: the budget for one static binary with no async runtime
+# 4 MiB: the budget for one static binary with no async runtime. It was 2 MiB until the
+# outbound HTTPS client (rustls + ring + Mozilla's roots, ~1.4 MB) came in for OpenID keys,
+# client metadata documents and embeddings (README "Dependencies").
+MAX_BYTES=4194304
 
 cd "$(dirname "$0")/.."
 check=no
@@ -64,7 +67,7 @@ fi
 echo "build-static: static=$static size=$size bytes ($((size / 1024)) KiB) sha256=$sha" >&2
 if [ "$check" = yes ]; then
     [ "$static" = yes ] || { echo "build-static: FAIL: $bin is not static" >&2; exit 1; }
-    [ "$size" -lt "$MAX_BYTES" ] || { echo "build-static: FAIL: $size bytes >= 2 MiB" >&2; exit 1; }
+    [ "$size" -lt "$MAX_BYTES" ] || { echo "build-static: FAIL: $size bytes >= 4 MiB" >&2; exit 1; }
 fi
 echo "path:   $bin"
 echo "size:   $size"

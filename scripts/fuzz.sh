@@ -31,7 +31,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
 
-targets="${FUZZ_TARGETS:-http_parse client_auth jsonrpc}"
+targets="${FUZZ_TARGETS:-http_parse client_auth jsonrpc jwt}"
 read -r -a extra <<<"${FUZZ_ARGS:-}"
 
 # Seeds: one file per message. The first byte of a jsonrpc input picks the routing headers
@@ -93,9 +93,25 @@ seed_client_auth() {
   printf 'id\xffsecret' >"$d/roundtrip"
 }
 
+# jwt: a whole token (the raw path), and header NUL payload (the path that signs the input
+# with the fixture key; see fuzz/fuzz_targets/jwt.rs).
+seed_jwt() {
+  local d="corpus/jwt"
+  mkdir -p "$d"
+  if [ -n "$(ls -A "$d")" ]; then
+    return
+  fi
+  local claims='{"iss":"https://id.example","sub":"alice","aud":"https://brain.example/mcp","exp":1800000300,"iat":1800000000,"jti":"j","client_id":"c"}'
+  printf '%s\0%s' '{"alg":"ES256","typ":"at+jwt","kid":"k1"}' "$claims" >"$d/rfc9068"
+  printf '%s\0%s' '{"alg":"ES256","kid":"k1"}' '{"iss":"https://id.example","sub":"CgcyMzQyNzQ5EgZnaXRodWI","aud":["brain-mcp","claude-ai"],"azp":"claude-ai","exp":1800086400,"iat":1800000000,"nonce":"n","email":"a@example.com","email_verified":true,"groups":["g"]}' >"$d/dex"
+  printf '%s\0%s' '{"alg":"ES256","typ":"at+jwt","kid":"k1","alg":"none"}' '{"exp":"1800000300","nbf":1.5}' >"$d/dup"
+  printf 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL2lkLmV4YW1wbGUifQ.AAAA' >"$d/raw"
+}
+
 seed_jsonrpc
 seed_http_parse
 seed_client_auth
+seed_jwt
 
 echo "fuzz: building ($toolchain)" >&2
 cargo "+$toolchain" fuzz build

@@ -3,7 +3,8 @@
 # It installs what it needs on a fresh Debian machine (apt packages, npm and pip packages
 # pinned under tests/interop/ and scripts/peer/), then runs, in order:
 #   1. cargo fmt --check and cargo clippy --all-targets -- -D warnings
-#   2. cargo test: unit tests and the black-box tests against the real binary
+#   2. cargo test: unit tests and the black-box tests against the real binary (after
+#      tests/oidc/setup.sh installs the OpenID provider they run)
 #   3. tests/readme_examples.sh: the README's curl examples, exactly as printed
 #   4. tests/interop/run.sh: third-party clients (MCP TypeScript and Python SDKs, authlib,
 #      the official conformance suite) against the real binary
@@ -22,6 +23,8 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 
 stage "unit and black-box tests"
+# The real OpenID provider (npm oidc-provider) and Node 22 for tests/oidc.rs, pinned.
+tests/oidc/setup.sh
 cargo test --locked
 
 stage "the README's curl examples, as printed"

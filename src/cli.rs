@@ -26,6 +26,8 @@ USAGE:
     brain-mcp export         write every note (with history) as JSON lines to stdout
     brain-mcp import FILE    add the notes of an export or of a memory-server JSONL file
                              (FILE - reads stdin); skips duplicates; all or nothing
+    brain-mcp oidc-whoami    verify a provider's token read from stdin as /mcp would; print its
+                             claims (so the owner can copy their subject into the rule)
     brain-mcp --help | --version
 
 ENVIRONMENT (each secret may instead be read from a file named by NAME_FILE):
@@ -43,6 +45,13 @@ ENVIRONMENT (each secret may instead be read from a file named by NAME_FILE):
     BRAIN_AUTH_FAILURE_LIMIT failed authentications per address per 5 minutes (default 10; 0 = off)
     BRAIN_ACCESS_TOKEN_TTL   access token lifetime in seconds (default 3600)
     BRAIN_REFRESH_TOKEN_TTL  refresh token lifetime in seconds (default 2592000, 30 days)
+    BRAIN_OIDC_ISSUER        accept JWT access tokens from this OpenID provider (see README)
+    BRAIN_OIDC_AUDIENCE      accepted aud values (default MCP_RESOURCE_URL)
+    BRAIN_OIDC_PROFILE       rfc9068 (typ at+jwt, default) or oidc (Dex-style tokens)
+    BRAIN_OIDC_ALLOWED_SUBJECTS / _ALLOWED_EMAILS / _REQUIRED_GROUP   the owner rule (one is required)
+    BRAIN_OIDC_ALGS, BRAIN_OIDC_LEEWAY, BRAIN_OIDC_SCOPES, BRAIN_PRM_AUTHORIZATION_SERVERS
+    BRAIN_TLS_CA_FILE        extra PEM roots for outbound TLS
+    BRAIN_OUTBOUND_HTTP_HOSTS hosts a configured URL may reach over plain http (besides loopback)
 ";
 
 fn env(name: &str) -> Option<String> {
@@ -56,9 +65,23 @@ pub fn main(args: &[String]) -> Result<i32, Error> {
         Some("check-config") => {
             let cfg = Config::from_env(&env)?;
             print!("{}", cfg.describe());
+            // With an OpenID provider configured, its discovery and keys are fetched now:
+            // a configuration that cannot reach them is not OK, although the server would
+            // start (and serve its own tokens) anyway.
+            if let Some(o) = &cfg.oidc {
+                let client = crate::net::Client::new(&cfg.outbound);
+                match crate::oidc::probe(o, &client) {
+                    Ok(text) => print!("{text}"),
+                    Err(why) => {
+                        eprintln!("brain-mcp: oidc: cannot load the provider's keys: {why}");
+                        return Ok(1);
+                    }
+                }
+            }
             println!("configuration OK");
             Ok(0)
         }
+        Some("oidc-whoami") if args.len() == 1 => oidc_whoami(),
         Some("gen-secret") => {
             println!("{}", crate::oauth::random_secret());
             Ok(0)
@@ -129,6 +152,46 @@ fn serve() -> Result<(), Error> {
     served.map_err(|e| Error::Io("server failed".into(), e))?;
     crate::log::line("stopped");
     Ok(())
+}
+
+/// Verifies the token on stdin with the provider's keys, fetched now. Needs only the
+/// `BRAIN_OIDC_*` variables (no owner rule yet: this is how the owner finds their subject).
+fn oidc_whoami() -> Result<i32, Error> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    let resource_is_loopback = var("MCP_RESOURCE_URL")
+        .as_deref()
+        .and_then(crate::config::parse_url)
+        .is_none_or(|u| crate::config::is_loopback_host(u.host));
+    let outbound = crate::net::Settings::from_env(&var, resource_is_loopback)?;
+    let Some(settings) = crate::oidc::Settings::from_env(&var, &outbound.http_hosts, false)? else {
+        return Err(Error::Config("oidc-whoami needs BRAIN_OIDC_ISSUER".into()));
+    };
+    // The default audience is the resource URL, derived as the server would.
+    let cfg_listen: SocketAddr = var("LISTEN_ADDR")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080));
+    let resource = var("MCP_RESOURCE_URL").unwrap_or_else(|| format!("http://{cfg_listen}/mcp"));
+    let mut input = String::new();
+    std::io::stdin()
+        .take(crate::oidc::jwt::MAX_TOKEN as u64 + 1024)
+        .read_to_string(&mut input)
+        .map_err(|e| Error::Io("cannot read the token from stdin".into(), e))?;
+    let token = input.trim();
+    let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+    let client = crate::net::Client::new(&outbound);
+    match crate::oidc::whoami(&settings, &resource, &client, token) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        Err(text) => {
+            eprint!("{text}");
+            if !text.ends_with('\n') {
+                eprintln!();
+            }
+            Ok(1)
+        }
+    }
 }
 
 /// An owner's command, through the running server when there is one.

@@ -44,6 +44,10 @@ pub struct Config {
     pub refresh_token_ttl: u64,
     /// Client ID Metadata Documents the owner pinned (`BRAIN_CIMD_DOCUMENTS`), checked.
     pub cimd_documents: Vec<crate::oauth::cimd::Document>,
+    /// The outbound client's settings (src/net).
+    pub outbound: crate::net::Settings,
+    /// External JWT access tokens (src/oidc), when `BRAIN_OIDC_ISSUER` is set.
+    pub oidc: Option<crate::oidc::Settings>,
 }
 
 /// Characters allowed in tokens, client IDs and secrets (RFC 6749 Appendix A "unreserved"
@@ -185,6 +189,12 @@ impl Config {
             Some(v) => cimd_documents(&v)?,
             None => Vec::new(),
         };
+        let resource_is_loopback = resource_url
+            .as_deref()
+            .and_then(parse_url)
+            .is_none_or(|u| is_loopback_host(u.host));
+        let outbound = crate::net::Settings::from_env(&var, resource_is_loopback)?;
+        let oidc = crate::oidc::Settings::from_env(&var, &outbound.http_hosts, true)?;
 
         Ok(Config {
             cimd_documents,
@@ -201,6 +211,8 @@ impl Config {
             auth_failure_limit,
             access_token_ttl,
             refresh_token_ttl,
+            outbound,
+            oidc,
         })
     }
 
@@ -279,6 +291,13 @@ impl Config {
             "BRAIN_REFRESH_TOKEN_TTL",
             self.refresh_token_ttl.to_string(),
         );
+        for (k, v) in self.outbound.describe() {
+            put(k, v);
+        }
+        match &self.oidc {
+            Some(o) => o.describe().into_iter().for_each(|(k, v)| put(k, v)),
+            None => put("BRAIN_OIDC_ISSUER", "[unset] (no external tokens)".into()),
+        }
         out
     }
 }
@@ -335,7 +354,7 @@ fn cimd_documents(v: &str) -> Result<Vec<crate::oauth::cimd::Document>, Error> {
     Ok(docs)
 }
 
-fn list(v: Option<String>) -> Vec<String> {
+pub(crate) fn list(v: Option<String>) -> Vec<String> {
     v.map(|s| {
         s.split(',')
             .map(|p| p.trim().to_string())
@@ -345,7 +364,7 @@ fn list(v: Option<String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn number(
+pub(crate) fn number(
     var: &dyn Fn(&str) -> Option<String>,
     name: &str,
     default: u64,

@@ -11,6 +11,8 @@ pub mod http;
 pub mod limiter;
 pub mod log;
 pub mod mcp;
+pub mod net;
 pub mod oauth;
+pub mod oidc;
 pub mod router;
 pub mod time;

@@ -39,6 +39,11 @@ pub struct App {
     pub registrations: oauth::register::RegistrationLimiter,
     /// Client ID Metadata Documents: pinned in the binary and by the owner.
     pub cimd: oauth::cimd::Registry,
+    /// The one outbound HTTP(S) client (src/net), for everything that talks to other servers.
+    pub outbound: crate::net::Client,
+    /// External JWT access tokens, when `BRAIN_OIDC_ISSUER` is set; their keys are fetched in
+    /// the background from here on.
+    pub oidc: Option<crate::oidc::Oidc>,
 }
 
 impl App {
@@ -47,7 +52,14 @@ impl App {
         let issuer = url.origin.clone();
         let resource_host = url.host.to_ascii_lowercase();
         let limiter = Limiter::new(cfg.auth_failure_limit);
+        let outbound = crate::net::Client::new(&cfg.outbound);
+        let oidc = cfg
+            .oidc
+            .as_ref()
+            .map(|o| crate::oidc::Oidc::start(o, &resource, outbound.clone()));
         Ok(App {
+            outbound,
+            oidc,
             resource,
             issuer,
             resource_host,
@@ -357,6 +369,10 @@ fn check_bearer(app: &App, req: &Request) -> Result<(), Response> {
     if is_static {
         return Ok(());
     }
+    let invalid = Some((
+        "invalid_token",
+        "the access token is unknown, expired or revoked",
+    ));
     match app.store.check_access(token) {
         // Bound to this resource (RFC 8707): a token minted for another URL is not ours. A
         // token outside a grant (client_credentials) is good only for the pre-registered
@@ -370,11 +386,23 @@ fn check_bearer(app: &App, req: &Request) -> Result<(), Response> {
                         .as_ref()
                         .is_some_and(|(id, _)| *id == a.client)) =>
         {
-            Ok(())
+            return Ok(())
         }
-        _ => Err(unauthorized(Some((
-            "invalid_token",
-            "the access token is unknown, expired or revoked",
-        )))),
+        Some(_) => return Err(unauthorized(invalid)),
+        None => {}
     }
+    // Last and dearest: a JWT from the OpenID provider (a signature check, cached per token).
+    // Failures count against the address like a wrong client secret does.
+    if let Some(oidc) = &app.oidc {
+        if crate::oidc::jwt::looks_like_jwt(token) {
+            if let Some(wait) = app.limiter.blocked(req.client) {
+                return Err(mcp_cors(app, req, oauth::token::too_many(wait)));
+            }
+            if oidc.verify_bearer(token, req.client).is_some() {
+                return Ok(());
+            }
+            app.limiter.fail(req.client);
+        }
+    }
+    Err(unauthorized(invalid))
 }

@@ -16,3 +16,4 @@ mod mcp;
 mod oauth_cc;
 mod oauth_code;
 mod oauth_errors;
+mod oidc;

@@ -8,11 +8,19 @@ use crate::router::App;
 /// `/.well-known/oauth-protected-resource/mcp`, which is where clients look first for a
 /// resource at `/mcp` (claude.ai guesses `<origin>/authorize` when it is missing).
 pub fn protected_resource(app: &App) -> Value {
+    let mut servers = vec![app.issuer.clone()];
+    let mut scopes = vec!["mcp".to_string()];
+    // BRAIN_PRM_AUTHORIZATION_SERVERS=self,external: the OpenID provider after our own server
+    // (RFC 9728 §2 allows several; the client picks), with the scopes that provider needs.
+    if let Some(o) = app.cfg.oidc.as_ref().filter(|o| o.prm_lists_issuer) {
+        servers.push(o.issuer.clone());
+        scopes.extend(o.scopes.iter().filter(|s| *s != "mcp").cloned());
+    }
     json!({
         "resource": app.resource,
-        "authorization_servers": [app.issuer],
+        "authorization_servers": servers,
         "bearer_methods_supported": ["header"],
-        "scopes_supported": ["mcp"],
+        "scopes_supported": scopes,
         "resource_name": "brain-mcp",
     })
 }
