@@ -44,6 +44,10 @@ pub struct Config {
     pub refresh_token_ttl: u64,
     /// Client ID Metadata Documents the owner pinned (`BRAIN_CIMD_DOCUMENTS`), checked.
     pub cimd_documents: Vec<crate::oauth::cimd::Document>,
+    /// `BRAIN_CIMD_FETCH=on`: fetch the documents of clients nobody pinned.
+    pub cimd_fetch: bool,
+    /// `BRAIN_CIMD_ALLOW`: the hosts documents may be fetched from (empty: any).
+    pub cimd_allow: Vec<String>,
     /// The outbound client's settings (src/net).
     pub outbound: crate::net::Settings,
     /// External JWT access tokens (src/oidc), when `BRAIN_OIDC_ISSUER` is set.
@@ -189,6 +193,30 @@ impl Config {
             Some(v) => cimd_documents(&v)?,
             None => Vec::new(),
         };
+        let cimd_fetch = match var("BRAIN_CIMD_FETCH").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(_) => return Err(Error::Config("BRAIN_CIMD_FETCH must be on or off".into())),
+        };
+        let cimd_allow: Vec<String> = list(var("BRAIN_CIMD_ALLOW"))
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        for h in &cimd_allow {
+            let ok = !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            if !ok {
+                return Err(Error::Config(format!(
+                    "BRAIN_CIMD_ALLOW: {h:?} is not a host name (no scheme, port or path)"
+                )));
+            }
+        }
+        if !cimd_allow.is_empty() && !cimd_fetch {
+            return Err(Error::Config(
+                "BRAIN_CIMD_ALLOW is set but BRAIN_CIMD_FETCH is not on; set BRAIN_CIMD_FETCH=on to fetch from those hosts".into(),
+            ));
+        }
         let resource_is_loopback = resource_url
             .as_deref()
             .and_then(parse_url)
@@ -198,6 +226,8 @@ impl Config {
 
         Ok(Config {
             cimd_documents,
+            cimd_fetch,
+            cimd_allow,
             static_token: Secret(static_token),
             client,
             resource_url,
@@ -279,6 +309,11 @@ impl Config {
             self.auth_failure_limit.to_string(),
         );
         put("BRAIN_ACCESS_TOKEN_TTL", self.access_token_ttl.to_string());
+        put(
+            "BRAIN_CIMD_FETCH",
+            if self.cimd_fetch { "on" } else { "off" }.into(),
+        );
+        put("BRAIN_CIMD_ALLOW", self.cimd_allow.join(","));
         put(
             "BRAIN_CIMD_DOCUMENTS",
             self.cimd_documents

@@ -57,7 +57,12 @@ impl App {
             .oidc
             .as_ref()
             .map(|o| crate::oidc::Oidc::start(o, &resource, outbound.clone()));
+        let mut cimd = oauth::cimd::Registry::new(&cfg.cimd_documents);
+        if cfg.cimd_fetch {
+            cimd = cimd.with_fetching(outbound.clone(), cfg.cimd_allow.clone());
+        }
         Ok(App {
+            cimd,
             outbound,
             oidc,
             resource,
@@ -69,7 +74,6 @@ impl App {
             codes: oauth::grant::Codes::default(),
             consent: oauth::authorize::ConsentTokens::default(),
             registrations: oauth::register::RegistrationLimiter::default(),
-            cimd: oauth::cimd::Registry::new(&cfg.cimd_documents),
             cfg,
         })
     }

@@ -195,7 +195,7 @@ fn client_id_urls_are_checked_as_the_draft_says() {
         &auth_params("https://app.example/client.json", "https://app.example/cb"),
     );
     assert_eq!(r.status, 400);
-    assert!(r.body_str().contains("invalid_client: this application identifies itself with the client metadata document https://app.example/client.json, which this server does not know. To allow it, save that document as a file and name the file (or its directory) in BRAIN_CIMD_DOCUMENTS, then restart."), "{}", r.body_str());
+    assert!(r.body_str().contains("invalid_client: this application identifies itself with the client metadata document https://app.example/client.json, which this server does not know. To allow it, save that document as a file and name the file (or its directory) in BRAIN_CIMD_DOCUMENTS, then restart (or let this server fetch documents: BRAIN_CIMD_FETCH=on)."), "{}", r.body_str());
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //!   address refusal;
 //! - the provider down at start and coming back; `check-config` and `oidc-whoami`.
 
-mod idp;
+pub(crate) mod idp;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -9,6 +9,7 @@ mod attack_review;
 mod bearer;
 mod brain;
 mod cimd;
+mod cimd_fetch;
 mod config;
 mod discovery;
 mod http;

@@ -114,7 +114,7 @@ impl AuthRequest {
 
 pub fn get(app: &App, req: &Request) -> Response {
     let pairs = req.query.as_deref().unwrap_or("").as_bytes();
-    let (client, ar) = match begin(app, pairs) {
+    let (client, ar) = match begin(app, req, pairs) {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -148,7 +148,7 @@ pub fn post(app: &App, req: &Request) -> Response {
     if !super::client_auth::is_form(req) {
         return page(400, "The consent form must be posted as a form.");
     }
-    let (client, ar) = match begin(app, &req.body) {
+    let (client, ar) = match begin(app, req, &req.body) {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -208,7 +208,7 @@ fn refuse(app: &App, client: &Client, ar: &AuthRequest, code: &str, description:
 
 /// Checks an authorization request. `Err` is the response to send: a plain page while the
 /// client or redirect URI is in doubt, a redirect with an error after that.
-fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
+fn begin(app: &App, req: &Request, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
     let mut seen: HashMap<String, String> = HashMap::new();
     for (k, v) in form_urlencoded::parse(raw) {
         if matches!(k.as_ref(), "csrf" | "password" | "action") {
@@ -233,15 +233,26 @@ fn begin(app: &App, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
             ));
         }
     }
-    let Some(client) = find_client(app, &client_id) else {
-        if super::cimd::is_url(&client_id) {
-            return Err(page(
-                400,
-                &format!(
-                    "invalid_client: this application identifies itself with the client metadata document {client_id}, which this server does not know. To allow it, save that document as a file and name the file (or its directory) in BRAIN_CIMD_DOCUMENTS, then restart."
-                ),
-            ));
+    if super::cimd::is_url(&client_id) {
+        match app.cimd.resolve(&client_id, req.client) {
+            Ok(_) => {}
+            Err(super::cimd::Unusable::Unknown) => {
+                return Err(page(
+                    400,
+                    &format!(
+                        "invalid_client: this application identifies itself with the client metadata document {client_id}, which this server does not know. To allow it, save that document as a file and name the file (or its directory) in BRAIN_CIMD_DOCUMENTS, then restart (or let this server fetch documents: BRAIN_CIMD_FETCH=on)."
+                    ),
+                ))
+            }
+            Err(super::cimd::Unusable::Refused(why)) => {
+                return Err(page(
+                    400,
+                    &format!("invalid_client: the client metadata document {client_id} cannot be used: {why}."),
+                ))
+            }
         }
+    }
+    let Some(client) = find_client(app, &client_id) else {
         return Err(page(
             400,
             "Unknown client_id: this application is not registered with this server.",
@@ -338,7 +349,7 @@ pub fn find_client(app: &App, id: &str) -> Option<Client> {
         }
     }
     if super::cimd::is_url(id) {
-        return app.cimd.get(id).map(document_client);
+        return app.cimd.get(id).map(|d| document_client(&d));
     }
     let reg = app.store.client(id)?;
     Some(Client {

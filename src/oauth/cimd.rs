@@ -10,11 +10,15 @@
 //! addresses with a 403 challenge page (anthropics/claude-ai-mcp#650), and a server may have no
 //! outbound network at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::config;
+use crate::net;
 
 /// Draft §6.6: "The recommended maximum response size for client metadata documents is 5
 /// kilobytes."
@@ -172,10 +176,41 @@ pub fn parse(url: &str, body: &[u8]) -> Result<Document, String> {
     })
 }
 
-/// The documents this server knows: the pinned ones and the owner's.
-#[derive(Debug, Clone)]
+/// How long a fetched document is kept: its `Cache-Control: max-age` within these bounds
+/// (the draft: "SHOULD respect HTTP cache headers ... MAY define its own upper and/or lower
+/// bounds"), this long without one.
+const CACHE_MIN: Duration = Duration::from_secs(300);
+const CACHE_MAX: Duration = Duration::from_secs(86_400);
+const CACHE_DEFAULT: Duration = Duration::from_secs(3600);
+/// Fetched documents kept at most; past it the one expiring soonest goes.
+const CACHE_ENTRIES: usize = 256;
+/// Fetches (cache misses) one address block may cause per minute: each costs an outbound
+/// connection, and the URL is the requester's choice.
+pub const FETCHES_PER_MINUTE: usize = 10;
+
+/// Why a client ID URL cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// Not pinned, and fetching is off.
+    Unknown,
+    /// Fetching is on, but this document could not be had or is invalid: the reason.
+    Refused(String),
+}
+
+/// Fetching documents of clients nobody pinned (`BRAIN_CIMD_FETCH=on`).
+pub struct Fetcher {
+    client: net::Client,
+    /// `BRAIN_CIMD_ALLOW`: hosts documents may come from (empty: any).
+    allow: Vec<String>,
+    cache: Mutex<HashMap<String, (Document, Instant)>>,
+    recent: Mutex<HashMap<[u8; 16], VecDeque<Instant>>>,
+}
+
+/// The documents this server knows: the pinned ones and the owner's, and (when fetching is on)
+/// those fetched lately.
 pub struct Registry {
     docs: HashMap<String, Document>,
+    fetcher: Option<Fetcher>,
 }
 
 impl Registry {
@@ -191,19 +226,176 @@ impl Registry {
         for d in extra {
             docs.insert(d.client_id.clone(), d.clone());
         }
-        Registry { docs }
+        Registry {
+            docs,
+            fetcher: None,
+        }
     }
 
-    pub fn get(&self, id: &str) -> Option<&Document> {
-        self.docs.get(id)
+    /// Turns fetching on, through `client`, from the hosts in `allow` (empty: any).
+    pub fn with_fetching(mut self, client: net::Client, allow: Vec<String>) -> Registry {
+        self.fetcher = Some(Fetcher {
+            client,
+            allow,
+            cache: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+        });
+        self
     }
 
-    /// Client IDs known, sorted, for `check-config`.
+    /// A pinned document, or a fetched one still in the cache.
+    pub fn get(&self, id: &str) -> Option<Document> {
+        if let Some(d) = self.docs.get(id) {
+            return Some(d.clone());
+        }
+        let f = self.fetcher.as_ref()?;
+        let cache = f.cache.lock().ok()?;
+        let (doc, until) = cache.get(id)?;
+        (Instant::now() < *until).then(|| doc.clone())
+    }
+
+    /// The document for `id` (a URL that passed [`check_url`]): pinned, cached, or fetched
+    /// now for a request from `from`.
+    pub fn resolve(&self, id: &str, from: IpAddr) -> Result<Document, Unusable> {
+        if let Some(d) = self.get(id) {
+            return Ok(d);
+        }
+        let Some(f) = &self.fetcher else {
+            return Err(Unusable::Unknown);
+        };
+        f.fetch(id, from).map_err(Unusable::Refused)
+    }
+
+    /// Client IDs pinned, sorted, for `check-config`.
     pub fn ids(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self.docs.keys().map(String::as_str).collect();
         v.sort();
         v
     }
+
+    pub fn fetching(&self) -> bool {
+        self.fetcher.is_some()
+    }
+}
+
+impl Fetcher {
+    /// The draft's fetch rules: https only; the host's addresses checked against RFC 6890's
+    /// special-use ranges and the connection made to a checked one (the outbound client's
+    /// `Target::Fetched`); no redirects ("MUST NOT automatically follow HTTP redirects");
+    /// "A successful response MUST use the 200 OK HTTP status code"; 5 KiB; 5 s in all. An
+    /// error or an invalid document is never cached ("MUST NOT cache error responses ... MUST
+    /// NOT cache documents which are invalid or malformed").
+    fn fetch(&self, id: &str, from: IpAddr) -> Result<Document, String> {
+        let host = config::parse_url(id)
+            .map(|u| u.host.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !self.allow.is_empty() && !self.allow.contains(&host) {
+            return Err(format!(
+                "its host {host} is not in BRAIN_CIMD_ALLOW, so it is not fetched"
+            ));
+        }
+        if !self.count(from) {
+            return Err(format!(
+                "more than {FETCHES_PER_MINUTE} client metadata documents were fetched for your address in the last minute; try again in a minute"
+            ));
+        }
+        let policy = net::Policy {
+            target: net::Target::Fetched,
+            connect: Duration::from_secs(3),
+            total: Duration::from_secs(5),
+            max_body: MAX_DOCUMENT,
+            max_redirects: 0,
+        };
+        let req = net::Request::get(id).header("Accept", "application/json");
+        let outcome = self.client.fetch(req, &policy).and_then(|resp| {
+            resp.check(&[200], &[])?;
+            let mt = resp.media_type().unwrap_or_default();
+            if mt != "application/json"
+                && !(mt.starts_with("application/") && mt.ends_with("+json"))
+            {
+                return Err(net::FetchError::Unexpected(format!(
+                    "Content-Type {:?} (wanted application/json)",
+                    net::printable(&mt, 64)
+                )));
+            }
+            Ok(resp)
+        });
+        let resp = match outcome {
+            Ok(r) => r,
+            Err(net::FetchError::TooLarge(_)) => {
+                return Err(log(id, "it is over the 5 KiB limit".into()))
+            }
+            Err(e) => return Err(log(id, format!("fetching it failed: {e}"))),
+        };
+        let doc = parse(id, &resp.body).map_err(|why| log(id, why))?;
+        let ttl = max_age(resp.header("cache-control"));
+        crate::log::line(&format!(
+            "cimd: fetched {} ({} bytes), kept {} s",
+            net::printable(id, 200),
+            resp.body.len(),
+            ttl.as_secs()
+        ));
+        if let Ok(mut cache) = self.cache.lock() {
+            let now = Instant::now();
+            cache.retain(|_, (_, until)| *until > now);
+            if cache.len() >= CACHE_ENTRIES {
+                if let Some(k) = cache
+                    .iter()
+                    .min_by_key(|(_, (_, until))| *until)
+                    .map(|(k, _)| k.clone())
+                {
+                    cache.remove(&k);
+                }
+            }
+            cache.insert(id.to_string(), (doc.clone(), now + ttl));
+        }
+        Ok(doc)
+    }
+
+    /// Counts a fetch for `from`'s block; `false` when it is over [`FETCHES_PER_MINUTE`].
+    fn count(&self, from: IpAddr) -> bool {
+        let Ok(mut recent) = self.recent.lock() else {
+            return false;
+        };
+        let minute = Duration::from_secs(60);
+        if recent.len() > 10_000 {
+            recent.retain(|_, q| q.back().is_some_and(|t| t.elapsed() < minute));
+        }
+        let q = recent.entry(crate::limiter::prefix(from)).or_default();
+        while q.front().is_some_and(|t| t.elapsed() >= minute) {
+            q.pop_front();
+        }
+        if q.len() >= FETCHES_PER_MINUTE {
+            return false;
+        }
+        q.push_back(Instant::now());
+        true
+    }
+}
+
+fn log(id: &str, why: String) -> String {
+    crate::log::line(&format!("cimd: {}: {why}", net::printable(id, 200)));
+    why
+}
+
+/// `Cache-Control: max-age` within [`CACHE_MIN`] and [`CACHE_MAX`]; `no-store`/`no-cache`
+/// keep the lower bound, no header [`CACHE_DEFAULT`].
+fn max_age(cc: Option<&str>) -> Duration {
+    let Some(cc) = cc else {
+        return CACHE_DEFAULT;
+    };
+    let mut age = None;
+    for d in cc.split(',').map(|d| d.trim().to_ascii_lowercase()) {
+        if d == "no-store" || d == "no-cache" {
+            return CACHE_MIN;
+        }
+        if let Some(v) = d.strip_prefix("max-age=") {
+            age = v.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    age.map_or(CACHE_DEFAULT, |s| {
+        Duration::from_secs(s).clamp(CACHE_MIN, CACHE_MAX)
+    })
 }
 
 fn builtin(text: &str) -> Option<Document> {
@@ -223,12 +415,25 @@ mod tests {
         }
         let r = Registry::new(&[]);
         assert_eq!(r.ids().len(), 5);
+        assert!(!r.fetching());
         let cursor = r.get("https://cursor.com/oauth/mcp-client.json").unwrap();
         assert!(cursor
             .redirect_uris
             .contains(&"cursor://anysphere.cursor-mcp/oauth/callback".to_string()));
         let chatgpt = r.get("https://chatgpt.com/oauth/client.json").unwrap();
         assert_eq!(chatgpt.client_name, "ChatGPT");
+    }
+
+    #[test]
+    fn cache_lifetimes_are_bounded() {
+        assert_eq!(max_age(None), CACHE_DEFAULT);
+        assert_eq!(max_age(Some("max-age=60")), CACHE_MIN);
+        assert_eq!(
+            max_age(Some("public, max-age=7200")),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(max_age(Some("max-age=99999999")), CACHE_MAX);
+        assert_eq!(max_age(Some("no-store")), CACHE_MIN);
     }
 
     #[test]

@@ -88,8 +88,24 @@ pub fn authenticate(app: &App, p: &Presented) -> Option<Client> {
     if super::cimd::is_url(&p.client_id) {
         // A metadata-document client is public (its document may not hold a secret): it
         // authenticates with `none`, and PKCE and the code bound to its ID are the proof.
-        let doc = app.cimd.get(&p.client_id)?;
-        return (p.method == Method::None).then(|| super::authorize::document_client(doc));
+        // Its document (pinned, or fetched and still cached) or, once the owner approved it,
+        // its grant: a refresh a day later needs no fetch.
+        if p.method != Method::None {
+            return None;
+        }
+        return match app.cimd.get(&p.client_id) {
+            Some(doc) => Some(super::authorize::document_client(&doc)),
+            None if app.store.has_grant(&p.client_id) => Some(Client {
+                id: p.client_id.clone(),
+                preregistered: false,
+                grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+                redirect_uris: Vec::new(),
+                name: None,
+                public: true,
+                metadata_document: true,
+            }),
+            None => None,
+        };
     }
     let Some(reg) = app.store.client(&p.client_id) else {
         // Spend the same work as a real comparison.
