@@ -44,6 +44,9 @@ pub struct Config {
     pub refresh_token_ttl: u64,
     /// Client ID Metadata Documents the owner pinned (`BRAIN_CIMD_DOCUMENTS`), checked.
     pub cimd_documents: Vec<crate::oauth::cimd::Document>,
+    /// `OAUTH_CLIENT_CREDENTIALS_SCOPE`: what the pre-registered client's `client_credentials`
+    /// tokens may do (default everything).
+    pub client_credentials_scope: crate::oauth::scope::Scope,
     /// `BRAIN_CIMD_FETCH=on`: fetch the documents of clients nobody pinned.
     pub cimd_fetch: bool,
     /// `BRAIN_CIMD_ALLOW`: the hosts documents may be fetched from (empty: any).
@@ -193,6 +196,14 @@ impl Config {
             Some(v) => cimd_documents(&v)?,
             None => Vec::new(),
         };
+        let client_credentials_scope = match var("OAUTH_CLIENT_CREDENTIALS_SCOPE") {
+            None => crate::oauth::scope::Scope::full(),
+            Some(v) => crate::oauth::scope::Scope::parse_stored(&v).ok_or_else(|| {
+                Error::Config(
+                    "OAUTH_CLIENT_CREDENTIALS_SCOPE must be mcp, or brain:read [brain:write] followed by brain:space:NAME entries in name order, space-separated".into(),
+                )
+            })?,
+        };
         let cimd_fetch = match var("BRAIN_CIMD_FETCH").as_deref() {
             None | Some("off") => false,
             Some("on") => true,
@@ -225,6 +236,7 @@ impl Config {
         let oidc = crate::oidc::Settings::from_env(&var, &outbound.http_hosts, true)?;
 
         Ok(Config {
+            client_credentials_scope,
             cimd_documents,
             cimd_fetch,
             cimd_allow,
@@ -309,6 +321,10 @@ impl Config {
             self.auth_failure_limit.to_string(),
         );
         put("BRAIN_ACCESS_TOKEN_TTL", self.access_token_ttl.to_string());
+        put(
+            "OAUTH_CLIENT_CREDENTIALS_SCOPE",
+            self.client_credentials_scope.to_scope_string(),
+        );
         put(
             "BRAIN_CIMD_FETCH",
             if self.cimd_fetch { "on" } else { "off" }.into(),

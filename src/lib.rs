@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod brain;
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod datadir;

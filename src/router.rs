@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::caller::{Caller, Who};
 use crate::config::{self, Config};
 use crate::http::server::Service;
 use crate::http::{Request, Response};
@@ -147,7 +148,10 @@ fn route(app: &App, req: &Request) -> Response {
         }
         ("GET", "/oauth/authorize") => oauth::authorize::get(app, req),
         ("POST", "/oauth/authorize") => oauth::authorize::post(app, req),
-        ("POST", "/mcp") => mcp_cors(app, req, crate::mcp::handle(&app.mcp, req)),
+        ("POST", "/mcp") => match check_bearer(app, req) {
+            Ok(caller) => mcp_cors(app, req, crate::mcp::handle(&app.mcp, req, &caller)),
+            Err(resp) => resp,
+        },
         ("OPTIONS", "/mcp") => mcp_preflight(app, req),
         ("OPTIONS", p) if is_public(app, p) => public_preflight(),
         #[cfg(debug_assertions)]
@@ -317,7 +321,10 @@ fn challenge(app: &App, error: Option<(&str, &str)>) -> String {
     c
 }
 
-fn check_bearer(app: &App, req: &Request) -> Result<(), Response> {
+/// The caller behind the request's bearer token, or the response refusing it. Run before the
+/// body is read ([`admit`]) and again when `/mcp` is served (a hash lookup; a JWT's
+/// verification is cached), so the HTTP layer carries nothing between the two.
+fn check_bearer(app: &App, req: &Request) -> Result<Caller, Response> {
     let unauthorized = |err: Option<(&str, &str)>| {
         let body = match err {
             Some((code, desc)) => json!({"error": code, "error_description": desc}),
@@ -371,26 +378,39 @@ fn check_bearer(app: &App, req: &Request) -> Result<(), Response> {
             .ct_eq(&oauth::sha256(app.cfg.static_token.expose().as_bytes())),
     );
     if is_static {
-        return Ok(());
+        return Ok(Caller::static_token());
     }
     let invalid = Some((
         "invalid_token",
         "the access token is unknown, expired or revoked",
     ));
-    match app.store.check_access(token) {
-        // Bound to this resource (RFC 8707): a token minted for another URL is not ours. A
-        // token outside a grant (client_credentials) is good only for the pre-registered
+    match app.store.caller(token) {
+        // Bound to this resource (RFC 8707): a token minted for another URL is not ours.
+        Some((a, _)) if a.res != app.resource => return Err(unauthorized(invalid)),
+        Some((a, Some(g))) => {
+            return Ok(Caller {
+                who: Who::Grant {
+                    grant: a.grant.unwrap_or_default(),
+                    client: a.client,
+                    name: g.name,
+                },
+                scope: g.scope,
+            })
+        }
+        // A token outside a grant (client_credentials) is good only for the pre-registered
         // client, the one client allowed that grant (issue 16, item 1).
-        Some(a)
-            if a.res == app.resource
-                && (a.grant.is_some()
-                    || app
-                        .cfg
-                        .client
-                        .as_ref()
-                        .is_some_and(|(id, _)| *id == a.client)) =>
+        Some((a, None))
+            if a.grant.is_none()
+                && app
+                    .cfg
+                    .client
+                    .as_ref()
+                    .is_some_and(|(id, _)| *id == a.client) =>
         {
-            return Ok(())
+            return Ok(Caller {
+                who: Who::ClientCredentials { client: a.client },
+                scope: app.cfg.client_credentials_scope.clone(),
+            })
         }
         Some(_) => return Err(unauthorized(invalid)),
         None => {}
@@ -402,8 +422,12 @@ fn check_bearer(app: &App, req: &Request) -> Result<(), Response> {
             if let Some(wait) = app.limiter.blocked(req.client) {
                 return Err(mcp_cors(app, req, oauth::token::too_many(wait)));
             }
-            if oidc.verify_bearer(token, req.client).is_some() {
-                return Ok(());
+            if let Some(id) = oidc.verify_bearer(token, req.client) {
+                // The owner rule passed: the owner, with everything.
+                return Ok(Caller {
+                    who: Who::External { subject: id.sub },
+                    scope: crate::oauth::scope::Scope::full(),
+                });
             }
             app.limiter.fail(req.client);
         }

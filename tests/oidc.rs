@@ -757,6 +757,11 @@ fn a_failed_refresh_keeps_the_last_good_keys() {
     assert!(log.contains("unexpected response: status 500"), "{log}");
     // A token of the known key not seen before is verified with the kept keys.
     assert_accepted(&s, &fresh);
+    // The server's log reaches the test through a reader thread: wait for the line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.log().matches("oidc: accepted a token").count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(s.log().matches("oidc: accepted a token").count(), 2);
 }
 

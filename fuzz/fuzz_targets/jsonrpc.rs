@@ -149,7 +149,7 @@ fuzz_target!(|data: &[u8]| {
         body: body.to_vec(),
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
-    let resp = handle(mcp(), &req);
+    let resp = handle(mcp(), &req, &brain_mcp::caller::Caller::static_token());
     assert!(
         matches!(resp.status, 200 | 202 | 400 | 404 | 406 | 415),
         "unexpected status {}",

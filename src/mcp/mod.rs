@@ -39,6 +39,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::brain::Brain;
+use crate::caller::Caller;
 use crate::http::{Request, Response};
 
 pub use tools::{Shape, DEFAULT_LIMIT, MAX_LIMIT, MIN_LIMIT};
@@ -111,24 +112,30 @@ pub struct Mcp {
     /// `{origin}/notes/`, the prefix of every note's canonical URL (`search` and `fetch` give
     /// it; the owner's pages serve it).
     notes_url: String,
-    /// The `tools/list` result of each era, decorated and serialized once: the list only
-    /// changes with the binary, and building it from `json!` trees on every call cost more
-    /// than everything else in the request (see docs/bench.md).
-    tools_list: [String; 2],
+    /// The `tools/list` result of each era, for a caller that may write and one that may only
+    /// read (`[era][write]`), decorated and serialized once: the list only changes with the
+    /// binary, and building it from `json!` trees on every call cost more than everything else
+    /// in the request (see docs/bench.md).
+    tools_list: [[String; 2]; 2],
+    /// `{origin}/.well-known/oauth-protected-resource/mcp`, for `insufficient_scope` challenges.
+    resource_metadata: String,
 }
 
 impl Mcp {
     /// `origin` is this server's public origin, the OAuth issuer (the origin of
     /// `MCP_RESOURCE_URL`, e.g. `https://brain.example.com`), without a trailing slash.
     pub fn new(brain: Arc<Brain>, origin: &str) -> Mcp {
+        let origin = origin.trim_end_matches('/');
         let mut mcp = Mcp {
             brain,
             server_version: env!("CARGO_PKG_VERSION"),
-            notes_url: format!("{}/notes/", origin.trim_end_matches('/')),
+            notes_url: format!("{origin}/notes/"),
             tools_list: Default::default(),
+            resource_metadata: format!("{origin}/.well-known/oauth-protected-resource/mcp"),
         };
-        mcp.tools_list = [Era::Handshake, Era::Stateless]
-            .map(|era| decorate(&mcp, era, tools_list(era)).to_string());
+        mcp.tools_list = [Era::Handshake, Era::Stateless].map(|era| {
+            [false, true].map(|write| decorate(&mcp, era, tools_list(era, write)).to_string())
+        });
         mcp
     }
 
@@ -142,7 +149,9 @@ struct RpcError {
     status: u16,
     code: i64,
     message: String,
-    data: Option<Value>,
+    data: Option<Box<Value>>,
+    /// A `WWW-Authenticate` challenge to send with it (`403 insufficient_scope`).
+    challenge: Option<String>,
 }
 
 impl RpcError {
@@ -152,6 +161,7 @@ impl RpcError {
             code,
             message: message.into(),
             data: None,
+            challenge: None,
         }
     }
 
@@ -164,19 +174,26 @@ impl RpcError {
                 clip(requested, 64),
                 SUPPORTED_VERSIONS.join(", ")
             ),
-            data: Some(json!({"supported": SUPPORTED_VERSIONS, "requested": requested})),
+            data: Some(Box::new(
+                json!({"supported": SUPPORTED_VERSIONS, "requested": requested}),
+            )),
+            challenge: None,
         }
     }
 
     fn response(&self, id: &Value) -> Response {
         let mut error = json!({"code": self.code, "message": self.message});
         if let (Some(d), Some(obj)) = (&self.data, error.as_object_mut()) {
-            obj.insert("data".into(), d.clone());
+            obj.insert("data".into(), (**d).clone());
         }
-        Response::json(
+        let resp = Response::json(
             self.status,
             &json!({"jsonrpc": "2.0", "id": id, "error": error}),
-        )
+        );
+        match &self.challenge {
+            Some(c) => resp.header("WWW-Authenticate", c),
+            None => resp,
+        }
     }
 }
 
@@ -220,7 +237,7 @@ enum Message {
 }
 
 /// Serves one authenticated `POST /mcp`.
-pub fn handle(mcp: &Mcp, req: &Request) -> Response {
+pub fn handle(mcp: &Mcp, req: &Request, caller: &Caller) -> Response {
     if !accepts_json(req) {
         return Response::text(
             406,
@@ -247,25 +264,27 @@ pub fn handle(mcp: &Mcp, req: &Request) -> Response {
             Ok(_) => Response::new(202),
             Err(e) => e.response(&Value::Null),
         },
-        Message::Request { id, method, params } => match serve(mcp, req, &method, &params) {
-            Ok((era, Answer::Value(result))) => Response::json(
-                200,
-                &json!({"jsonrpc": "2.0", "id": id, "result": decorate(mcp, era, result)}),
-            ),
-            Ok((_, Answer::Serialized(result))) => {
-                let mut body = Vec::with_capacity(result.len() + 64);
-                body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-                // `id` is a string or a number (checked in decode): serializing cannot fail.
-                let _ = serde_json::to_writer(&mut body, &id);
-                body.extend_from_slice(br#","result":"#);
-                body.extend_from_slice(result.as_bytes());
-                body.push(b'}');
-                Response::new(200)
-                    .header("Content-Type", "application/json")
-                    .body(body)
+        Message::Request { id, method, params } => {
+            match serve(mcp, req, caller, &method, &params) {
+                Ok((era, Answer::Value(result))) => Response::json(
+                    200,
+                    &json!({"jsonrpc": "2.0", "id": id, "result": decorate(mcp, era, result)}),
+                ),
+                Ok((_, Answer::Serialized(result))) => {
+                    let mut body = Vec::with_capacity(result.len() + 64);
+                    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+                    // `id` is a string or a number (checked in decode): serializing cannot fail.
+                    let _ = serde_json::to_writer(&mut body, &id);
+                    body.extend_from_slice(br#","result":"#);
+                    body.extend_from_slice(result.as_bytes());
+                    body.push(b'}');
+                    Response::new(200)
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                }
+                Err(e) => e.response(&id),
             }
-            Err(e) => e.response(&id),
-        },
+        }
     }
 }
 
@@ -445,6 +464,7 @@ fn header_lossy(req: &Request, name: &str) -> String {
 fn serve<'a>(
     mcp: &'a Mcp,
     req: &Request,
+    caller: &Caller,
     method: &str,
     params: &Map<String, Value>,
 ) -> Result<(Era, Answer<'a>), RpcError> {
@@ -463,7 +483,25 @@ fn serve<'a>(
     if era == Era::Stateless {
         check_envelope(req, method, params, header_version.as_deref())?;
     }
-    dispatch(mcp, era, shape(req, params), method, params).map(|result| (era, result))
+    // Revisions that define the `insufficient_scope` step-up (2025-11-25 "Scope Challenge
+    // Handling", and 2026-07-28): their clients are told with a 403 challenge and may ask the
+    // owner for more; older clients get a tool error their model can read.
+    let step_up = era == Era::Stateless || header_version.as_deref() == Some("2025-11-25");
+    let call = Call {
+        era,
+        shape: shape(req, params),
+        caller,
+        step_up,
+    };
+    dispatch(mcp, &call, method, params).map(|result| (era, result))
+}
+
+/// What a method runs with besides its parameters.
+struct Call<'c> {
+    era: Era,
+    shape: Shape,
+    caller: &'c Caller,
+    step_up: bool,
 }
 
 /// Which text shape the caller gets from `search` and `fetch` (every other tool, and every
@@ -512,14 +550,42 @@ fn is_openai_client(s: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("openai-mcp"))
 }
 
+/// A write tool called with a token the owner granted reading only. MCP 2025-11-25
+/// "Insufficient Scope": the server "SHOULD respond with HTTP 403 Forbidden" and
+/// `WWW-Authenticate: Bearer error="insufficient_scope", scope="...", resource_metadata="..."`
+/// (2026-07-28: "include all scopes required for the current operation in a single
+/// challenge"); the client may then ask the owner again. Clients of earlier revisions have no
+/// such step, so they get a tool result with `isError` their model can read and relay.
+fn insufficient_scope<'a>(mcp: &Mcp, call: &Call, tool: &str) -> Result<Answer<'a>, RpcError> {
+    let message = format!(
+        "{tool} writes to the brain, and the owner granted this connection read-only access: it may search, recall, fetch and list notes. To write, ask the owner to reconnect this client with read and write access."
+    );
+    if call.step_up {
+        let mut e = RpcError::new(
+            403,
+            INVALID_REQUEST,
+            format!("Insufficient scope: {message}"),
+        );
+        e.challenge = Some(format!(
+            "Bearer error=\"insufficient_scope\", scope=\"brain:write\", resource_metadata=\"{}\", error_description=\"{tool} needs brain:write\"",
+            mcp.resource_metadata
+        ));
+        return Err(e);
+    }
+    Ok(Answer::Value(json!({
+        "content": [{"type": "text", "text": message}],
+        "isError": true,
+    })))
+}
+
 /// Runs one method in its era.
 fn dispatch<'a>(
     mcp: &'a Mcp,
-    era: Era,
-    shape: Shape,
+    call: &Call,
     method: &str,
     params: &Map<String, Value>,
 ) -> Result<Answer<'a>, RpcError> {
+    let era = call.era;
     let fail = |code: i64, m: String| RpcError::new(era.status(code), code, m);
     if method == "tools/list" {
         // One page holds every tool, so no cursor we issued exists.
@@ -532,7 +598,11 @@ fn dispatch<'a>(
                 ),
             ));
         }
-        return Ok(Answer::Serialized(&mcp.tools_list[era as usize]));
+        // A caller that may only read is shown only the tools it may call.
+        let write = call.caller.scope.write;
+        return Ok(Answer::Serialized(
+            &mcp.tools_list[era as usize][write as usize],
+        ));
     }
     let value = match method {
         "initialize" => initialize(mcp, params).map_err(|m| fail(INVALID_PARAMS, m)),
@@ -559,7 +629,9 @@ fn dispatch<'a>(
             };
             let Some(tool) = tools::find(name) else {
                 return Err(RpcError {
-                    data: Some(json!({"tool": name, "available": tool_name_list()})),
+                    data: Some(Box::new(
+                        json!({"tool": name, "available": tool_name_list()}),
+                    )),
                     ..fail(
                         INVALID_PARAMS,
                         format!(
@@ -570,10 +642,13 @@ fn dispatch<'a>(
                     )
                 });
             };
+            if !tool.hints.read_only && !call.caller.scope.write {
+                return insufficient_scope(mcp, call, tool.name);
+            }
             Ok(tools::call(
                 &mcp.brain,
                 &mcp.notes_url,
-                shape,
+                call.shape,
                 tool,
                 params.get("arguments"),
             ))
@@ -717,8 +792,12 @@ fn capabilities() -> Value {
 }
 
 /// The undecorated `tools/list` result of `era`.
-fn tools_list(era: Era) -> Value {
-    let list: Vec<Value> = tools::TOOLS.iter().map(tools::describe).collect();
+fn tools_list(era: Era, write: bool) -> Value {
+    let list: Vec<Value> = tools::TOOLS
+        .iter()
+        .filter(|t| write || t.hints.read_only)
+        .map(tools::describe)
+        .collect();
     let mut result = json!({"tools": list});
     if era == Era::Stateless {
         if let Some(obj) = result.as_object_mut() {
@@ -815,7 +894,7 @@ mod tests {
             h.retain(|(hn, _)| !hn.eq_ignore_ascii_case(n));
             h.push((n, v.as_bytes()));
         }
-        handle(m, &request(&h, body))
+        handle(m, &request(&h, body), &Caller::static_token())
     }
 
     fn json_of(r: &Response) -> Value {
@@ -1075,7 +1154,10 @@ mod tests {
             assert_eq!(error_code(&r), INVALID_REQUEST);
         }
         let h: Vec<(&str, &[u8])> = vec![("accept", b"application/json")];
-        assert_eq!(handle(&m, &request(&h, body.as_bytes())).status, 415);
+        assert_eq!(
+            handle(&m, &request(&h, body.as_bytes()), &Caller::static_token()).status,
+            415
+        );
         for ct in [
             "application/json",
             "application/json; charset=utf-8",
@@ -1111,7 +1193,10 @@ mod tests {
         }
         // No Accept at all is tolerated.
         let h: Vec<(&str, &[u8])> = vec![("content-type", b"application/json")];
-        assert_eq!(handle(&m, &request(&h, body.as_bytes())).status, 200);
+        assert_eq!(
+            handle(&m, &request(&h, body.as_bytes()), &Caller::static_token()).status,
+            200
+        );
     }
 
     #[test]
@@ -1154,7 +1239,7 @@ mod tests {
             ("mcp-protocol-version", b"2025-11-25"),
             ("mcp-protocol-version", b"2025-11-25"),
         ];
-        let r = handle(&m, &request(&h, body.as_bytes()));
+        let r = handle(&m, &request(&h, body.as_bytes()), &Caller::static_token());
         assert_eq!(r.status, 400);
         assert_eq!(error_code(&r), HEADER_MISMATCH);
         // Notifications are checked as well.
@@ -1286,13 +1371,13 @@ mod tests {
             let v = json_of(&post(&m, &[], &body.to_string()));
             assert_eq!(v["id"], id);
             assert_eq!(v["jsonrpc"], "2.0");
-            assert_eq!(v["result"], tools_list(Era::Handshake));
+            assert_eq!(v["result"], tools_list(Era::Handshake, true));
         }
         let v = json_of(&modern(&m, "tools/list", json!({})));
         assert_eq!(v["id"], 7);
         assert_eq!(
             v["result"],
-            decorate(&m, Era::Stateless, tools_list(Era::Stateless))
+            decorate(&m, Era::Stateless, tools_list(Era::Stateless, true))
         );
     }
 

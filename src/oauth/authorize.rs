@@ -124,7 +124,8 @@ pub fn get(app: &App, req: &Request) -> Response {
     if client.preregistered {
         // No owner password: the pre-registered confidential client is approved here, and
         // its secret, checked at the token endpoint, is the gate.
-        return approve(app, req, &client, &ar);
+        // The pre-registered client keeps full access (the operator configured it).
+        return approve(app, req, &client, &ar, &super::scope::Scope::full());
     }
     // Never without consent for any other, and above all not for a metadata-document client:
     // anyone can present claude.ai's client ID, and without the owner's approval another
@@ -172,7 +173,38 @@ pub fn post(app: &App, req: &Request) -> Response {
         app.limiter.fail(req.client);
         return consent_page(app, &client, &ar, Some("Wrong password. Try again."), 403);
     }
-    approve(app, req, &client, &ar)
+    let scope = match chosen_scope(&form) {
+        Ok(s) => s,
+        Err(why) => return consent_page(app, &client, &ar, Some(&why), 400),
+    };
+    approve(app, req, &client, &ar, &scope)
+}
+
+/// What the owner chose on the consent page (issue 12): `access` `write` (the default) or
+/// `read`; `spaces` `all` (the default) or `some`, with `space_list` naming them. The owner's
+/// choice wins over what the client asked for.
+fn chosen_scope(form: &HashMap<String, String>) -> Result<super::scope::Scope, String> {
+    use super::scope::{valid_space, Scope, MAX_SPACES};
+    let write = form.get("access").map(String::as_str) != Some("read");
+    let spaces = if form.get("spaces").map(String::as_str) == Some("some") {
+        let mut list: Vec<String> = form
+            .get("space_list")
+            .map(String::as_str)
+            .unwrap_or("")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if list.is_empty() || list.len() > MAX_SPACES || !list.iter().all(|s| valid_space(s)) {
+            return Err("Name 1 to 32 spaces, separated by commas; a space name is 1 to 64 of a-z, 0-9, _ and -.".into());
+        }
+        list.sort();
+        list.dedup();
+        Some(list)
+    } else {
+        None
+    };
+    Ok(Scope { write, spaces })
 }
 
 /// `429` as a page: the consent form is read by a person in a browser.
@@ -211,7 +243,10 @@ fn refuse(app: &App, client: &Client, ar: &AuthRequest, code: &str, description:
 fn begin(app: &App, req: &Request, raw: &[u8]) -> Result<(Client, AuthRequest), Response> {
     let mut seen: HashMap<String, String> = HashMap::new();
     for (k, v) in form_urlencoded::parse(raw) {
-        if matches!(k.as_ref(), "csrf" | "password" | "action") {
+        if matches!(
+            k.as_ref(),
+            "csrf" | "password" | "action" | "access" | "spaces" | "space_list"
+        ) {
             continue;
         }
         if seen.insert(k.to_string(), v.into_owned()).is_some() {
@@ -419,12 +454,19 @@ fn redirect_allowed(app: &App, client: &Client, uri: &str) -> bool {
     }
 }
 
-fn approve(app: &App, req: &Request, client: &Client, ar: &AuthRequest) -> Response {
+fn approve(
+    app: &App,
+    req: &Request,
+    client: &Client,
+    ar: &AuthRequest,
+    scope: &super::scope::Scope,
+) -> Response {
     let code = app.codes.issue(&super::grant::CodeRequest {
         client: &client.id,
         redirect_uri: &ar.redirect_uri,
         redirect_uri_sent: ar.redirect_uri_sent,
         challenge: &ar.code_challenge,
+        scope: scope.clone(),
         from: req.client,
     });
     match code {
@@ -554,6 +596,32 @@ fn consent_page(
                 .map(|(scheme, _)| format!("{scheme}: (an application on your device)"))
                 .unwrap_or_default()
         });
+    // What the client asked for, as the form's defaults; the owner's choice wins.
+    let asked = super::scope::Scope::requested(ar.scope.as_deref());
+    let asks = match (asked.write, &asked.spaces) {
+        (true, None) => "read and write".to_string(),
+        (false, None) => "read".to_string(),
+        (w, Some(sp)) => format!(
+            "{} the spaces {} of",
+            if w { "read and write" } else { "read" },
+            html(&sp.join(", "))
+        ),
+    };
+    let checked = |on: bool| if on { " checked" } else { "" };
+    let choices = format!(
+        "<fieldset><legend>Access</legend>\
+<label><input type=\"radio\" name=\"access\" value=\"write\"{}> Read and write</label><br>\
+<label><input type=\"radio\" name=\"access\" value=\"read\"{}> Read only</label></fieldset>\
+<fieldset><legend>Spaces</legend>\
+<label><input type=\"radio\" name=\"spaces\" value=\"all\"{}> Every space</label><br>\
+<label><input type=\"radio\" name=\"spaces\" value=\"some\"{}> Only these:</label> \
+<input type=\"text\" name=\"space_list\" value=\"{}\" aria-label=\"space names, separated by commas\" placeholder=\"work, side-project\"></fieldset>",
+        checked(asked.write),
+        checked(!asked.write),
+        checked(asked.spaces.is_none()),
+        checked(asked.spaces.is_some()),
+        html(&asked.spaces.clone().unwrap_or_default().join(", ")),
+    );
     let loopback_only = !client.preregistered
         && !client.redirect_uris.is_empty()
         && client.redirect_uris.iter().all(|r| loopback(r).is_some());
@@ -568,11 +636,11 @@ fn consent_page(
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>brain-mcp: allow access?</title><style>{STYLE}</style></head><body>\
 <h1>Allow access to your brain?</h1>\
-<p>{who} asks to read and write the notes in this brain.</p>\
+<p>{who} asks to {asks} the notes in this brain.</p>\
 <p>If you allow it, you will be sent back to <code>{}</code>.</p>\
 {warning}{err}\
 <form method=\"post\" action=\"/oauth/authorize\">\n{}<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-<p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>\
+{choices}<p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>\
 <p><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button><button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>\
 </form></body></html>",
         html(&target),

@@ -10,6 +10,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 use super::client_auth::Form;
+use super::scope::Scope;
 use super::store::RefreshError;
 use super::token::{storage_error, token_response, Client};
 use super::{error, random_secret, sha256};
@@ -41,6 +42,8 @@ struct Code {
     redirect_uri_sent: bool,
     /// SHA-256 of the S256 `code_challenge` as sent.
     challenge: [u8; 32],
+    /// What the owner granted on the consent page.
+    scope: Scope,
     issued: Instant,
     /// `Some` once redeemed: the grant it created (revoked if the code comes back).
     redeemed: Option<Option<String>>,
@@ -52,6 +55,7 @@ pub struct CodeRequest<'a> {
     pub redirect_uri: &'a str,
     pub redirect_uri_sent: bool,
     pub challenge: &'a str,
+    pub scope: Scope,
     pub from: IpAddr,
 }
 
@@ -120,6 +124,7 @@ impl Codes {
                 redirect_uri: sha256(r.redirect_uri.as_bytes()),
                 redirect_uri_sent: r.redirect_uri_sent,
                 challenge: sha256(r.challenge.as_bytes()),
+                scope: r.scope.clone(),
                 issued: now,
                 redeemed: None,
             },
@@ -165,7 +170,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         return error(400, "invalid_request", "code_verifier is required (PKCE)");
     };
     let key = sha256(code.as_bytes());
-    let replayed_grant = {
+    let (replayed_grant, scope) = {
         let Ok(mut table) = app.codes.table.lock() else {
             return error(500, "server_error", "internal error");
         };
@@ -179,7 +184,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         }
         if let Some(grant) = &c.redeemed {
             // A replay is a replay whatever else it says.
-            Some(grant.clone())
+            (Some(grant.clone()), Scope::full())
         } else {
             match form.get("redirect_uri") {
                 Some(r) if sha256(r.as_bytes()) != c.redirect_uri => {
@@ -208,7 +213,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
             if !ok {
                 return invalid_grant("code_verifier does not match the code_challenge");
             }
-            None
+            (None, c.scope.clone())
         }
     };
     if let Some(grant) = replayed_grant {
@@ -231,6 +236,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
     let about = super::store::GrantInfo {
         name: client.name.clone(),
         redirect: super::store::redirect_host(&redirect),
+        scope: scope.clone(),
     };
     let issued = match app.store.create_grant(
         &client.id,
@@ -247,7 +253,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
             c.redeemed = Some(Some(issued.grant.clone()));
         }
     }
-    token_response(app, &issued.access, Some(&issued.refresh))
+    token_response(app, &issued.access, Some(&issued.refresh), &scope)
 }
 
 pub fn refresh_token(app: &App, client: &Client, form: &Form) -> Response {
@@ -260,7 +266,7 @@ pub fn refresh_token(app: &App, client: &Client, form: &Form) -> Response {
         app.cfg.refresh_token_ttl,
         app.cfg.access_token_ttl,
     ) {
-        Ok(issued) => token_response(app, &issued.access, Some(&issued.refresh)),
+        Ok(issued) => token_response(app, &issued.access, Some(&issued.refresh), &issued.scope),
         Err(RefreshError::Invalid) => {
             invalid_grant("the refresh token is unknown, expired, revoked or another client's")
         }

@@ -8,6 +8,7 @@ pub mod grant;
 pub mod metadata;
 pub mod register;
 pub mod revoke;
+pub mod scope;
 pub mod sign;
 pub mod store;
 pub mod token;

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::scope::Scope;
 use super::{hex, random_secret, sha256};
 use crate::error::Error;
 use crate::time::unix_now;
@@ -85,6 +86,10 @@ enum Record {
         name: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         redirect: Option<String>,
+        /// What the owner granted ([`Scope::to_scope_string`]); absent: everything (grants
+        /// made before scopes existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
     },
     Refresh {
         h: String,
@@ -112,6 +117,7 @@ enum Record {
 pub struct GrantInfo {
     pub name: Option<String>,
     pub redirect: Option<String>,
+    pub scope: Scope,
 }
 
 /// A redirect host as [`redirect_host`] makes it.
@@ -193,9 +199,16 @@ impl Record {
                 res,
                 name,
                 redirect,
+                scope,
                 ..
             } => {
                 check_grant(id)?;
+                if scope
+                    .as_deref()
+                    .is_some_and(|s| Scope::parse_stored(s).is_none())
+                {
+                    return Err("a grant's scope is malformed".into());
+                }
                 check_client(client)?;
                 if let Some(n) = name {
                     super::register::check_client_name(n)?;
@@ -238,6 +251,8 @@ pub struct Grant {
     pub name: Option<String>,
     /// Where the approval was sent: a host, or a native app's URI scheme.
     pub redirect: Option<String>,
+    /// What the owner granted.
+    pub scope: Scope,
     pub created: u64,
     pub last_used: u64,
     /// The one refresh token that may be used next; earlier ones are rotated out.
@@ -280,6 +295,8 @@ pub struct Issued {
     pub grant: String,
     pub refresh: String,
     pub access: String,
+    /// The grant's scope (for the token response).
+    pub scope: Scope,
 }
 
 /// What went wrong with a presented refresh token.
@@ -344,6 +361,7 @@ impl State {
                 at,
                 name,
                 redirect,
+                scope,
             } => {
                 // A grant is what makes a registered client "used" (kept past a day). Stores
                 // written before `first_used` existed learn it here.
@@ -357,6 +375,10 @@ impl State {
                         res,
                         name,
                         redirect,
+                        scope: scope
+                            .as_deref()
+                            .and_then(Scope::parse_stored)
+                            .unwrap_or_else(Scope::full),
                         created: at,
                         last_used: at,
                         current_refresh: None,
@@ -496,6 +518,7 @@ impl State {
                 at: g.created,
                 name: g.name.clone(),
                 redirect: g.redirect.clone(),
+                scope: (!g.scope.is_full()).then(|| g.scope.to_scope_string()),
             });
             // Rotated tokens first, the current one last (it wins on replay).
             for (h, gid) in &self.refresh {
@@ -734,6 +757,23 @@ impl Store {
         Ok(token)
     }
 
+    /// The live access token's record and, when it belongs to a grant, that grant (its scope
+    /// and the client's name): who is calling, in one lookup under one lock.
+    pub fn caller(&self, token: &str) -> Option<(Access, Option<Grant>)> {
+        let h = sha256(token.as_bytes());
+        let guard = self.inner.lock().ok()?;
+        let a = guard.1.access.get(&h)?;
+        if a.exp <= unix_now() {
+            return None;
+        }
+        let g = a
+            .grant
+            .as_ref()
+            .and_then(|g| guard.1.grants.get(g))
+            .cloned();
+        Some((a.clone(), g))
+    }
+
     /// The live access token's record, if `token` is one.
     pub fn check_access(&self, token: &str) -> Option<Access> {
         let h = sha256(token.as_bytes());
@@ -773,6 +813,7 @@ impl Store {
                 client: client.to_string(),
                 res: res.to_string(),
                 at: now,
+                scope: (!about.scope.is_full()).then(|| about.scope.to_scope_string()),
                 name: about.name,
                 redirect: about.redirect,
             },
@@ -794,6 +835,7 @@ impl Store {
             grant,
             refresh,
             access,
+            scope: about.scope,
         })
     }
 
@@ -834,6 +876,7 @@ impl Store {
             return Err(RefreshError::Invalid);
         }
         let res = g.res.clone();
+        let scope = g.scope.clone();
         let refresh = format!("bmr_{}", random_secret());
         let access = format!("bma_{}", random_secret());
         let recs = vec![
@@ -859,6 +902,7 @@ impl Store {
             grant: gid,
             refresh,
             access,
+            scope,
         })
     }
 

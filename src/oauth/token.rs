@@ -247,19 +247,25 @@ fn client_credentials(app: &App, client: &Client) -> Response {
         app.cfg.access_token_ttl,
         false,
     ) {
-        Ok(token) => token_response(app, &token, None),
+        Ok(token) => token_response(app, &token, None, &app.cfg.client_credentials_scope),
         Err(e) => storage_error(e),
     }
 }
 
-/// RFC 6749 §5.1. The granted scope is always `mcp`, whatever was asked (RFC 6749 §3.3
-/// lets the server grant a different scope if it says so).
-pub fn token_response(app: &App, access: &str, refresh: Option<&str>) -> Response {
+/// RFC 6749 §5.1. The scope is what was granted (the owner's choice on the consent page, or
+/// the operator's for `client_credentials`), whatever was asked: RFC 6749 §3.3 lets the
+/// server grant a different scope if it says so.
+pub fn token_response(
+    app: &App,
+    access: &str,
+    refresh: Option<&str>,
+    scope: &super::scope::Scope,
+) -> Response {
     let mut body = json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": app.cfg.access_token_ttl,
-        "scope": "mcp",
+        "scope": scope.to_scope_string(),
     });
     if let Some(r) = refresh {
         body["refresh_token"] = json!(r);
