@@ -146,6 +146,15 @@ fn cell(s: &str, width: usize) -> String {
         .collect()
 }
 
+/// A grant's scope for people: `read-write`, `read-only`, then `spaces a,b` when limited.
+fn scope_cell(s: &crate::oauth::scope::Scope) -> String {
+    let access = if s.write { "read-write" } else { "read-only" };
+    match &s.spaces {
+        None => access.to_string(),
+        Some(sp) => format!("{access} spaces {}", sp.join(",")),
+    }
+}
+
 /// Everything that has access (issue 16, item 5): every grant, every client holding
 /// `client_credentials` tokens, and every registered client, used or not.
 fn grants_table(store: &Store) -> String {
@@ -162,8 +171,8 @@ fn grants_table(store: &Store) -> String {
     let mut out = String::new();
     if !grants.is_empty() {
         out.push_str(&format!(
-            "GRANTS (`brain-mcp revoke GRANT` ends one)\n{:<20} {:<24} {:<20} {:<21} {:<21} {}\n",
-            "GRANT", "NAME", "REDIRECT", "CREATED", "LAST_USED", "CLIENT_ID"
+            "GRANTS (`brain-mcp revoke GRANT` ends one)\n{:<20} {:<24} {:<20} {:<21} {:<21} {:<24} {}\n",
+            "GRANT", "NAME", "REDIRECT", "CREATED", "LAST_USED", "SCOPE", "CLIENT_ID"
         ));
         for (id, g) in &grants {
             let name = g
@@ -172,12 +181,13 @@ fn grants_table(store: &Store) -> String {
                 .or_else(|| store.client(&g.client).and_then(|c| c.client_name))
                 .unwrap_or_else(|| "-".into());
             out.push_str(&format!(
-                "{:<20} {:<24} {:<20} {:<21} {:<21} {}\n",
+                "{:<20} {:<24} {:<20} {:<21} {:<21} {:<24} {}\n",
                 cell(id, 20),
                 cell(&name, 24),
                 cell(g.redirect.as_deref().unwrap_or("-"), 20),
                 when(g.created),
                 when(g.last_used),
+                scope_cell(&g.scope),
                 cell(&g.client, 255),
             ));
         }
