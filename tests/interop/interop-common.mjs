@@ -52,10 +52,10 @@ function attrs(tag) {
 
 /**
  * Play the user's browser: GET the authorization URL without following redirects; when the
- * server shows a consent form, fill in the owner password and approve. Returns the query
+ * server shows a consent form, fill in the owner password (and `choices`) and approve. Returns the query
  * parameters of the redirect back to the client.
  */
-export async function authorizeHeadless(authorizationUrl, password) {
+export async function authorizeHeadless(authorizationUrl, password, choices = {}) {
   let res = await fetch(authorizationUrl, { redirect: 'manual' });
   log(`[browser] GET ${authorizationUrl} -> ${res.status}`);
   if (res.status === 200 && (res.headers.get('content-type') ?? '').includes('text/html')) {
@@ -75,8 +75,11 @@ export async function authorizeHeadless(authorizationUrl, password) {
         body.set(a.name, password);
         sawPassword = true;
       } else if (type === 'hidden' || type === 'text') body.set(a.name, a.value ?? '');
+      else if (type === 'radio' && 'checked' in a) body.set(a.name, a.value ?? '');
       else if (type === 'submit' && a.name === 'action' && a.value === 'approve') body.set('action', 'approve');
     }
+    // The owner's choices on the page (access, spaces), as a person would click them.
+    for (const [k, v] of Object.entries(choices)) body.set(k, v);
     check(sawPassword, 'consent form has no password field');
     const target = new URL(fa.action ?? '', authorizationUrl);
     res = await fetch(target, { method: 'POST', body, redirect: 'manual', headers: { Origin: target.origin } });

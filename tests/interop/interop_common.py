@@ -93,7 +93,9 @@ class _FormParser(html.parser.HTMLParser):
             self._done = True
 
 
-def authorize_headless(authorization_url: str, password: str | None) -> dict[str, str]:
+def authorize_headless(
+    authorization_url: str, password: str | None, choices: dict[str, str] | None = None
+) -> dict[str, str]:
     """Play the user's browser: GET the authorization URL without following redirects; when
     the server shows a consent form, fill in the owner password and approve. Returns the
     query parameters of the redirect back to the client (code, state, iss, or error)."""
@@ -117,6 +119,8 @@ def authorize_headless(authorization_url: str, password: str | None) -> dict[str
                 elif typ in ("hidden", "text", "submit"):
                     form[name] = value
             check(saw_password, "consent form has no password field")
+            # The owner's choices on the page (access, spaces), as a person would click them.
+            form.update(choices or {})
             target = urljoin(str(r.url), p.action or "")
             r = http.post(target, data=form, headers={"Origin": f"{urlsplit(target).scheme}://{urlsplit(target).netloc}"})
             log(f"[browser] POST {target} -> {r.status_code}")

@@ -257,6 +257,10 @@ if start_server consent BRAIN_OWNER_PASSWORD="$BRAIN_OWNER_PASSWORD" BRAIN_CIMD_
   run_check "py-sdk/auth-code/dcr-public [consent]" "$PY" py_auth_code.py dcr-public
   run_check "ts-sdk/auth-code/cimd [consent]" "$NODE" ts_auth_code.mjs cimd
   run_check "py-sdk/auth-code/cimd [consent]" "$PY" py_auth_code.py cimd
+  run_check "ts-sdk/scopes/read-only, 403 and step-up by refresh [consent]" "$NODE" ts_scopes.mjs stepup
+  run_check "ts-sdk 1.17.5 (2025-06-18)/scopes/read-only, tool error [consent]" "$NODE" ts_scopes.mjs old
+  run_check "py-sdk/scopes/read-only, step-up declined [consent]" "$PY" py_scopes.py declined
+  run_check "py-sdk/scopes/read-only, step-up granted [consent]" "$PY" py_scopes.py granted
   stop_server consent
 fi
 
