@@ -549,3 +549,113 @@ fn sign_in_configuration() {
     assert!(!out.stdout.contains(LOGIN_SECRET) && !out.stderr.contains(LOGIN_SECRET));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn malformed_callbacks_and_requests() {
+    let p = provider();
+    let s = started(brain(&p).env("BRAIN_AUTH_FAILURE_LIMIT", "0"));
+    let out = browse(&s, with(alice(), "stop", json!("callback")));
+    let url = out["callback"].as_str().unwrap();
+    let cookie = out["cookie"].as_str();
+    let again = "Go back to the application and connect again.";
+    let (base, q) = url.split_once('?').unwrap();
+    let params: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    let rebuilt = |f: &dyn Fn(&str, &str) -> Option<String>| {
+        let kept: Vec<(&str, String)> = params
+            .iter()
+            .filter_map(|(k, v)| f(k, v).map(|v| (k.as_str(), v)))
+            .collect();
+        let refs: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        format!("{base}?{}", query(&refs))
+    };
+    assert_response_page(
+        &callback(&s, &format!("{url}&code=again"), cookie),
+        400,
+        &format!("The answer from {NAME} repeats the parameter code."),
+    );
+    assert_response_page(
+        &callback(&s, &rebuilt(&|k, v| (k != "state").then(|| v.to_string())), cookie),
+        400,
+        &format!("The answer from {NAME} has no state, so it cannot belong to a sign-in started here. {again}"),
+    );
+    // RFC 9207: the provider says it sends iss, so an answer without it, or naming another
+    // issuer, did not come from it.
+    assert_response_page(
+        &callback(&s, &rebuilt(&|k, v| (k != "iss").then(|| v.to_string())), cookie),
+        400,
+        &format!("The answer has no iss, which {NAME} says it always sends (RFC 9207): it did not come from {NAME}."),
+    );
+    assert_response_page(
+        &callback(
+            &s,
+            &rebuilt(&|k, v| Some(if k == "iss" { "https://evil.example".into() } else { v.to_string() })),
+            cookie,
+        ),
+        400,
+        &format!("The answer names the issuer \"https://evil.example\", not \"{}\" (RFC 9207): it did not come from {NAME}.", p.issuer),
+    );
+    // A good state without a code: the state is spent, nothing is exchanged.
+    assert_response_page(
+        &callback(
+            &s,
+            &rebuilt(&|k, v| (k != "code").then(|| v.to_string())),
+            cookie,
+        ),
+        400,
+        &format!("The answer from {NAME} has no code. {again}"),
+    );
+    // The callback takes GET only.
+    let r = s.request("POST", &path_of(url), &[], b"");
+    assert_eq!(r.status, 405, "{r:?}");
+    assert_eq!(r.header("allow"), Some("GET"));
+    // An authorization request too long to carry in the provider's state.
+    let long = "x".repeat(2100);
+    let mut params = auth_params(CLAUDE, CLAUDE_CALLBACK);
+    params.retain(|(k, _)| *k != "state");
+    params.push(("state", &long));
+    let page = s.get(&format!("/oauth/authorize?{}", query(&params)));
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_response_page(
+        &post_page(&s, &page, "signin", None),
+        400,
+        &format!("This authorization request is too long to carry through the sign-in at {NAME} (over 2048 bytes)."),
+    );
+    s.assert_healthy();
+
+    // Without sign-in: no callback, and a hand-made sign-in button is refused.
+    let s = Server::builder()
+        .env("BRAIN_OWNER_PASSWORD", crate::util::OWNER_PASSWORD)
+        .start();
+    let r = s.get(&path_of(url));
+    assert_eq!(r.status, 404, "{r:?}");
+    let page = s.get(&path_of(&authorize_url(&s, CLAUDE, CLAUDE_CALLBACK)));
+    assert!(!page.body_str().contains("Sign in with"), "{page:?}");
+    assert_response_page(
+        &post_page(&s, &page, "signin", None),
+        400,
+        "Sign-in through a provider is not configured on this server.",
+    );
+    s.assert_healthy();
+}
+
+#[test]
+fn password_and_sign_in_side_by_side() {
+    let p = provider();
+    let s = started(brain(&p).env("BRAIN_OWNER_PASSWORD", crate::util::OWNER_PASSWORD));
+    let url = authorize_url(&s, CLAUDE, CLAUDE_CALLBACK);
+    let page = s.get(&path_of(&url));
+    let html = page.body_str();
+    assert!(html.contains("name=\"password\""), "{html}");
+    assert!(
+        html.contains(&format!("<p>Or, instead of the password: <button type=\"submit\" name=\"action\" value=\"signin\">Sign in with {NAME}</button></p>")),
+        "{html}"
+    );
+    // The password still works on its own.
+    let r = crate::flow::post_consent(&s, &page, crate::util::OWNER_PASSWORD, "approve");
+    let (base, _) = location_params(&r);
+    assert_eq!(base, CLAUDE_CALLBACK);
+    // And so does signing in, without typing it.
+    let out = browse(&s, alice());
+    let q = code_at(&out, CLAUDE_CALLBACK);
+    redeem(&s, CLAUDE, CLAUDE_CALLBACK, &q["code"], None);
+}
