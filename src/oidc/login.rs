@@ -56,7 +56,7 @@ pub const TTL: Duration = Duration::from_secs(600);
 pub const CALLBACK_PATH: &str = "/oauth/oidc/callback";
 
 /// The longest pending authorization request carried in `state` (encoded as a form). A
-/// claude.ai request is about 400 bytes; providers store or echo `state`, so it stays short.
+/// claude.ai request is about 350 bytes; providers store or echo `state`, so it stays short.
 pub const MAX_REQUEST: usize = 2048;
 
 /// The token endpoint's answer is small (an ID token of a few KB).
@@ -305,8 +305,9 @@ impl Login {
     }
 
     fn cookie_name(&self) -> &'static str {
-        // RFC 6265bis §4.1.3.2: a `__Host-` cookie must be Secure, Path=/ and host-only, so
-        // a sibling subdomain cannot plant or overwrite it. It cannot be Secure on http.
+        // RFC 6265bis, the "__Host-" prefix: such a cookie must be Secure, Path=/ and
+        // host-only, so a sibling subdomain cannot plant or overwrite it. It cannot be Secure
+        // on http.
         if self.secure {
             "__Host-brain-signin"
         } else {

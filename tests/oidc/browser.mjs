@@ -5,8 +5,9 @@
 // are honoured; SameSite is enforced: a Strict cookie is sent only on same-site requests, a
 // Lax one (the default) also on cross-site top-level GET navigations, and neither on a
 // cross-site POST. A redirect chain that passed through another site is cross-site
-// (RFC 6265bis §5.2.1). Sites are the scheme and host (the tests run on loopback names,
-// which have no registrable domain): http://localhost and http://127.0.0.1 are two sites.
+// (RFC 6265bis, "Same-site and Cross-site Requests"). Sites are the scheme and host (the
+// tests run on loopback names, which have no registrable domain): http://localhost and
+// http://127.0.0.1 are two sites.
 export class Browser {
   constructor() {
     this.jar = [];

@@ -420,8 +420,24 @@ fn the_callback_checks_the_state_against_the_cookie() {
     s.wait_for_log("oidc: sign-in refused: the state does not verify with this browser's cookie");
     s.wait_for_log("oidc: sign-in refused: no sign-in cookie");
     s.wait_for_log("oidc: sign-in refused: the state was already used");
-    let code = &q["code"];
-    s.assert_log_clean(&[LOGIN_SECRET, cookie, b["cookie"].as_str().unwrap(), code]);
+    // Neither brain-mcp's code, nor the provider's codes and states, nor the cookies.
+    let provider_part = |u: &str, k: &str| -> String {
+        let q = u.split_once('?').unwrap().1;
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let b_url = b["callback"].as_str().unwrap();
+    s.assert_log_clean(&[
+        LOGIN_SECRET,
+        cookie,
+        b["cookie"].as_str().unwrap(),
+        &q["code"],
+        &provider_part(url, "code"),
+        &provider_part(b_url, "code"),
+        &provider_part(url, "state"),
+    ]);
     s.assert_healthy();
 }
 
