@@ -110,7 +110,8 @@ export class Browser {
   }
 
   // Submits the form of `page` that holds `button` ({name, value}), with `fill` overriding
-  // or adding fields, as a browser does: every input with a name (hidden, text, password),
+  // or adding fields, as a browser does (HTML, "constructing the entry list"): every input
+  // with a name (hidden, text, password), radio buttons and checkboxes only when checked,
   // plus the pressed button's name and value.
   async submit(page, button, fill = {}, options = {}) {
     const forms = [...page.text.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)];
@@ -125,6 +126,8 @@ export class Browser {
     for (const [tag] of form[2].matchAll(/<input\b[^>]*>/gi)) {
       const name = attr(tag, 'name');
       if (name === null || name in fill) continue;
+      const type = (attr(tag, 'type') ?? 'text').toLowerCase();
+      if ((type === 'radio' || type === 'checkbox') && !/\schecked(\s|>|=|\/)/i.test(tag)) continue;
       fields.append(name, attr(tag, 'value') ?? '');
     }
     for (const [k, v] of Object.entries(fill)) fields.append(k, v);
