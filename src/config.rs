@@ -73,26 +73,7 @@ impl Config {
     /// in tests).
     pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Config, Error> {
         let var = |name: &str| -> Option<String> { get(name).filter(|v| !v.is_empty()) };
-        let secret = |name: &str| -> Result<Option<String>, Error> {
-            let file_var = format!("{name}_FILE");
-            match (var(name), var(&file_var)) {
-                (Some(_), Some(_)) => Err(Error::Config(format!(
-                    "{name} and {file_var} are both set; set one"
-                ))),
-                (Some(v), None) => Ok(Some(v)),
-                (None, Some(path)) => {
-                    let raw = std::fs::read_to_string(&path).map_err(|e| {
-                        Error::Config(format!("{file_var}: cannot read {path}: {e}"))
-                    })?;
-                    // A trailing newline is what `echo` and editors leave; nothing else is
-                    // trimmed.
-                    let v = raw.strip_suffix('\n').unwrap_or(&raw);
-                    let v = v.strip_suffix('\r').unwrap_or(v);
-                    Ok(Some(v.to_string()).filter(|v| !v.is_empty()))
-                }
-                (None, None) => Ok(None),
-            }
-        };
+        let secret = |name: &str| secret_var(&var, name);
 
         let static_token = secret("BRAIN_MCP_TOKEN")?.ok_or_else(|| {
             Error::Config("BRAIN_MCP_TOKEN is required (or BRAIN_MCP_TOKEN_FILE); generate one with `brain-mcp gen-secret`".into())
@@ -300,10 +281,13 @@ impl Config {
         put("BRAIN_DATA_DIR", self.data_dir.display().to_string());
         put(
             "BRAIN_OWNER_PASSWORD",
-            self.owner_password
-                .as_ref()
-                .map(mask)
-                .unwrap_or_else(|| "[unset] (no consent page; registration off)".into()),
+            self.owner_password.as_ref().map(mask).unwrap_or_else(|| {
+                if self.oidc.as_ref().is_some_and(|o| o.login.is_some()) {
+                    "[unset] (the owner consents by signing in through the provider)".into()
+                } else {
+                    "[unset] (no consent page; registration off)".into()
+                }
+            }),
         );
         put("OAUTH_REDIRECT_URIS", self.redirect_uris.join(","));
         put("BRAIN_ALLOWED_ORIGINS", self.allowed_origins.join(","));
@@ -346,10 +330,36 @@ impl Config {
             put(k, v);
         }
         match &self.oidc {
-            Some(o) => o.describe().into_iter().for_each(|(k, v)| put(k, v)),
+            Some(o) => o
+                .describe(&self.effective_resource_url(self.listen))
+                .into_iter()
+                .for_each(|(k, v)| put(k, v)),
             None => put("BRAIN_OIDC_ISSUER", "[unset] (no external tokens)".into()),
         }
         out
+    }
+}
+
+/// A secret from `NAME` or from the file `NAME_FILE` names (setting both is an error).
+pub(crate) fn secret_var(
+    var: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<String>, Error> {
+    let file_var = format!("{name}_FILE");
+    match (var(name), var(&file_var)) {
+        (Some(_), Some(_)) => Err(Error::Config(format!(
+            "{name} and {file_var} are both set; set one"
+        ))),
+        (Some(v), None) => Ok(Some(v)),
+        (None, Some(path)) => {
+            let raw = std::fs::read_to_string(&path)
+                .map_err(|e| Error::Config(format!("{file_var}: cannot read {path}: {e}")))?;
+            // A trailing newline is what `echo` and editors leave; nothing else is trimmed.
+            let v = raw.strip_suffix('\n').unwrap_or(&raw);
+            let v = v.strip_suffix('\r').unwrap_or(v);
+            Ok(Some(v.to_string()).filter(|v| !v.is_empty()))
+        }
+        (None, None) => Ok(None),
     }
 }
 

@@ -45,6 +45,8 @@ pub struct App {
     /// External JWT access tokens, when `BRAIN_OIDC_ISSUER` is set; their keys are fetched in
     /// the background from here on.
     pub oidc: Option<crate::oidc::Oidc>,
+    /// Owner sign-in through that provider (`BRAIN_OIDC_LOGIN=on`).
+    pub login: Option<crate::oidc::login::Login>,
 }
 
 impl App {
@@ -62,8 +64,14 @@ impl App {
         if cfg.cimd_fetch {
             cimd = cimd.with_fetching(outbound.clone(), cfg.cimd_allow.clone());
         }
+        let login = cfg
+            .oidc
+            .as_ref()
+            .and_then(|o| o.login.as_ref())
+            .map(|l| crate::oidc::login::Login::new(l, &issuer));
         Ok(App {
             cimd,
+            login,
             outbound,
             oidc,
             resource,
@@ -79,8 +87,9 @@ impl App {
         })
     }
 
-    /// Dynamic client registration is on only while an owner password guards consent: an
-    /// open registration endpoint without consent would let anyone mint a client.
+    /// Dynamic client registration is on only while the owner can consent (a password or
+    /// sign-in through the provider): an open registration endpoint without consent would
+    /// let anyone mint a client.
     pub fn registration_enabled(&self) -> bool {
         self.owner_can_consent()
     }
@@ -90,7 +99,7 @@ impl App {
     /// documents are advertised (a client that picked either would be stuck at `/authorize`;
     /// claude.ai then asks for a pasted client instead).
     pub fn owner_can_consent(&self) -> bool {
-        self.cfg.owner_password.is_some()
+        self.cfg.owner_password.is_some() || self.login.is_some()
     }
 }
 
@@ -148,6 +157,9 @@ fn route(app: &App, req: &Request) -> Response {
         }
         ("GET", "/oauth/authorize") => oauth::authorize::get(app, req),
         ("POST", "/oauth/authorize") => oauth::authorize::post(app, req),
+        ("GET", crate::oidc::login::CALLBACK_PATH) if app.login.is_some() => {
+            oauth::authorize::callback(app, req)
+        }
         ("POST", "/mcp") => match check_bearer(app, req) {
             Ok(caller) => mcp_cors(app, req, crate::mcp::handle(&app.mcp, req, &caller)),
             Err(resp) => resp,
@@ -189,6 +201,7 @@ fn allowed(app: &App, path: &str) -> Option<&'static str> {
         "/oauth/token" | "/oauth/revoke" => "POST, OPTIONS",
         "/oauth/register" if app.registration_enabled() => "POST, OPTIONS",
         "/oauth/authorize" => "GET, HEAD, POST",
+        crate::oidc::login::CALLBACK_PATH if app.login.is_some() => "GET",
         // No server-initiated stream and no sessions to end (Streamable HTTP lets a server
         // answer GET and DELETE with 405).
         "/mcp" => "POST, OPTIONS",

@@ -10,6 +10,7 @@
 //! - the provider down at start and coming back; `check-config` and `oidc-whoami`.
 
 pub(crate) mod idp;
+mod signin;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -4,12 +4,18 @@
 //! The order of checks matters (RFC 6749 §4.1.2.1): while the client or its redirect URI is
 //! in doubt we must not redirect (an open redirector otherwise), so those errors are a plain
 //! page; after that, errors go back to the client in the redirect.
+//!
+//! The owner consents with the owner password or, with `BRAIN_OIDC_LOGIN=on`, by signing in
+//! through the OpenID provider (src/oidc/login.rs): the page's "Sign in with" button goes to
+//! the provider, [`callback`] brings the owner back to the same page, now "signed in as", and
+//! Allow needs no password then.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
+use super::sign::Refused;
 use super::token::Client;
 use super::{names_this_server, sha256};
 use crate::config;
@@ -84,31 +90,47 @@ impl AuthRequest {
         sha256(parts.join("\u{1}").as_bytes())
     }
 
-    fn hidden_fields(&self) -> String {
-        let mut out = String::new();
-        let mut put = |k: &str, v: &str| {
-            out.push_str(&format!(
-                "<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n",
-                html(v)
-            ));
-        };
-        put("client_id", &self.client_id);
+    /// The request's parameters, as the consent form posts them back.
+    fn fields(&self) -> Vec<(&'static str, &str)> {
+        let mut out = vec![("client_id", self.client_id.as_str())];
         if self.redirect_uri_sent {
-            put("redirect_uri", &self.redirect_uri);
+            out.push(("redirect_uri", &self.redirect_uri));
         }
-        put("response_type", &self.response_type);
+        out.push(("response_type", &self.response_type));
         if let Some(s) = &self.state {
-            put("state", s);
+            out.push(("state", s));
         }
-        put("code_challenge", &self.code_challenge);
-        put("code_challenge_method", &self.code_challenge_method);
+        out.push(("code_challenge", &self.code_challenge));
+        out.push(("code_challenge_method", &self.code_challenge_method));
         if let Some(r) = &self.resource {
-            put("resource", r);
+            out.push(("resource", r));
         }
         if let Some(s) = &self.scope {
-            put("scope", s);
+            out.push(("scope", s));
         }
         out
+    }
+
+    fn hidden_fields(&self) -> String {
+        self.fields()
+            .into_iter()
+            .map(|(k, v)| {
+                format!(
+                    "<input type=\"hidden\" name=\"{k}\" value=\"{}\">\n",
+                    html(v)
+                )
+            })
+            .collect()
+    }
+
+    /// The request as a form, carried through sign-in at the provider and checked again by
+    /// [`begin`] when it comes back.
+    fn form(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.fields() {
+            q.append_pair(k, v);
+        }
+        q.finish()
     }
 }
 
@@ -118,8 +140,9 @@ pub fn get(app: &App, req: &Request) -> Response {
         Ok(v) => v,
         Err(resp) => return resp,
     };
-    if app.cfg.owner_password.is_some() {
-        return consent_page(app, &client, &ar, None, 200);
+    if app.owner_can_consent() {
+        // With sign-in on, the pre-registered client too is shown to the owner first.
+        return consent_page(app, &client, &ar, Consent::Ask(None), 200);
     }
     if client.preregistered {
         // No owner password: the pre-registered confidential client is approved here, and
@@ -143,9 +166,9 @@ pub fn post(app: &App, req: &Request) -> Response {
     if let Some(wait) = app.limiter.blocked(req.client) {
         return too_many_page(wait);
     }
-    let Some(password) = &app.cfg.owner_password else {
+    if !app.owner_can_consent() {
         return page(400, "No consent form is in use on this server.");
-    };
+    }
     if !super::client_auth::is_form(req) {
         return page(400, "The consent form must be posted as a form.");
     }
@@ -154,6 +177,10 @@ pub fn post(app: &App, req: &Request) -> Response {
         Err(resp) => return resp,
     };
     let form: HashMap<String, String> = form_urlencoded::parse(&req.body).into_owned().collect();
+    let action = form.get("action").map(String::as_str);
+    if let Some(proof) = form.get("signin") {
+        return signed_in_decision(app, req, &client, &ar, proof, &form);
+    }
     let csrf = form.get("csrf").map(String::as_str).unwrap_or("");
     if !app.consent.take(csrf, &ar.digest()) {
         return page(
@@ -161,21 +188,47 @@ pub fn post(app: &App, req: &Request) -> Response {
             "This consent form has expired or was not issued for this request. Go back to the application and connect again.",
         );
     }
-    if form.get("action").map(String::as_str) == Some("deny") {
+    if action == Some("deny") {
         // The owner decided: the client hears it (RFC 6749 §4.1.2.1 access_denied).
         return redirect_error(app, &ar, "access_denied", "the owner denied access");
     }
+    if action == Some("signin") {
+        return start_sign_in(app, &ar);
+    }
+    let Some(password) = &app.cfg.owner_password else {
+        // Sign-in is the only way here; an Allow without it was not made on our page.
+        let name = app
+            .login
+            .as_ref()
+            .map(|l| l.settings.name.as_str())
+            .unwrap_or("");
+        return consent_page(
+            app,
+            &client,
+            &ar,
+            Consent::Ask(Some(&format!(
+                "This server has no owner password: sign in with {name} to allow access."
+            ))),
+            403,
+        );
+    };
     let given = form.get("password").map(String::as_str).unwrap_or("");
     let ok = sha256(given.as_bytes()).ct_eq(&sha256(password.expose().as_bytes()));
     if !bool::from(ok) {
         // Counted like the token endpoint's failures: each of the first N wrong passwords
         // gets the page again, the next attempt is 429 (checked at the top).
         app.limiter.fail(req.client);
-        return consent_page(app, &client, &ar, Some("Wrong password. Try again."), 403);
+        return consent_page(
+            app,
+            &client,
+            &ar,
+            Consent::Ask(Some("Wrong password. Try again.")),
+            403,
+        );
     }
     let scope = match chosen_scope(&form) {
         Ok(s) => s,
-        Err(why) => return consent_page(app, &client, &ar, Some(&why), 400),
+        Err(why) => return consent_page(app, &client, &ar, Consent::Ask(Some(&why)), 400),
     };
     approve(app, req, &client, &ar, &scope)
 }
@@ -205,6 +258,121 @@ fn chosen_scope(form: &HashMap<String, String>) -> Result<super::scope::Scope, S
         None
     };
     Ok(Scope { write, spaces })
+}
+
+/// "Sign in with <provider>": off to the provider with the pending request in `state`.
+fn start_sign_in(app: &App, ar: &AuthRequest) -> Response {
+    let (Some(login), Some(oidc)) = (&app.login, &app.oidc) else {
+        return page(
+            400,
+            "Sign-in through a provider is not configured on this server.",
+        );
+    };
+    match login.start(oidc, &ar.form()) {
+        // 303: the browser follows a POST's answer with a GET (RFC 9110 §15.4.4).
+        Ok(start) => Response::new(303)
+            .header("Location", &start.location)
+            .header("Set-Cookie", &start.set_cookie)
+            .header("Cache-Control", "no-store")
+            .header("Referrer-Policy", "no-referrer"),
+        Err((status, message)) => page(status, &message),
+    }
+}
+
+/// `GET /oauth/oidc/callback`: the provider sends the owner back. Every failure is a page,
+/// never a redirect to the MCP client (the owner has approved nothing yet); a forged state
+/// and a refused sign-in count against the address like a wrong password.
+pub fn callback(app: &App, req: &Request) -> Response {
+    let (Some(login), Some(oidc)) = (&app.login, &app.oidc) else {
+        return page(
+            404,
+            "Sign-in through a provider is not configured on this server.",
+        );
+    };
+    if req.method == "HEAD" {
+        // HEAD must be safe (RFC 9110 §9.2.1), and this GET spends the state and a code.
+        return page(405, "Use GET.").header("Allow", "GET");
+    }
+    if let Some(wait) = app.limiter.blocked(req.client) {
+        return too_many_page(wait);
+    }
+    let signed = match login.finish(oidc, &app.outbound, req) {
+        Ok(s) => s,
+        Err(r) => {
+            if r.counted {
+                app.limiter.fail(req.client);
+            }
+            return page(r.status, &r.message);
+        }
+    };
+    // The request was signed by us, but the client may have gone (an expired registration)
+    // since: it passes every check again.
+    let (client, ar) = match begin(app, req, signed.request.as_bytes()) {
+        Ok(v) => v,
+        Err(resp) => return resp,
+    };
+    let who = match &signed.email {
+        Some(e) => format!(
+            "<strong>{}</strong> (subject <code>{}</code>)",
+            html(e),
+            html(&signed.sub)
+        ),
+        None => format!("<strong>{}</strong>", html(&signed.sub)),
+    };
+    let proof = login.proof(&signed, &ar.digest());
+    consent_page(app, &client, &ar, Consent::SignedIn { who, proof }, 200)
+}
+
+/// Allow or Deny on the "signed in as" page: the form's token must match this browser's
+/// sign-in cookie and the request.
+fn signed_in_decision(
+    app: &App,
+    req: &Request,
+    client: &Client,
+    ar: &AuthRequest,
+    proof: &str,
+    form: &HashMap<String, String>,
+) -> Response {
+    let action = form.get("action").map(String::as_str);
+    // A bad choice leaves the token unspent: the owner goes back and corrects it.
+    let scope = match chosen_scope(form) {
+        Ok(s) => s,
+        Err(why) => return page(400, &format!("{why} Go back and correct it.")),
+    };
+    let Some(login) = &app.login else {
+        return page(
+            400,
+            "Sign-in through a provider is not configured on this server.",
+        );
+    };
+    match login.take_proof(req, proof, &ar.digest()) {
+        Ok(()) => {}
+        Err(Refused::Invalid) => {
+            app.limiter.fail(req.client);
+            return page(
+                400,
+                "This consent form was not issued to this browser for this request. Go back to the application and connect again.",
+            );
+        }
+        Err(Refused::Expired) => {
+            return page(
+                400,
+                "This sign-in has expired. Go back to the application and connect again.",
+            )
+        }
+        Err(Refused::Spent) => {
+            return page(
+                400,
+                "This consent form was already used. Go back to the application and connect again.",
+            )
+        }
+    }
+    let resp = match action {
+        Some("approve") => approve(app, req, client, ar, &scope),
+        Some("deny") => redirect_error(app, ar, "access_denied", "the owner denied access"),
+        _ => return page(400, "The consent form was posted without Allow or Deny."),
+    };
+    resp.header("Set-Cookie", &login.clear_cookie())
 }
 
 /// `429` as a page: the consent form is read by a person in a browser.
@@ -245,7 +413,7 @@ fn begin(app: &App, req: &Request, raw: &[u8]) -> Result<(Client, AuthRequest), 
     for (k, v) in form_urlencoded::parse(raw) {
         if matches!(
             k.as_ref(),
-            "csrf" | "password" | "action" | "access" | "spaces" | "space_list"
+            "csrf" | "password" | "action" | "signin" | "access" | "spaces" | "space_list"
         ) {
             continue;
         }
@@ -553,14 +721,21 @@ fn page(status: u16, message: &str) -> Response {
     )
 }
 
+/// Which consent page to show.
+enum Consent<'a> {
+    /// Asking the owner: the password, "Sign in with", or both; an error to show.
+    Ask(Option<&'a str>),
+    /// Back from the provider, signed in as `who` (HTML); `proof` is the form's token.
+    SignedIn { who: String, proof: String },
+}
+
 fn consent_page(
     app: &App,
     client: &Client,
     ar: &AuthRequest,
-    error: Option<&str>,
+    mode: Consent,
     status: u16,
 ) -> Response {
-    let csrf = app.consent.issue(ar.digest());
     let who = match (&client.name, client.preregistered) {
         (_, true) => format!(
             "the pre-registered client <code>{}</code>",
@@ -630,22 +805,59 @@ fn consent_page(
     } else {
         ""
     };
-    let err = error
-        .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", html(e)))
-        .unwrap_or_default();
+    let allow_deny = "<p><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button><button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>";
+    let sign_in = app.login.as_ref().map(|l| {
+        format!(
+            "<button type=\"submit\" name=\"action\" value=\"signin\">Sign in with {}</button>",
+            html(&l.settings.name)
+        )
+    });
+    let (notice, decide) = match mode {
+        Consent::Ask(error) => {
+            let err = error
+                .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", html(e)))
+                .unwrap_or_default();
+            let csrf = format!(
+                "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+                html(&app.consent.issue(ar.digest()))
+            );
+            let decide = match (&app.cfg.owner_password, sign_in) {
+                (Some(_), None) => format!("{csrf}{choices}{PASSWORD_FIELD}{allow_deny}"),
+                (Some(_), Some(button)) => format!(
+                    "{csrf}{choices}{PASSWORD_FIELD}{allow_deny}<p>Or, instead of the password: {button}</p>"
+                ),
+                (None, button) => format!(
+                    "{csrf}<p>To decide, sign in as the owner of this brain.</p><p>{}<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>",
+                    button.unwrap_or_default()
+                ),
+            };
+            (err, decide)
+        }
+        Consent::SignedIn { who, proof } => (
+            format!(
+                "<p>Signed in as {who} through {}.</p>",
+                html(
+                    app.login
+                        .as_ref()
+                        .map(|l| l.settings.name.as_str())
+                        .unwrap_or("")
+                )
+            ),
+            format!(
+                "<input type=\"hidden\" name=\"signin\" value=\"{}\">{choices}{allow_deny}",
+                html(&proof)
+            ),
+        ),
+    };
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>brain-mcp: allow access?</title><style>{STYLE}</style></head><body>\
 <h1>Allow access to your brain?</h1>\
 <p>{who} asks to {asks} the notes in this brain.</p>\
 <p>If you allow it, you will be sent back to <code>{}</code>.</p>\
-{warning}{err}\
-<form method=\"post\" action=\"/oauth/authorize\">\n{}<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-{choices}<p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>\
-<p><button type=\"submit\" name=\"action\" value=\"approve\">Allow</button><button type=\"submit\" name=\"action\" value=\"deny\">Deny</button></p>\
-</form></body></html>",
+{warning}{notice}\
+<form method=\"post\" action=\"/oauth/authorize\">\n{}{decide}</form></body></html>",
         html(&target),
         ar.hidden_fields(),
-        html(&csrf),
     );
     secure(
         Response::new(status)
@@ -653,6 +865,8 @@ fn consent_page(
             .body(body.into_bytes()),
     )
 }
+
+const PASSWORD_FIELD: &str = "<p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>";
 
 fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

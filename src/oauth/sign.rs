@@ -88,26 +88,36 @@ impl FormTokens {
     /// Whether `token` was issued for `bound_to`, is unexpired and unused; a valid token is
     /// spent.
     pub fn take(&self, token: &str, bound_to: &[u8; 32]) -> bool {
+        self.spend(token, bound_to).is_ok()
+    }
+
+    /// [`FormTokens::take`], saying why a token is refused (sign-in through the provider
+    /// shows the owner which it was). The signature is checked first: a token this signer
+    /// did not issue for `bound_to` is [`Refused::Invalid`], whatever its expiry says.
+    pub fn spend(&self, token: &str, bound_to: &[u8; 32]) -> Result<(), Refused> {
         let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
-            return false;
+            return Err(Refused::Invalid);
         };
         if raw.len() != 56 {
-            return false;
+            return Err(Refused::Invalid);
         }
         let mut exp = [0u8; 8];
         exp.copy_from_slice(&raw[..8]);
         let mut nonce = [0u8; 16];
         nonce.copy_from_slice(&raw[8..24]);
         let good = self.mac(&exp, &nonce, bound_to).ct_eq(&raw[24..]);
-        if !bool::from(good) || u64::from_be_bytes(exp) <= now_secs() {
-            return false;
+        if !bool::from(good) {
+            return Err(Refused::Invalid);
+        }
+        if u64::from_be_bytes(exp) <= now_secs() {
+            return Err(Refused::Expired);
         }
         let Ok(mut spent) = self.spent.lock() else {
-            return false;
+            return Err(Refused::Spent);
         };
         let (set, order) = &mut *spent;
         if !set.insert(nonce) {
-            return false;
+            return Err(Refused::Spent);
         }
         order.push_back(nonce);
         if order.len() > MAX_SPENT {
@@ -115,8 +125,20 @@ impl FormTokens {
                 set.remove(&old);
             }
         }
-        true
+        Ok(())
     }
+}
+
+/// Why [`FormTokens::spend`] refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not issued by this signer for this binding (forged, altered, another process's, or
+    /// bound to something else).
+    Invalid,
+    /// Genuine, but its lifetime is over.
+    Expired,
+    /// Genuine and unexpired, but already used.
+    Spent,
 }
 
 #[cfg(test)]
@@ -166,5 +188,20 @@ mod tests {
         assert!(!t.take("!!!", &[1; 32]));
         let expired = FormTokens::new(b"test", Duration::from_secs(0));
         assert!(!expired.take(&expired.issue(&[1; 32]), &[1; 32]));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let t = FormTokens::new(b"test", Duration::from_secs(60));
+        let tok = t.issue(&[1; 32]);
+        assert_eq!(t.spend(&tok, &[2; 32]), Err(Refused::Invalid));
+        assert_eq!(t.spend("!!!", &[1; 32]), Err(Refused::Invalid));
+        assert_eq!(t.spend(&tok, &[1; 32]), Ok(()));
+        assert_eq!(t.spend(&tok, &[1; 32]), Err(Refused::Spent));
+        let expired = FormTokens::new(b"test", Duration::from_secs(0));
+        let old = expired.issue(&[1; 32]);
+        assert_eq!(expired.spend(&old, &[1; 32]), Err(Refused::Expired));
+        // An expired token of another binding is invalid, not expired.
+        assert_eq!(expired.spend(&old, &[2; 32]), Err(Refused::Invalid));
     }
 }

