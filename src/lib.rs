@@ -16,3 +16,4 @@ pub mod oauth;
 pub mod oidc;
 pub mod router;
 pub mod time;
+pub mod web;

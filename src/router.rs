@@ -44,6 +44,8 @@ pub struct App {
     /// External JWT access tokens, when `BRAIN_OIDC_ISSUER` is set; their keys are fetched in
     /// the background from here on.
     pub oidc: Option<crate::oidc::Oidc>,
+    /// The owner's pages (src/web): sessions and their key, the sign-in journal.
+    pub web: crate::web::Web,
 }
 
 impl App {
@@ -57,11 +59,13 @@ impl App {
             .oidc
             .as_ref()
             .map(|o| crate::oidc::Oidc::start(o, &resource, outbound.clone()));
+        let web = crate::web::Web::open(&cfg.data_dir)?;
         let mut cimd = oauth::cimd::Registry::new(&cfg.cimd_documents);
         if cfg.cimd_fetch {
             cimd = cimd.with_fetching(outbound.clone(), cfg.cimd_allow.clone());
         }
         Ok(App {
+            web,
             cimd,
             outbound,
             oidc,
@@ -115,6 +119,7 @@ fn admit(app: &App, req: &Request) -> Result<usize, Response> {
             check_bearer(app, req)?;
             Ok(MCP_BODY_CAP)
         }
+        p if crate::web::owns(p) => Ok(crate::web::admit(app, req)),
         _ => Ok(OAUTH_BODY_CAP),
     }
 }
@@ -154,6 +159,8 @@ fn route(app: &App, req: &Request) -> Response {
         ("GET", "/__test/panic") if std::env::var_os("BRAIN_MCP_TEST_HOOKS").is_some() => {
             panic!("test hook: a handler panicked")
         }
+        // The owner's pages: HTML for a person in a browser (src/web).
+        (m, p) if crate::web::owns(p) => crate::web::handle(app, req, m),
         (_, p) => match allowed(app, p) {
             Some(allow) => {
                 let resp = Response::json(
