@@ -18,3 +18,4 @@ mod oauth_cc;
 mod oauth_code;
 mod oauth_errors;
 mod oidc;
+mod web;

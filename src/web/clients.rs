@@ -53,11 +53,22 @@ pub fn page_for(app: &App, req: &Request, s: &Signed) -> Response {
     } else {
         body.push_str("<p class=\"muted\">Each approval on the consent page is one grant (a phone, a laptop). Revoking one ends its tokens; revoking the client ends all of its grants.</p><div class=\"table\"><table><thead><tr><th>Client</th><th>Sent back to</th><th>Approved</th><th>Last used</th><th>Grant</th><th></th></tr></thead><tbody>");
         for (id, g) in &grants {
+            let preregistered = app
+                .cfg
+                .client
+                .as_ref()
+                .is_some_and(|(id, _)| *id == g.client);
             let name = g
                 .name
                 .clone()
                 .or_else(|| store.client(&g.client).and_then(|c| c.client_name))
-                .unwrap_or_else(|| "(no name)".into());
+                .unwrap_or_else(|| {
+                    if preregistered {
+                        "the pre-registered client".into()
+                    } else {
+                        "(no name)".into()
+                    }
+                });
             body.push_str(&format!(
                 "<tr><td data-label=\"Client\"><strong>{}</strong><br><code class=\"small\">{}</code></td><td data-label=\"Sent back to\"><code>{}</code></td><td data-label=\"Approved\">{}</td><td data-label=\"Last used\">{}</td><td data-label=\"Grant\"><code>{}</code></td><td>{} {}</td></tr>",
                 esc(&name),
