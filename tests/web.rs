@@ -1393,7 +1393,9 @@ fn in_a_real_browser_sign_in_search_edit_forget_revoke_import_export() {
         "shots": shots,
     });
     let started = Instant::now();
-    let out = Command::new("node")
+    // Bounded: a browser that hangs fails the test after five minutes instead of holding CI.
+    let out = Command::new("timeout")
+        .args(["--kill-after=10", "300", "node"])
         .arg(harness().join("e2e.mjs"))
         .arg(config.to_string())
         .current_dir(harness())

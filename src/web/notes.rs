@@ -168,14 +168,28 @@ fn note_item(n: &Note, body_html: &str) -> String {
     } else {
         String::new()
     };
+    let body_html = if body_html.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"snippet\">{body_html}</p>")
+    };
     format!(
-        "<li><a class=\"title\" href=\"{}\">{}</a><p class=\"snippet\">{body_html}</p><p class=\"meta\">{}{edited} · {} · {} characters</p></li>",
+        "<li><a class=\"title\" href=\"{}\">{}</a>{body_html}<p class=\"meta\">{}{edited} · {} · {} characters</p></li>",
         esc(&note_path(&n.id)),
         esc(&title(&n.text)),
         time(&n.created_at),
         tag_links(&n.tags),
         n.text.chars().count(),
     )
+}
+
+/// The start of a note for the list; nothing when its title already says all of it.
+fn list_preview(text: &str) -> String {
+    if title(text) == text.trim() {
+        String::new()
+    } else {
+        preview(text)
+    }
 }
 
 fn preview(text: &str) -> String {
@@ -232,7 +246,7 @@ pub fn list(app: &App, req: &Request, s: &Signed) -> Response {
             )
         };
         for (_, n) in &page_notes {
-            items.push_str(&note_item(n, &preview(&n.text)));
+            items.push_str(&note_item(n, &list_preview(&n.text)));
         }
         if more {
             if let Some((c, _)) = page_notes.last() {

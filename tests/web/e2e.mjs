@@ -32,7 +32,9 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 const problems = [];
 const page = context.pages()[0] ?? (await context.newPage());
-page.setDefaultTimeout(15000);
+// Generous: CI runs this beside the rest of the suite on two shared cores.
+page.setDefaultTimeout(30000);
+page.setDefaultNavigationTimeout(30000);
 page.on("console", (m) => {
   // A CSP refusal or a script error is a failure. Chromium also logs every answer >= 400 as
   // "Failed to load resource"; pages answer 403 and 404 on purpose (a wrong password, a
