@@ -472,6 +472,41 @@ fn the_session_cookie_and_the_headers_of_every_page() {
 }
 
 #[test]
+fn a_damaged_key_stops_the_start_and_a_damaged_session_table_signs_out() {
+    let dir = temp_dir("web-badkey");
+    std::fs::write(dir.join("web.key"), b"too short").unwrap();
+    let env = [
+        ("BRAIN_MCP_TOKEN", TOKEN.to_string()),
+        ("BRAIN_DATA_DIR", dir.to_string_lossy().into_owned()),
+        ("LISTEN_ADDR", "127.0.0.1:0".to_string()),
+        ("BRAIN_OWNER_PASSWORD", OWNER_PASSWORD.to_string()),
+    ];
+    let out = run(&["serve"], &env);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "brain-mcp: configuration error: {}/web.key is not a 32-byte key; delete it and restart (that signs every web session out)",
+            dir.display()
+        )
+    );
+    assert!(!out.stderr.contains("listening on"));
+    let _ = std::fs::remove_dir_all(&dir);
+    // A session table that does not parse: the server starts, says so, and nobody is signed in.
+    let b = owner();
+    std::fs::write(b.data_dir().join("web-sessions.json"), b"{not json").unwrap();
+    let s = b.start();
+    s.wait_for_log("web: web-sessions.json does not parse");
+    assert_eq!(
+        s.request("GET", "/notes", &[("Cookie", "x=y")], b"").status,
+        303
+    );
+    let sess = sign_in(&s);
+    assert_eq!(sess.get("/notes").status, 200);
+    s.assert_healthy();
+}
+
+#[test]
 fn sign_in_goes_only_to_paths_here() {
     let s = owner().start();
     for (next, want) in [

@@ -9,8 +9,8 @@ if [[ ! -x /usr/bin/chromium ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "tests/web: installing Debian's chromium"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends chromium >/dev/null ||
-      { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
+    apt-get install -y chromium >/dev/null ||
+      { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
   else
     echo "tests/web/setup.sh: /usr/bin/chromium is missing; install Debian's chromium package" >&2
     exit 1
