@@ -23,6 +23,11 @@ if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
   echo "tests/web: node_modules up to date (chromium $(dpkg-query -W -f '${Version}' chromium 2>/dev/null || echo "(not from dpkg)"))"
   exit 0
 fi
-timeout 600 npm ci --no-audit --no-fund --loglevel=error
+# Through scripts/npm-ci.sh (bounded, retried) where the tree has it, as the other harnesses do.
+if [[ -x ../../scripts/npm-ci.sh ]]; then
+  ../../scripts/npm-ci.sh
+else
+  timeout -k 20 300 npm ci --no-audit --no-fund --loglevel=error --fetch-timeout=60000 --fetch-retries=3
+fi
 echo "$want" >"$stamp"
 echo "tests/web: playwright-core $(node -p 'require("./node_modules/playwright-core/package.json").version'), chromium $(dpkg-query -W -f '${Version}' chromium 2>/dev/null || echo "(not from dpkg)")"
