@@ -414,6 +414,7 @@ done
 
 # External JWT access tokens next to the static token, and the binary size (scripts/bench/jwt.sh).
 "$BENCH/jwt.sh" "$BIN" "$DUR" "$THREADS" 16 || BAD[jwt]="scripts/bench/jwt.sh failed"
+"$BENCH/web.sh" "$BIN" "$( ((QUICK)) && echo 20 || echo 200)" || BAD[web]="scripts/bench/web.sh failed"
 
 # ---- floors (reported, not enforced) ------------------------------------------------------
 echo

@@ -4,7 +4,8 @@
 # pinned under tests/interop/ and scripts/peer/), then runs, in order:
 #   1. cargo fmt --check and cargo clippy --all-targets -- -D warnings
 #   2. cargo test: unit tests and the black-box tests against the real binary (after
-#      tests/oidc/setup.sh installs the OpenID provider they run)
+#      tests/oidc/setup.sh installs the OpenID provider they run, and tests/web/setup.sh
+#      Chromium and playwright-core for the browser test of the owner's pages)
 #   3. tests/readme_examples.sh: the README's curl examples, exactly as printed
 #   4. tests/interop/run.sh: third-party clients (MCP TypeScript and Python SDKs, authlib,
 #      the official conformance suite) against the real binary
@@ -25,6 +26,9 @@ cargo clippy --all-targets --locked -- -D warnings
 stage "unit and black-box tests"
 # The real OpenID provider (npm oidc-provider) and Node 22 for tests/oidc.rs, pinned.
 tests/oidc/setup.sh
+# Debian's Chromium (apt, when missing) and playwright-core (pinned) for tests/web.rs, whose
+# browser test drives the owner's pages; it fails, never skips, without them.
+tests/web/setup.sh
 cargo test --locked
 
 stage "the README's curl examples, as printed"

@@ -17,3 +17,4 @@ pub mod oauth;
 pub mod oidc;
 pub mod router;
 pub mod time;
+pub mod web;

@@ -47,6 +47,8 @@ pub struct App {
     pub oidc: Option<crate::oidc::Oidc>,
     /// Owner sign-in through that provider (`BRAIN_OIDC_LOGIN=on`).
     pub login: Option<crate::oidc::login::Login>,
+    /// The owner's pages (src/web): sessions and their key, the sign-in journal.
+    pub web: crate::web::Web,
 }
 
 impl App {
@@ -60,6 +62,7 @@ impl App {
             .oidc
             .as_ref()
             .map(|o| crate::oidc::Oidc::start(o, &resource, outbound.clone()));
+        let web = crate::web::Web::open(&cfg.data_dir)?;
         let mut cimd = oauth::cimd::Registry::new(&cfg.cimd_documents);
         if cfg.cimd_fetch {
             cimd = cimd.with_fetching(outbound.clone(), cfg.cimd_allow.clone());
@@ -70,6 +73,7 @@ impl App {
             .and_then(|o| o.login.as_ref())
             .map(|l| crate::oidc::login::Login::new(l, &issuer));
         Ok(App {
+            web,
             cimd,
             login,
             outbound,
@@ -125,6 +129,7 @@ fn admit(app: &App, req: &Request) -> Result<usize, Response> {
             check_bearer(app, req)?;
             Ok(MCP_BODY_CAP)
         }
+        p if crate::web::owns(p) => Ok(crate::web::admit(app, req)),
         _ => Ok(OAUTH_BODY_CAP),
     }
 }
@@ -170,6 +175,8 @@ fn route(app: &App, req: &Request) -> Response {
         ("GET", "/__test/panic") if std::env::var_os("BRAIN_MCP_TEST_HOOKS").is_some() => {
             panic!("test hook: a handler panicked")
         }
+        // The owner's pages: HTML for a person in a browser (src/web).
+        (m, p) if crate::web::owns(p) => crate::web::handle(app, req, m),
         (_, p) => match allowed(app, p) {
             Some(allow) => {
                 let resp = Response::json(

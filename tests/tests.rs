@@ -19,3 +19,4 @@ mod oauth_code;
 mod oauth_errors;
 mod oidc;
 mod scopes;
+mod web;

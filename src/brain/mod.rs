@@ -967,6 +967,38 @@ impl Brain {
         self.len() == 0
     }
 
+    // ---- for the owner's pages (src/web), a read-only accessor kept apart ----
+    /// Up to `limit` live notes, the most recently written first (by the log sequence of each
+    /// one's latest version, so ties within a second keep the order of the log), each with its
+    /// number of versions: the activity page's "latest writes". One pass over the notes with a
+    /// heap of `limit`: O(notes · log limit), no note cloned but those returned.
+    pub fn recently_written(&self, limit: usize) -> Vec<(Note, usize)> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        if limit == 0 {
+            return Vec::new();
+        }
+        let s = self.read();
+        let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::with_capacity(limit + 1);
+        for (&order, e) in &s.notes {
+            heap.push(Reverse((e.written, order)));
+            if heap.len() > limit {
+                heap.pop();
+            }
+        }
+        let mut newest: Vec<(u64, u64)> = heap.into_iter().map(|Reverse(w)| w).collect();
+        newest.sort_unstable_by(|a, b| b.cmp(a));
+        newest
+            .into_iter()
+            .filter_map(|(_, o)| {
+                s.notes
+                    .get(&o)
+                    .map(|e| (e.note.clone(), e.history.len() + 1))
+            })
+            .collect()
+    }
+    // ---- end of the pages' accessor ----
+
     fn read(&self) -> RwLockReadGuard<'_, State> {
         // A panic elsewhere while holding a lock leaves state that is still whole (every
         // mutation above is applied after its last fallible step), so poisoning is ignored.
