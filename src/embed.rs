@@ -108,18 +108,28 @@ pub enum TransportError {
 pub enum EmbedError {
     Transport(TransportError),
     /// 429: the endpoint asks us to slow down.
-    RateLimited { retry_after: Option<u64> },
+    RateLimited {
+        retry_after: Option<u64>,
+    },
     /// A 5xx status: the endpoint failed; worth retrying later.
-    Server { status: u16 },
+    Server {
+        status: u16,
+    },
     /// Another non-2xx status (400 bad model, 401 bad key, 413 too large ...): retrying the
     /// same request will not help. `message` is the server's `error.message`, cut short.
-    Rejected { status: u16, message: String },
+    Rejected {
+        status: u16,
+        message: String,
+    },
     /// A 2xx answer we cannot use: not JSON of the expected shape, a missing or repeated
     /// index, a vector that is empty, all zeros or holds a non-number.
     BadResponse(String),
     /// The vectors do not have the dimension the store was built with (a model change
     /// without a reindex, or a misconfigured endpoint): nothing is stored, nothing mixed.
-    WrongDimension { expected: usize, got: usize },
+    WrongDimension {
+        expected: usize,
+        got: usize,
+    },
 }
 
 impl EmbedError {
@@ -263,9 +273,11 @@ pub fn parse(
                 retry_after: resp.retry_after,
             })
         }
-        500..=599 => return Err(EmbedError::Server {
-            status: resp.status,
-        }),
+        500..=599 => {
+            return Err(EmbedError::Server {
+                status: resp.status,
+            })
+        }
         status => {
             let message = serde_json::from_slice::<ErrorBody>(&resp.body)
                 .map(|b| b.error.message)
@@ -322,7 +334,9 @@ pub fn parse(
 /// `v` scaled to length 1, as f32.
 fn unit(v: &[f64]) -> Result<Vec<f32>, EmbedError> {
     if v.iter().any(|x| !x.is_finite()) {
-        return Err(EmbedError::BadResponse("a vector holds a non-number".into()));
+        return Err(EmbedError::BadResponse(
+            "a vector holds a non-number".into(),
+        ));
     }
     let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm == 0.0 || !norm.is_finite() {
@@ -406,7 +420,10 @@ mod tests {
         assert_eq!(body_of(&q)["input"], serde_json::json!(["query: car"]));
         assert_eq!(body_of(&q)["input_type"], "query");
         let d = request(&cfg, Purpose::Document, &["vehicle"]);
-        assert_eq!(body_of(&d)["input"], serde_json::json!(["passage: vehicle"]));
+        assert_eq!(
+            body_of(&d)["input"],
+            serde_json::json!(["passage: vehicle"])
+        );
         assert_eq!(body_of(&d)["input_type"], "document");
         assert!(d
             .headers
@@ -436,8 +453,8 @@ mod tests {
         assert_eq!(got.vectors, [vec![0.6, 0.8], vec![0.0, 1.0]]);
         assert_eq!(got.model, "e5-q4");
         // No index: answers come in order.
-        let got = parse(&ok(r#"{"data":[{"embedding":[1,0]}]}"#), 1, Some(2), None)
-            .expect("in order");
+        let got =
+            parse(&ok(r#"{"data":[{"embedding":[1,0]}]}"#), 1, Some(2), None).expect("in order");
         assert_eq!(got.vectors, [vec![1.0, 0.0]]);
     }
 
@@ -446,7 +463,12 @@ mod tests {
         let mut limited = status(429, "{}");
         limited.retry_after = Some(7);
         let e = parse(&limited, 1, None, None).unwrap_err();
-        assert_eq!(e, EmbedError::RateLimited { retry_after: Some(7) });
+        assert_eq!(
+            e,
+            EmbedError::RateLimited {
+                retry_after: Some(7)
+            }
+        );
         assert!(e.retryable());
         assert_eq!(
             e.to_string(),
@@ -557,12 +579,13 @@ mod tests {
                 .collect();
             Ok(ok(&format!(r#"{{"data":[{}]}}"#, data.join(","))))
         };
-        let got = embed(&cfg, &send, Purpose::Document, &["a", "b", "c"], None)
-            .expect("three vectors");
+        let got =
+            embed(&cfg, &send, Purpose::Document, &["a", "b", "c"], None).expect("three vectors");
         assert_eq!(got.vectors.len(), 3);
         assert_eq!(*sent.borrow(), [2, 1]);
 
-        let down = |_: &Request| -> Result<Response, TransportError> { Err(TransportError::Timeout) };
+        let down =
+            |_: &Request| -> Result<Response, TransportError> { Err(TransportError::Timeout) };
         let e = embed(&cfg, &down, Purpose::Query, &["a"], None).unwrap_err();
         assert_eq!(e, EmbedError::Transport(TransportError::Timeout));
         assert!(e.retryable());
