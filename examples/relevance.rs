@@ -574,7 +574,7 @@ fn rank_all(l: &Loaded, cos: &[Vec<f32>], f: Fusion) -> Vec<Vec<usize>> {
 
 /// Tuning half: even query lines of the personal set; held-out half: odd lines.
 fn tuning(qi: usize) -> bool {
-    qi % 2 == 0
+    qi.is_multiple_of(2)
 }
 
 /// Whether the shipped fusion (z-score, `vectors::WORDS_WEIGHT`, int8 note vectors) meets the
