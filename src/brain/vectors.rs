@@ -36,6 +36,13 @@ impl I8Vector {
         s * self.scale
     }
 
+    /// The dot product with another quantized vector, in integers (the form the store uses:
+    /// i8 x i8 summed in i32 vectorizes well, several times faster than converting each
+    /// component to f32; a row of 384 values cannot overflow: 384 * 127 * 127 < 2^31).
+    pub fn dot_i8(&self, other: &I8Vector) -> f32 {
+        dot_i8(&self.q, &other.q) as f32 * self.scale * other.scale
+    }
+
     pub fn to_f32(&self) -> Vec<f32> {
         self.q.iter().map(|&a| a as f32 * self.scale).collect()
     }
@@ -93,6 +100,10 @@ pub fn f16_value(h: u16) -> f32 {
     }
 }
 
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
+}
+
 /// Dot product of two f32 vectors.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -145,6 +156,362 @@ fn z_scores(v: &[f64]) -> Vec<f64> {
         v.iter().map(|x| (x - mean) / sd).collect()
     } else {
         vec![0.0; v.len()]
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The durable store: `vectors.bin` beside the notes.
+//
+// One header line of JSON (`{"format":"brain-vectors","version":1,"model":..,"dim":..}`),
+// then records appended one after another:
+//
+//   put:    0xB5, id length (u8), id bytes, text hash (u64 LE), scale (f32 LE), dim i8 bytes,
+//           checksum (u64 LE, FNV-1a over the record's bytes before it)
+//   delete: 0xB6, id length (u8), id bytes, checksum
+//
+// A later record for an id replaces an earlier one. The text hash says which text a vector
+// was computed from, so a note updated since its vector was stored is known to need a new one.
+// Vectors are derived data (they can always be computed again), so appends are not fsynced one
+// by one and anything unreadable from the first bad record on is cut off at open: a torn tail
+// after a crash (or kill -9) costs only the vectors that were being written.
+
+/// The file's name inside the data directory.
+pub const FILE_NAME: &str = "vectors.bin";
+
+const PUT: u8 = 0xB5;
+const DELETE: u8 = 0xB6;
+
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+struct Header {
+    format: String,
+    version: u32,
+    model: String,
+    dim: usize,
+}
+
+/// Why the store could not be opened for this model.
+#[derive(Debug)]
+pub enum StoreError {
+    Io(std::io::Error),
+    /// The file holds vectors of another model or dimension: they must not be mixed with new
+    /// ones. The caller asks for a reindex (which starts the file again) and searches by words
+    /// until then.
+    ModelChanged {
+        stored_model: String,
+        stored_dim: usize,
+    },
+    /// The header is not ours (another file under our name, or garbage).
+    BadHeader(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Io(e) => write!(f, "vector store: {e}"),
+            StoreError::ModelChanged {
+                stored_model,
+                stored_dim,
+            } => write!(
+                f,
+                "vector store holds {stored_dim}-dimensional vectors of model {stored_model:?}: \
+                 run `brain-mcp reindex` to embed the notes with the configured model"
+            ),
+            StoreError::BadHeader(m) => write!(f, "vector store header unreadable: {m}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+/// FNV-1a, 64 bits: a checksum for torn or garbled records, not a defence against tampering.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The hash a vector's text is recorded under (FNV-1a of its UTF-8 bytes).
+pub fn text_hash(text: &str) -> u64 {
+    fnv1a(text.as_bytes())
+}
+
+/// Vectors for notes, in memory as one flat int8 matrix (one row per note), and on disk as
+/// an append-only file.
+pub struct Store {
+    file: std::fs::File,
+    model: String,
+    dim: usize,
+    ids: Vec<String>,
+    hashes: Vec<u64>,
+    scales: Vec<f32>,
+    /// `ids.len() * dim` values, row after row.
+    rows: Vec<i8>,
+    slot_of: std::collections::HashMap<String, usize>,
+    /// Records in the file that a later one replaced or deleted (for deciding a rewrite).
+    dead: usize,
+    /// Bytes cut off the end at open (a torn or garbled tail); 0 normally.
+    pub cut_at_open: u64,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` for `model` with vectors of `dim` dimensions.
+    pub fn open(path: &std::path::Path, model: &str, dim: usize) -> Result<Store, StoreError> {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let mut store = Store {
+            file,
+            model: model.to_string(),
+            dim,
+            ids: Vec::new(),
+            hashes: Vec::new(),
+            scales: Vec::new(),
+            rows: Vec::new(),
+            slot_of: std::collections::HashMap::new(),
+            dead: 0,
+            cut_at_open: 0,
+        };
+        if bytes.is_empty() {
+            store.write_header()?;
+            return Ok(store);
+        }
+        let Some(nl) = bytes.iter().position(|&b| b == b'\n') else {
+            return Err(StoreError::BadHeader("no header line".into()));
+        };
+        let header: Header = serde_json::from_slice(&bytes[..nl])
+            .map_err(|e| StoreError::BadHeader(e.to_string()))?;
+        if header.format != "brain-vectors" || header.version != 1 {
+            return Err(StoreError::BadHeader(format!(
+                "format {:?} version {}",
+                header.format, header.version
+            )));
+        }
+        if header.model != model || header.dim != dim {
+            return Err(StoreError::ModelChanged {
+                stored_model: header.model,
+                stored_dim: header.dim,
+            });
+        }
+        let mut at = nl + 1;
+        while at < bytes.len() {
+            match store.read_record(&bytes[at..]) {
+                Some(len) => at += len,
+                None => break,
+            }
+        }
+        if at < bytes.len() {
+            store.cut_at_open = (bytes.len() - at) as u64;
+            store.file.set_len(at as u64)?;
+        }
+        store.file.seek(SeekFrom::End(0))?;
+        store.file.flush()?;
+        Ok(store)
+    }
+
+    fn write_header(&mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        let header = Header {
+            format: "brain-vectors".into(),
+            version: 1,
+            model: self.model.clone(),
+            dim: self.dim,
+        };
+        let mut line = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()
+    }
+
+    /// Applies the record at the start of `b`; its length, or `None` if it is cut short or
+    /// does not check out.
+    fn read_record(&mut self, b: &[u8]) -> Option<usize> {
+        let kind = *b.first()?;
+        let id_len = *b.get(1)? as usize;
+        let id_end = 2 + id_len;
+        let id = std::str::from_utf8(b.get(2..id_end)?).ok()?.to_string();
+        let body_end = match kind {
+            PUT => id_end + 8 + 4 + self.dim,
+            DELETE => id_end,
+            _ => return None,
+        };
+        let sum = u64::from_le_bytes(b.get(body_end..body_end + 8)?.try_into().ok()?);
+        if fnv1a(&b[..body_end]) != sum {
+            return None;
+        }
+        if kind == PUT {
+            let hash = u64::from_le_bytes(b[id_end..id_end + 8].try_into().ok()?);
+            let scale = f32::from_le_bytes(b[id_end + 8..id_end + 12].try_into().ok()?);
+            let q: Vec<i8> = b[id_end + 12..body_end].iter().map(|&x| x as i8).collect();
+            self.put_in_memory(&id, hash, &I8Vector { scale, q });
+        } else {
+            self.remove_in_memory(&id);
+            self.dead += 1;
+        }
+        Some(body_end + 8)
+    }
+
+    fn put_in_memory(&mut self, id: &str, hash: u64, v: &I8Vector) {
+        if let Some(&slot) = self.slot_of.get(id) {
+            self.hashes[slot] = hash;
+            self.scales[slot] = v.scale;
+            self.rows[slot * self.dim..(slot + 1) * self.dim].copy_from_slice(&v.q);
+            self.dead += 1;
+            return;
+        }
+        self.slot_of.insert(id.to_string(), self.ids.len());
+        self.ids.push(id.to_string());
+        self.hashes.push(hash);
+        self.scales.push(v.scale);
+        self.rows.extend_from_slice(&v.q);
+    }
+
+    fn remove_in_memory(&mut self, id: &str) {
+        let Some(slot) = self.slot_of.remove(id) else {
+            return;
+        };
+        // swap_remove, row included: the last note takes the freed slot.
+        let last = self.ids.len() - 1;
+        self.ids.swap_remove(slot);
+        self.hashes.swap_remove(slot);
+        self.scales.swap_remove(slot);
+        if slot != last {
+            let (d, src) = (self.dim, last * self.dim);
+            self.rows.copy_within(src..src + d, slot * d);
+            self.slot_of.insert(self.ids[slot].clone(), slot);
+        }
+        self.rows.truncate(last * self.dim);
+        self.dead += 1;
+    }
+
+    /// Stores (or replaces) the vector of note `id` computed from a text with hash `hash`.
+    /// `v` must have the store's dimension and `id` at most 255 bytes.
+    pub fn put(&mut self, id: &str, hash: u64, v: &[f32]) -> std::io::Result<()> {
+        use std::io::Write;
+        if v.len() != self.dim || id.len() > 255 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "a {}-dimensional vector for a {}-byte id (the store holds {} dimensions)",
+                    v.len(),
+                    id.len(),
+                    self.dim
+                ),
+            ));
+        }
+        let q = I8Vector::quantize(v);
+        let mut rec = Vec::with_capacity(2 + id.len() + 12 + self.dim + 8);
+        rec.push(PUT);
+        rec.push(id.len() as u8);
+        rec.extend_from_slice(id.as_bytes());
+        rec.extend_from_slice(&hash.to_le_bytes());
+        rec.extend_from_slice(&q.scale.to_le_bytes());
+        rec.extend(q.q.iter().map(|&x| x as u8));
+        let sum = fnv1a(&rec);
+        rec.extend_from_slice(&sum.to_le_bytes());
+        self.file.write_all(&rec)?;
+        self.put_in_memory(id, hash, &q);
+        Ok(())
+    }
+
+    /// Forgets note `id`'s vector (a no-op on disk if it has none).
+    pub fn delete(&mut self, id: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        if !self.slot_of.contains_key(id) || id.len() > 255 {
+            return Ok(());
+        }
+        let mut rec = vec![DELETE, id.len() as u8];
+        rec.extend_from_slice(id.as_bytes());
+        let sum = fnv1a(&rec);
+        rec.extend_from_slice(&sum.to_le_bytes());
+        self.file.write_all(&rec)?;
+        self.remove_in_memory(id);
+        // The delete record itself is dead weight in the file too (as at open).
+        self.dead += 1;
+        Ok(())
+    }
+
+    /// Makes what was appended durable (the background writer calls this after a batch).
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Records in the file no longer live (replaced or deleted): a rewrite is worth it when
+    /// this passes `len()`.
+    pub fn dead(&self) -> usize {
+        self.dead
+    }
+
+    /// The text hash note `id`'s vector was computed from, if it has one.
+    pub fn hash_of(&self, id: &str) -> Option<u64> {
+        self.slot_of.get(id).map(|&s| self.hashes[s])
+    }
+
+    /// The note id of slot `slot` (slots are `0..len()`, the order of [`Store::cosines`]).
+    pub fn id(&self, slot: usize) -> &str {
+        &self.ids[slot]
+    }
+
+    pub fn slot(&self, id: &str) -> Option<usize> {
+        self.slot_of.get(id).copied()
+    }
+
+    /// The cosine of unit vector `query` with every stored vector, by slot: exact, brute force
+    /// over the int8 rows (what [`fuse`] needs: its z-scores are over all notes).
+    pub fn cosines(&self, query: &[f32]) -> Vec<f32> {
+        let d = self.dim;
+        if query.len() != d {
+            return vec![0.0; self.ids.len()];
+        }
+        // The query is quantized like the rows (measured: no ranking change on the relevance
+        // sets, README), so the inner loop is integer.
+        let q = I8Vector::quantize(query);
+        self.rows
+            .chunks_exact(d)
+            .zip(&self.scales)
+            .map(|(row, &scale)| dot_i8(row, &q.q) as f32 * scale * q.scale)
+            .collect()
+    }
+
+    /// Writes the live vectors to `path` (a temp file beside the store, renamed over it by
+    /// the caller), dropping dead records.
+    pub fn rewrite_to(&self, path: &std::path::Path) -> Result<Store, StoreError> {
+        let _ = std::fs::remove_file(path);
+        let mut out = Store::open(path, &self.model, self.dim)?;
+        for slot in 0..self.ids.len() {
+            let row = &self.rows[slot * self.dim..(slot + 1) * self.dim];
+            let v = I8Vector {
+                scale: self.scales[slot],
+                q: row.to_vec(),
+            };
+            out.put(&self.ids[slot], self.hashes[slot], &v.to_f32())?;
+        }
+        out.sync()?;
+        Ok(out)
     }
 }
 
@@ -209,5 +576,123 @@ mod tests {
         assert_eq!(flat.iter().map(|&(i, _)| i).collect::<Vec<_>>(), [2, 1, 0]);
         assert!(fuse(&[], &[0.5, 0.5], 0.5).iter().all(|&(_, s)| s == 0.0));
         assert!(fuse(&[(9, 1.0)], &[0.1], 0.5).len() == 1);
+    }
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("brain-vectors-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir.join(FILE_NAME)
+    }
+
+    fn unit(seed: u64, dim: usize) -> Vec<f32> {
+        let mut x = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let v: Vec<f32> = (0..dim)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((x >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+            })
+            .collect();
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|a| a / n).collect()
+    }
+
+    #[test]
+    fn store_survives_reopen_replace_delete_and_finds_the_nearest() {
+        let path = temp("reopen");
+        {
+            let mut s = Store::open(&path, "e5", 8).expect("new store");
+            for i in 0..5u64 {
+                s.put(&format!("n_{i}"), i, &unit(i, 8)).expect("put");
+            }
+            s.put("n_2", 99, &unit(7, 8)).expect("replace");
+            s.delete("n_0").expect("delete");
+            s.delete("n_missing").expect("no-op");
+            s.sync().expect("sync");
+        }
+        let s = Store::open(&path, "e5", 8).expect("reopen");
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.cut_at_open, 0);
+        assert_eq!(s.hash_of("n_2"), Some(99));
+        assert_eq!(s.hash_of("n_0"), None);
+        // The replaced put, the deleted put and the delete record.
+        assert_eq!(s.dead(), 3);
+        let cos = s.cosines(&unit(7, 8));
+        let best = (0..s.len())
+            .max_by(|&a, &b| cos[a].total_cmp(&cos[b]))
+            .expect("some");
+        assert_eq!(s.id(best), "n_2");
+        assert!((cos[best] - 1.0).abs() < 0.01, "{}", cos[best]);
+        let again = s.rewrite_to(&path.with_extension("tmp")).expect("rewrite");
+        assert_eq!(again.len(), 4);
+        assert_eq!(again.dead(), 0);
+        assert_eq!(again.hash_of("n_4"), Some(4));
+    }
+
+    #[test]
+    fn a_torn_or_garbled_tail_is_cut_and_the_rest_kept() {
+        let path = temp("torn");
+        {
+            let mut s = Store::open(&path, "e5", 4).expect("new");
+            s.put("n_a", 1, &unit(1, 4)).expect("put");
+            s.put("n_b", 2, &unit(2, 4)).expect("put");
+        }
+        let full = std::fs::metadata(&path).expect("meta").len();
+        // Half of the last record, as a kill -9 mid-write leaves it.
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        f.set_len(full - 9).expect("cut");
+        drop(f);
+        let mut s = Store::open(&path, "e5", 4).expect("reopen");
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.hash_of("n_a"), Some(1));
+        assert!(s.cut_at_open > 0);
+        // Appends after the cut land on a clean boundary.
+        s.put("n_c", 3, &unit(3, 4)).expect("put");
+        drop(s);
+        // A garbled last record (zeros after a power cut) is cut too.
+        let mut bytes = std::fs::read(&path).expect("read");
+        let n = bytes.len();
+        bytes[n - 3] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+        let s = Store::open(&path, "e5", 4).expect("reopen");
+        assert_eq!((s.len(), s.hash_of("n_c")), (1, None));
+    }
+
+    #[test]
+    fn another_model_or_dimension_is_refused_not_mixed() {
+        let path = temp("model");
+        Store::open(&path, "e5", 4)
+            .expect("new")
+            .put("n_a", 1, &unit(1, 4))
+            .expect("put");
+        match Store::open(&path, "nomic", 4) {
+            Err(e @ StoreError::ModelChanged { .. }) => assert_eq!(
+                e.to_string(),
+                "vector store holds 4-dimensional vectors of model \"e5\": run `brain-mcp reindex` to embed the notes with the configured model"
+            ),
+            other => panic!("expected ModelChanged, got {:?}", other.err()),
+        }
+        assert!(matches!(
+            Store::open(&path, "e5", 8),
+            Err(StoreError::ModelChanged { stored_dim: 4, .. })
+        ));
+        let mut s = Store::open(&path, "e5", 4).expect("same model");
+        let e = s.put("n_b", 2, &unit(2, 8)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a 8-dimensional vector for a 3-byte id (the store holds 4 dimensions)"
+        );
+        std::fs::write(&path, b"not json\n").expect("write");
+        assert_eq!(
+            Store::open(&path, "e5", 4).err().map(|e| e.to_string()),
+            Some("vector store header unreadable: expected ident at line 1 column 2".into())
+        );
     }
 }
