@@ -515,6 +515,11 @@ impl Store {
     }
 }
 
+/// The relevance sets' runner (tests/relevance/), for the floor below.
+#[cfg(test)]
+#[path = "../../tests/relevance/runner.rs"]
+mod relevance;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,5 +699,46 @@ mod tests {
             Store::open(&path, "e5", 4).err().map(|e| e.to_string()),
             Some("vector store header unreadable: expected ident at line 1 column 2".into())
         );
+    }
+
+    /// Words alone on the personal set (tests/relevance/personal/), through a real brain: the
+    /// baseline hybrid search is measured against must not drift down unnoticed. Measured:
+    /// top 1 294, top 3 323 of 555 (README); the floor leaves a little room.
+    #[test]
+    fn relevance_personal_words_floor() {
+        let dir = std::env::temp_dir().join(format!("brain-test-{}-personal", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let brain = super::super::Brain::open(&dir).expect("open a brain in a temp dir");
+        let set = super::relevance::parse_set(
+            super::relevance::PERSONAL_NOTES,
+            super::relevance::PERSONAL_QUERIES,
+        )
+        .expect("the personal set parses");
+        let of_store = super::relevance::load(&set, |text, tags| {
+            brain
+                .remember(text, tags)
+                .map(|n| n.id)
+                .map_err(|e| e.to_string())
+        })
+        .expect("the notes are stored");
+        let ranked = super::relevance::rankings(&set, &of_store, |q| {
+            brain
+                .search(q, None, 10)
+                .into_iter()
+                .map(|h| h.note.id)
+                .collect()
+        });
+        drop(brain);
+        let _ = std::fs::remove_dir_all(&dir);
+        let r = super::relevance::report(&set, &ranked, |_| true);
+        println!(
+            "personal set, words alone: all {} lexical {} paraphrase {}",
+            r.all.cells(),
+            r.lexical.cells(),
+            r.paraphrase.cells()
+        );
+        assert_eq!((set.notes.len(), set.queries.len()), (1027, 555));
+        assert!(r.all.top1 >= 285, "top 1 {} < 285", r.all.top1);
+        assert!(r.all.top3 >= 315, "top 3 {} < 315", r.all.top3);
     }
 }
