@@ -6,8 +6,8 @@
 #
 #   scripts/embed/relevance.sh [PORT]
 #
-# About 2 to 5 minutes on 2 cores, most of it embedding 1,861 texts; a warm
-# target/relevance-vectors.jsonl cache makes it seconds (CI starts without one).
+# 6.5 minutes from a cold cache on the shared 2-core machine (load 9 to 23), 371 s of it
+# embedding 1,861 texts; a warm target/relevance-vectors.jsonl makes it seconds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 port=${1:-18931}
