@@ -7,6 +7,7 @@ pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod datadir;
+pub mod embed;
 pub mod error;
 pub mod http;
 pub mod limiter;

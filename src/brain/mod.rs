@@ -18,6 +18,7 @@ mod query;
 pub mod snippet;
 mod text;
 pub mod transfer;
+pub mod vectors;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
