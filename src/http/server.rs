@@ -1146,3 +1146,205 @@ impl Drop for Epoll {
         unsafe { libc::close(self.0) };
     }
 }
+
+/// The layer's own properties that the real binary cannot show on demand, because they need
+/// a handler that blocks until the test lets it go: the real server on a real socket, with a
+/// test [`Service`].
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// `/block` waits until the test releases it; everything else answers its path at once.
+    struct Blocking {
+        entered: Mutex<mpsc::Sender<()>>,
+        release: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Service for Blocking {
+        fn admit(&self, _req: &Request) -> Result<usize, Response> {
+            Ok(1024)
+        }
+
+        fn handle(&self, req: &Request) -> Response {
+            if req.path == "/block" {
+                let _ = self.entered.lock().unwrap().send(());
+                let _ = self
+                    .release
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(10));
+            }
+            Response::text(200, &req.path)
+        }
+    }
+
+    struct Running {
+        addr: SocketAddr,
+        entered: mpsc::Receiver<()>,
+        release: mpsc::Sender<()>,
+        stop: UnixStream,
+        thread: Option<thread::JoinHandle<io::Result<()>>>,
+    }
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = (&self.stop).write_all(b"x");
+            let _ = self.release.send(());
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    fn start(workers: usize, limits: Limits) -> Running {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let service: Arc<dyn Service> = Arc::new(Blocking {
+            entered: Mutex::new(entered_tx),
+            release: Mutex::new(release_rx),
+        });
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), limits, workers, vec![]).unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop_rx, stop) = UnixStream::pair().unwrap();
+        let thread = thread::spawn(move || server.serve_until(service, stop_rx));
+        Running {
+            addr,
+            entered,
+            release,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn connect(addr: SocketAddr) -> TcpStream {
+        let c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        c
+    }
+
+    fn send(c: &TcpStream, path: &str) {
+        (&*c)
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .unwrap();
+    }
+
+    /// One response: (status, body). Fails after the stream's read timeout.
+    fn response(c: &TcpStream) -> (u16, String) {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            let n = (&*c).read(&mut byte).expect("a response in time");
+            assert_eq!(n, 1, "closed after {:?}", String::from_utf8_lossy(&got));
+            got.push(byte[0]);
+        }
+        let head = String::from_utf8(got).unwrap();
+        let status = head[9..12].parse().unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut body = vec![0u8; len];
+        (&*c).read_exact(&mut body).unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+
+    fn nothing_yet(c: &TcpStream) -> bool {
+        c.set_nonblocking(true).unwrap();
+        let r = (&*c).read(&mut [0u8; 1]);
+        c.set_nonblocking(false).unwrap();
+        matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
+    #[test]
+    fn a_blocked_handler_holds_only_its_own_worker() {
+        let s = start(2, Limits::default());
+        // A keep-alive connection, served once and parked.
+        let parked = connect(s.addr);
+        send(&parked, "/fast");
+        assert_eq!(response(&parked), (200, "/fast".into()));
+        let blocked = connect(s.addr);
+        send(&blocked, "/block");
+        s.entered.recv_timeout(Duration::from_secs(3)).unwrap();
+        // While that handler blocks, the parked connection becomes readable and is served by
+        // the other worker at once, as is a new connection, several times over.
+        for _ in 0..20 {
+            let t = Instant::now();
+            send(&parked, "/fast");
+            assert_eq!(response(&parked), (200, "/fast".into()));
+            let fresh = connect(s.addr);
+            send(&fresh, "/new");
+            assert_eq!(response(&fresh), (200, "/new".into()));
+            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        }
+        assert!(nothing_yet(&blocked));
+        s.release.send(()).unwrap();
+        assert_eq!(response(&blocked), (200, "/block".into()));
+        // And the released worker serves on.
+        send(&blocked, "/again");
+        assert_eq!(response(&blocked), (200, "/again".into()));
+    }
+
+    #[test]
+    fn bytes_arriving_while_a_worker_serves_the_connection_are_not_lost() {
+        // Edge-triggered: the second request's event goes to the other worker, which finds
+        // the connection busy and leaves it to the first, which must serve it once more
+        // before parking the connection.
+        let s = start(2, Limits::default());
+        let c = connect(s.addr);
+        send(&c, "/block");
+        s.entered.recv_timeout(Duration::from_secs(3)).unwrap();
+        send(&c, "/second");
+        thread::sleep(Duration::from_millis(200));
+        s.release.send(()).unwrap();
+        assert_eq!(response(&c), (200, "/block".into()));
+        assert_eq!(response(&c), (200, "/second".into()));
+    }
+
+    #[test]
+    fn new_connections_beyond_the_queue_get_503_while_every_worker_is_stuck() {
+        let limits = Limits {
+            queue: 2,
+            ..Limits::default()
+        };
+        let s = start(1, limits);
+        let blocked = connect(s.addr);
+        send(&blocked, "/block");
+        s.entered.recv_timeout(Duration::from_secs(3)).unwrap();
+        // The only worker is stuck: two new connections may wait for it, the third is told
+        // at once to come back later.
+        let waiting: Vec<TcpStream> = (0..2).map(|_| connect(s.addr)).collect();
+        for c in &waiting {
+            send(c, "/waited");
+        }
+        let t = Instant::now();
+        let refused = connect(s.addr);
+        send(&refused, "/refused");
+        let mut all = String::new();
+        let _ = (&refused).read_to_string(&mut all);
+        assert!(all.starts_with("HTTP/1.1 503 "), "{all}");
+        assert!(all.contains("\r\nRetry-After: 1\r\n"), "{all}");
+        assert!(all.contains("\r\nConnection: close\r\n"), "{all}");
+        assert!(
+            all.ends_with(
+                r#"{"error":"temporarily_unavailable","error_description":"all workers busy"}"#
+            ),
+            "{all}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(1));
+        for c in &waiting {
+            assert!(nothing_yet(c));
+        }
+        // Unstuck, the worker answers everyone who waited, and new connections are served.
+        s.release.send(()).unwrap();
+        assert_eq!(response(&blocked), (200, "/block".into()));
+        for c in &waiting {
+            assert_eq!(response(c), (200, "/waited".into()));
+        }
+        let fresh = connect(s.addr);
+        send(&fresh, "/new");
+        assert_eq!(response(&fresh), (200, "/new".into()));
+    }
+}
