@@ -1,27 +1,32 @@
 //! The listener and a fixed pool of workers that wait on one shared epoll themselves.
 //!
-//! Every open connection is registered once with one epoll instance, edge-triggered. The
-//! `BRAIN_WORKERS` workers all block in `epoll_wait` on it, asking for one event each, so the
-//! kernel hands a readable connection to one idle worker. That worker takes the connection
-//! out of its slot, reads what has arrived without blocking, answers every complete request
-//! in the buffer (pipelining, in order), and puts the connection back in its slot once the
-//! socket is drained. An event that comes for a connection while a worker has it is noted in
-//! the slot, and that worker serves the connection again instead of putting it back: nothing
-//! is lost, and no connection is ever served by two workers at once. A keep-alive request
-//! costs one wake-up of one thread and three system calls (`epoll_wait`, `read`, `sendto`),
-//! not a pass through a reactor thread and a queue (the design before this one: two thread
-//! wake-ups and a re-arm per request; see the README's "The HTTP layer" for the figures).
+//! Every open connection is registered once with one epoll instance, edge-triggered. Workers
+//! wait in `epoll_wait` on it, asking for one event each, so the kernel hands a readable
+//! connection to one idle worker. That worker takes the connection out of its slot, reads
+//! what has arrived without blocking, answers every complete request in the buffer
+//! (pipelining, in order), and puts the connection back in its slot once the socket is
+//! drained. An event that comes for a connection while a worker has it is noted in the slot,
+//! and that worker serves the connection again instead of putting it back: nothing is lost,
+//! and no connection is ever served by two workers at once. A keep-alive request costs three
+//! system calls (`epoll_wait`, `read`, `sendto`) and, under load, no wake-up at all: the
+//! design before this one passed every request from a reactor thread to a worker through a
+//! queue (two thread wake-ups and a re-arm per request; the README's "The HTTP layer" has
+//! the figures).
+//!
+//! Only one worker per CPU waits in epoll; the others wait on a bench (see `worker_loop`),
+//! from which the accept loop calls one when every running worker is stuck in a handler.
 //!
 //! So a client that idles, trickles its head or stalls its body never holds a worker: it
 //! waits in epoll until its deadline, and `/healthz` keeps answering at once however many
 //! such clients there are. A handler that blocks (a `remember` fsyncs) holds only its own
-//! worker: every other ready connection goes to the next idle worker, since a worker takes
-//! one event at a time. (A thread-per-connection or blocking-read pool lets `workers` slow
-//! clients freeze the server; see shared/reference/http-server.md.)
+//! worker: since a worker takes one event at a time, every other ready connection goes to
+//! another worker, at once or, if every running worker is stuck, within a millisecond. (A
+//! thread-per-connection or blocking-read pool lets `workers` slow clients freeze the server;
+//! see shared/reference/http-server.md.)
 //!
-//! The thread that called [`Server::run`] accepts new connections, watches the signal pipe
-//! and enforces the deadlines of parked connections (a sweep every 250 ms). It is never on
-//! the path of a request on an open connection.
+//! The thread that called [`Server::run`] accepts new connections, watches the signal pipe,
+//! enforces the deadlines of parked connections (a sweep every 250 ms) and calls spare
+//! workers off the bench. It is never on the path of a request on an open connection.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -62,6 +67,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// On SIGTERM, how long in-flight requests may take to finish.
     pub drain_timeout: Duration,
+    /// Workers that may wait in `epoll_wait` at once; the others wait on a bench until one
+    /// is stuck (see `worker_loop`). One per CPU.
+    pub epoll_waiters: usize,
 }
 
 impl Default for Limits {
@@ -76,6 +84,7 @@ impl Default for Limits {
             queue: 256,
             max_connections: default_max_connections(),
             drain_timeout: Duration::from_secs(10),
+            epoll_waiters: thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }
@@ -159,6 +168,9 @@ impl Server {
         // Popped from the end: low indices are reused first, so the sweep's range stays
         // as small as the peak number of open connections.
         let free = (0..self.limits.max_connections as u32).rev().collect();
+        let count = self.workers.max(1);
+        let mut limits = self.limits.clone();
+        limits.epoll_waiters = limits.epoll_waiters.clamp(1, count);
         let shared = Arc::new(Shared {
             epoll,
             slots,
@@ -166,15 +178,18 @@ impl Server {
             high: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
             waiting_new: AtomicUsize::new(0),
-            idle: AtomicUsize::new(0),
+            waiters: AtomicUsize::new(0),
+            benched: AtomicUsize::new(0),
+            bench: Bench::default(),
+            progress: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            limits: self.limits.clone(),
+            limits,
             trusted_proxies: self.trusted_proxies,
             service,
         });
 
         let mut workers = Vec::new();
-        for i in 0..self.workers.max(1) {
+        for i in 0..count {
             let shared = shared.clone();
             workers.push(
                 thread::Builder::new()
@@ -185,10 +200,11 @@ impl Server {
 
         // Returns once a signal came and every in-flight request finished (or the drain
         // timeout passed).
-        accept_loop(&shared, &self.listener, &stop);
+        accept_loop(&shared, &self.listener, &stop, count);
 
         // Connections still in the backlog are refused here, not left hanging.
         drop(self.listener);
+        shared.bench.stop();
         let one: u64 = 1;
         // SAFETY: an 8-byte write from a valid u64 to our own eventfd.
         unsafe { libc::write(wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
@@ -221,8 +237,13 @@ struct Shared {
     /// New connections accepted since a worker last came back to `epoll_wait` for more work
     /// (capped by `Limits::queue`): while it grows, every worker is stuck in a request.
     waiting_new: AtomicUsize,
-    /// Workers waiting in `epoll_wait`.
-    idle: AtomicUsize,
+    /// Workers in `epoll_wait`.
+    waiters: AtomicUsize,
+    /// Workers on the bench.
+    benched: AtomicUsize,
+    bench: Bench,
+    /// Events taken by workers, ever: the accept loop's sign that the workers are moving.
+    progress: AtomicUsize,
     shutdown: AtomicBool,
     limits: Limits,
     trusted_proxies: Vec<IpAddr>,
@@ -369,8 +390,9 @@ impl Conn {
 
 /// Accepts connections, handles the stop signal and sweeps deadlines until the drain is
 /// over.
-fn accept_loop(shared: &Shared, listener: &TcpListener, stop: &UnixStream) {
+fn accept_loop(shared: &Shared, listener: &TcpListener, stop: &UnixStream, workers: usize) {
     let mut last_sweep = Instant::now();
+    let mut last_progress = 0;
     // Set on SIGTERM/SIGINT: until then in-flight requests may finish.
     let mut drain_until: Option<Instant> = None;
     loop {
@@ -389,7 +411,11 @@ fn accept_loop(shared: &Shared, listener: &TcpListener, stop: &UnixStream) {
         // While draining the listener is left alone: connections in its backlog are refused
         // when it closes.
         let nfds = if drain_until.is_some() { 1 } else { 2 };
-        let wait = if drain_until.is_some() {
+        let idle = shared.waiters.load(Ordering::SeqCst) + shared.benched.load(Ordering::SeqCst);
+        let serving = idle < workers;
+        let wait = if serving {
+            RESCUE_TICK
+        } else if drain_until.is_some() {
             Duration::from_millis(20)
         } else {
             SWEEP_EVERY.saturating_sub(last_sweep.elapsed())
@@ -403,6 +429,9 @@ fn accept_loop(shared: &Shared, listener: &TcpListener, stop: &UnixStream) {
         }
         if drain_until.is_none() && fds[1].revents != 0 {
             accept_all(shared, listener);
+        }
+        if serving {
+            rescue(shared, &mut last_progress);
         }
         if shared.shutdown.load(Ordering::SeqCst) {
             // Draining: accept nothing more, close idle connections, and keep serving the
@@ -451,7 +480,7 @@ fn accept_one(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
         refuse(&stream, &peer, "too many connections");
         return;
     }
-    if shared.idle.load(Ordering::SeqCst) > 0 {
+    if shared.waiters.load(Ordering::SeqCst) + shared.benched.load(Ordering::SeqCst) > 0 {
         // A worker is free: it takes this connection as soon as its request arrives.
         shared.waiting_new.store(0, Ordering::SeqCst);
     } else if shared.waiting_new.fetch_add(1, Ordering::SeqCst) >= shared.limits.queue {
@@ -617,6 +646,17 @@ const READ_CHUNK: usize = 16 * 1024;
 /// common body; one that grew for a megabyte body is given back.
 const KEEP_BUFFER: usize = 64 * 1024;
 
+/// Why few workers wait in epoll: every event that arrives while a worker sleeps in
+/// `epoll_wait` wakes one (a context switch), even when a running worker would have taken it
+/// a moment later. With all 8 workers waiting there, `/healthz` at 64 connections paid a
+/// wake-up per request (half the server's time in the scheduler) and ran at ~80k req/s;
+/// with one waiter per CPU, a worker that finishes a request finds the next one ready and
+/// takes it without sleeping (~130k req/s, the same as 2 workers). The other workers wait on
+/// a bench, not in epoll, so events do not wake them. They are the spare capacity for
+/// handlers that block: when no worker waits in epoll, events are ready and no worker has
+/// taken one for a tick, every running worker is stuck in a handler (an fsync), and the
+/// accept loop calls one from the bench (`rescue`). So a blocked handler delays other
+/// connections by about a millisecond, never for its whole duration.
 fn worker_loop(shared: &Shared) {
     let mut scratch = Scratch::default();
     let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 1];
@@ -628,19 +668,35 @@ fn worker_loop(shared: &Shared) {
         }
         // One event at a time: a worker holding several ready connections would make the
         // later ones wait behind a handler that blocks, while other workers sit idle.
-        shared.idle.fetch_add(1, Ordering::SeqCst);
-        let n = shared.epoll.wait(&mut ev, scratch.log.wait_ms());
-        shared.idle.fetch_sub(1, Ordering::SeqCst);
-        if n == 0 {
-            // Idle (or interrupted): the lines waiting are due.
-            scratch.log.flush();
-            continue;
-        }
+        let n = if shared.waiters.fetch_add(1, Ordering::SeqCst) < shared.limits.epoll_waiters {
+            let n = shared.epoll.wait(&mut ev, scratch.log.wait_ms());
+            shared.waiters.fetch_sub(1, Ordering::SeqCst);
+            if n == 0 {
+                // Idle (or interrupted): the lines waiting are due.
+                scratch.log.flush();
+                continue;
+            }
+            n
+        } else {
+            shared.waiters.fetch_sub(1, Ordering::SeqCst);
+            // Enough workers wait in epoll: take an event that is ready, or sit on the bench.
+            let n = shared.epoll.wait(&mut ev, 0);
+            if n == 0 {
+                scratch.log.flush();
+                if !shared.bench.sit(&shared.benched) {
+                    return;
+                }
+                continue;
+            }
+            n
+        };
+        debug_assert_eq!(n, 1);
         let tok = ev[0].u64;
         if tok == STOP {
             scratch.log.flush();
             return;
         }
+        shared.progress.fetch_add(1, Ordering::Relaxed);
         let Some((idx, mut conn)) = shared.take(tok) else {
             continue;
         };
@@ -658,6 +714,71 @@ fn worker_loop(shared: &Shared) {
         }
     }
 }
+
+/// Where spare workers wait (see `worker_loop`).
+#[derive(Default)]
+struct Bench {
+    /// Calls not yet answered, and whether the server is stopping.
+    state: Mutex<(usize, bool)>,
+    called: std::sync::Condvar,
+}
+
+impl Bench {
+    /// Waits until called (`true`) or the server stops (`false`).
+    fn sit(&self, benched: &AtomicUsize) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        benched.fetch_add(1, Ordering::SeqCst);
+        while st.0 == 0 && !st.1 {
+            st = self.called.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        benched.fetch_sub(1, Ordering::SeqCst);
+        if st.1 {
+            return false;
+        }
+        st.0 -= 1;
+        true
+    }
+
+    fn call_one(&self, benched: &AtomicUsize) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.0 < benched.load(Ordering::SeqCst) {
+            st.0 += 1;
+            self.called.notify_one();
+        }
+    }
+
+    fn stop(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.called.notify_all();
+    }
+}
+
+/// Called by the accept loop every [`RESCUE_TICK`] while a worker is serving: if no worker
+/// waits in epoll, an event is ready, and no worker has taken one since the last tick, the
+/// workers are all stuck in handlers: one more comes off the bench.
+fn rescue(shared: &Shared, last_progress: &mut usize) {
+    let progress = shared.progress.load(Ordering::Relaxed);
+    let moving = progress != *last_progress;
+    *last_progress = progress;
+    if moving
+        || shared.waiters.load(Ordering::SeqCst) > 0
+        || shared.benched.load(Ordering::SeqCst) == 0
+    {
+        return;
+    }
+    let mut pfd = libc::pollfd {
+        fd: shared.epoll.0,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; an epoll descriptor is readable while events are ready.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } == 1 {
+        shared.bench.call_one(&shared.benched);
+    }
+}
+
+/// How often the accept loop looks for stuck workers while any worker is serving.
+const RESCUE_TICK: Duration = Duration::from_millis(1);
 
 enum Next {
     Park,
@@ -1291,6 +1412,36 @@ mod tests {
         // And the released worker serves on.
         send(&blocked, "/again");
         assert_eq!(response(&blocked), (200, "/again".into()));
+    }
+
+    #[test]
+    fn a_spare_worker_comes_off_the_bench_when_the_one_waiting_in_epoll_blocks() {
+        // One worker may wait in epoll, two sit on the bench: when the active one blocks in
+        // a handler, the accept loop sees events nobody takes and calls a spare.
+        let limits = Limits {
+            epoll_waiters: 1,
+            ..Limits::default()
+        };
+        let s = start(3, limits);
+        let parked = connect(s.addr);
+        send(&parked, "/fast");
+        assert_eq!(response(&parked), (200, "/fast".into()));
+        let blocked = connect(s.addr);
+        send(&blocked, "/block");
+        s.entered.recv_timeout(Duration::from_secs(3)).unwrap();
+        let mut slowest = Duration::ZERO;
+        for _ in 0..20 {
+            let t = Instant::now();
+            send(&parked, "/fast");
+            assert_eq!(response(&parked), (200, "/fast".into()));
+            slowest = slowest.max(t.elapsed());
+        }
+        // A tick of the accept loop is 1 ms; a second leaves room for a loaded machine.
+        eprintln!("slowest while blocked: {slowest:?}");
+        assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+        assert!(nothing_yet(&blocked));
+        s.release.send(()).unwrap();
+        assert_eq!(response(&blocked), (200, "/block".into()));
     }
 
     #[test]
