@@ -55,7 +55,10 @@ fn sha256(s: &[u8]) -> [u8; 32] {
 fn json(status: StatusCode, extra: &[(&'static str, &'static str)], body: Vec<u8>) -> Response {
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for (k, v) in extra {
         h.insert(*k, HeaderValue::from_static(v));
     }
@@ -71,11 +74,19 @@ const TOKEN_HEADERS: [(&str, &str); 4] = [
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = serde_json::json!({"error": error, "error_description": description});
-    json(status, &TOKEN_HEADERS, serde_json::to_vec(&body).unwrap_or_default())
+    json(
+        status,
+        &TOKEN_HEADERS,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 fn invalid_client() -> Response {
-    let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
+    let mut r = oauth_error(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    );
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"brain-mcp\""),
@@ -89,10 +100,15 @@ fn decode_basic(value: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let colon = raw.iter().position(|b| *b == b':')?;
     let dec = |b: &[u8]| -> Option<String> {
-        let s: String = form_urlencoded::parse([b"x=", b].concat().as_slice()).next()?.1.into_owned();
+        let s: String = form_urlencoded::parse([b"x=", b].concat().as_slice())
+            .next()?
+            .1
+            .into_owned();
         Some(s)
     };
     let (id, secret) = (dec(&raw[..colon])?, dec(&raw[colon + 1..])?);
@@ -107,7 +123,13 @@ async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
         .unwrap_or(false);
     if !is_form {
         return oauth_error(
@@ -122,12 +144,20 @@ async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
             continue;
         }
         if form.insert(k.to_string(), v.into_owned()).is_some() {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("parameter {k:?} is repeated"));
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("parameter {k:?} is repeated"),
+            );
         }
     }
     let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(grant) = get("grant_type") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        );
     };
     let (id, secret) = match headers.get(header::AUTHORIZATION) {
         Some(v) => {
@@ -164,8 +194,15 @@ async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
     if getrandom::fill(&mut raw).is_err() {
         std::process::abort();
     }
-    let access = format!("bma_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
-    let exp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) + TTL;
+    let access = format!(
+        "bma_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        + TTL;
     {
         let mut t = app.tokens.lock().unwrap_or_else(|e| e.into_inner());
         t.live.insert(access.clone(), (id.clone(), exp));
@@ -183,11 +220,18 @@ async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
         "expires_in": TTL,
         "scope": "mcp",
     });
-    json(StatusCode::OK, &TOKEN_HEADERS, serde_json::to_vec(&body).unwrap_or_default())
+    json(
+        StatusCode::OK,
+        &TOKEN_HEADERS,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }
 
 fn main() {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).expect("PORT");
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .expect("PORT");
     let id = std::env::var("OAUTH_CLIENT_ID").unwrap_or_default();
     let secret = std::env::var("OAUTH_CLIENT_SECRET").unwrap_or_default();
     let app = Arc::new(App {
@@ -206,7 +250,9 @@ fn main() {
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind");
         axum::serve(listener, router).await.expect("serve");
     });
 }
