@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # brain-mcp benchmark: the binary we ship (the static musl build of scripts/build-static.sh)
-# side by side with two peers (scripts/peer/), on
-# loopback, measured with wrk. Prints markdown tables: throughput and p99 per operation and
-# connection count, the ours/peer ratio, then memory, size and start-up time.
+# side by side with peers (scripts/peer/), on loopback, measured with wrk. Two parts:
+#   1. MCP peers (the MCP TypeScript SDK on Express, FastMCP): /healthz, tools/list, search,
+#      the token endpoint, memory, size and start-up time.
+#   2. HTTP peers (axum 0.8 / hyper 1 with 2 tokio workers, a plain Node http server): /healthz
+#      and the client_credentials token endpoint at 2, 16 and 64 connections, all three
+#      servers running at once and measured in turns, the median of the rounds.
+# Prints markdown tables: throughput and p99 per operation and connection count, the
+# ours/peer ratios, and the floors.
 #
-#   scripts/bench.sh            full run: 5 s per wrk run, 16 and 64 connections
-#   scripts/bench.sh --quick    smoke run for CI: 1 s runs, 16 connections, 2 start-up runs
-#   scripts/bench.sh --no-peers only our server (no npm / pip needed)
+#   scripts/bench.sh            full run: 5 s per wrk run, 16 and 64 connections, 3 rounds
+#   scripts/bench.sh --quick    smoke run for CI: 1 s runs, 16 connections, 1 round
+#   scripts/bench.sh --no-peers only our server (no npm / pip / peer build needed)
 #
 # Environment: BENCH_WRK_THREADS (default 2), BENCH_NO_BUILD=1 (use the built binary as is),
 # BENCH_BIN=path (measure another build of ours, e.g. target/release/brain-mcp),
-# BENCH_KEEP_LOGS=1 (keep server stderr in the temp dir and print its path; the temp dir
-# is then left behind).
+# BENCH_NO_AXUM=1 (skip building and measuring the axum peer), BENCH_KEEP_LOGS=1 (keep
+# server stderr in the temp dir and print its path; the temp dir is then left behind).
 # It stops by itself; every process it started and its temp dir are cleaned up on exit.
 # Exit status: 0 when every run got only 2xx answers, 1 otherwise (floors are reported,
 # never enforced: a shared 2-core machine is too noisy to gate on them).
 # shellcheck disable=SC2317  # cleanup runs from a trap, the row helpers through row()
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
 PEERS=1
@@ -37,10 +42,11 @@ PEER="$ROOT/scripts/peer"
 BIN="${BENCH_BIN:-$ROOT/target/x86_64-unknown-linux-musl/release/brain-mcp}"
 THREADS=${BENCH_WRK_THREADS:-2}
 if ((QUICK)); then
-  DUR=1s CONNS=(16) STARTUP_RUNS=2
+  DUR=1s CONNS=(16) STARTUP_RUNS=2 ROUNDS=1
 else
-  DUR=5s CONNS=(16 64) STARTUP_RUNS=7
+  DUR=5s CONNS=(16 64) STARTUP_RUNS=7 ROUNDS=3
 fi
+HTTP_CONNS=(2 16 64)
 
 TOKEN=bench_static_token_0123456789abcdefghijklmnop
 CLIENT_ID=bench-client
@@ -102,15 +108,24 @@ if ((PEERS)); then
     "$PEER/fastmcp/.venv/bin/pip" install --quiet -r "$PEER/fastmcp/requirements.txt"
   fi
   SERVERS=(ours node fastmcp)
+  HTTP_SERVERS=(ours plain-node)
+  if [[ ${BENCH_NO_AXUM:-0} != 1 ]]; then
+    command -v cargo >/dev/null || die "cargo is needed for the axum peer (or BENCH_NO_AXUM=1)"
+    log "building the axum peer (release, scripts/peer/axum/target)"
+    cargo build --quiet --release --locked --manifest-path "$PEER/axum/Cargo.toml" \
+      --target-dir "$PEER/axum/target"
+    HTTP_SERVERS=(ours axum plain-node)
+  fi
 else
   SERVERS=(ours)
+  HTTP_SERVERS=()
 fi
 
 # ---- data ---------------------------------------------------------------------------------
 log "writing 10,000- and 100,000-note stores"
 python3 "$BENCH/gen_notes.py" 10000 "$TMP/notes10k"
 python3 "$BENCH/gen_notes.py" 100000 "$TMP/notes100k"
-mkdir -m 700 "$TMP/ours10k" "$TMP/oursempty" "$TMP/ours100k"
+mkdir -m 700 "$TMP/ours10k" "$TMP/oursempty" "$TMP/ours100k" "$TMP/ourshttp"
 cp "$TMP/notes10k/notes.jsonl" "$TMP/ours10k/"
 cp "$TMP/notes100k/notes.jsonl" "$TMP/ours100k/"
 : >"$TMP/empty.jsonl"
@@ -148,7 +163,7 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# cmd_for SERVER PORT STORE(10k|100k|empty): sets CMD (array) and exports the server's env
+# cmd_for SERVER PORT STORE(10k|100k|empty|http): sets CMD (array) and exports the server's env
 # into ENVV (array of NAME=VALUE) for `env`.
 cmd_for() {
   local server=$1 port=$2 store=$3 notes
@@ -168,6 +183,12 @@ cmd_for() {
     fastmcp)
       ENVV+=(PORT="$port" NOTES_FILE="$notes")
       CMD=("$PEER/fastmcp/.venv/bin/python" "$PEER/fastmcp/server.py") ;;
+    axum)
+      ENVV+=(PORT="$port")
+      CMD=("$PEER/axum/target/release/peer-axum") ;;
+    plain-node)
+      ENVV+=(PORT="$port")
+      CMD=(node "$PEER/plain-node/server.js") ;;
   esac
 }
 
@@ -233,7 +254,8 @@ sanity() {
   fi
 }
 
-# run_wrk SERVER OP CONNS [warmup]: a warm-up run is 1 s and recorded nowhere.
+# run_wrk SERVER OP CONNS [warmup|ROUND]: a warm-up run is 1 s and recorded nowhere; a
+# round (part 2) is recorded under OP/CONNS/SERVER/ROUND.
 run_wrk() {
   local server=$1 op=$2 c=$3 url="http://127.0.0.1:${PORT_OF[$1]}" line key dur=$DUR
   local -a env_=()
@@ -254,6 +276,7 @@ run_wrk() {
   line=$(grep '^RESULT' "$TMP/wrk.out" || true)
   key="$op/$c/$server"
   [[ ${4:-} == warmup ]] && key="warmup/$key"
+  [[ ${4:-} =~ ^[0-9]+$ ]] && key="$key/$4"
   if [[ -z $line ]]; then
     RPS[$key]=0 P99[$key]=- BAD[$key]="wrk gave no result"
     return
@@ -297,6 +320,63 @@ for server in "${SERVERS[@]}"; do
   done
   stop_server "$server"
 done
+
+# ---- part 2: the HTTP path against axum and a plain Node server ---------------------------
+# All servers run at once, each idle while another is measured; every round measures each
+# (operation, connections) on every server in turn, so a change in the machine's load hits
+# them alike. Ours runs on an empty store of its own (neither route reads notes).
+
+# sanity_http SERVER: /healthz, and a token with each client authentication, in our shape.
+sanity_http() {
+  local server=$1 base="http://127.0.0.1:${PORT_OF[$1]}" shape='"access_token":"bma_[A-Za-z0-9_-]{43}","expires_in":3600,"scope":"mcp","token_type":"Bearer"'
+  curl -sf "$base/healthz" | grep -qx '{"status":"ok"}' || die "$server: /healthz is not {\"status\":\"ok\"}"
+  curl -sf --data-binary "@$TMP/token.body" "$base/oauth/token" | grep -Eqx "\\{$shape\\}" ||
+    die "$server: client_secret_post gave no token in brain-mcp's shape"
+  curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$base/oauth/token" |
+    grep -Eqx "\\{$shape\\}" || die "$server: client_secret_basic gave no token in brain-mcp's shape"
+  [[ $(curl -s -o /dev/null -w '%{http_code}' -u "$CLIENT_ID:wrong" -d grant_type=client_credentials \
+    "$base/oauth/token") == 401 ]] || die "$server: a wrong secret was not a 401"
+}
+
+HTTP_OPS=(healthz token)
+if ((${#HTTP_SERVERS[@]})); then
+  for server in "${HTTP_SERVERS[@]}"; do
+    log "starting $server (part 2)"
+    launch "$server" http
+    PID_OF[$server]=$LAUNCHED_PID
+    PORT_OF[$server]=$LAUNCHED_PORT
+    sanity_http "$server"
+    for op in "${HTTP_OPS[@]}"; do
+      run_wrk "$server" "$op" 16 warmup
+    done
+  done
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for op in "${HTTP_OPS[@]}"; do
+      for c in "${HTTP_CONNS[@]}"; do
+        for server in "${HTTP_SERVERS[@]}"; do
+          run_wrk "$server" "$op" "$c" "$round"
+        done
+      done
+    done
+  done
+  for server in "${HTTP_SERVERS[@]}"; do
+    kill -TERM "${PID_OF[$server]}" 2>/dev/null || true
+    wait "${PID_OF[$server]}" 2>/dev/null || true
+    forget_pid "${PID_OF[$server]}"
+  done
+  # The median round of each cell, as RPS[op/c/server/med] (its p99 with it).
+  for op in "${HTTP_OPS[@]}"; do
+    for c in "${HTTP_CONNS[@]}"; do
+      for server in "${HTTP_SERVERS[@]}"; do
+        best=$(for ((round = 1; round <= ROUNDS; round++)); do
+          printf '%s %s\n' "${RPS[$op/$c/$server/$round]:-0}" "$round"
+        done | sort -n | awk -v n="$ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')
+        RPS[$op/$c/$server/med]=${RPS[$op/$c/$server/$best]:-0}
+        P99[$op/$c/$server/med]=${P99[$op/$c/$server/$best]:--}
+      done
+    done
+  done
+fi
 
 # ---- search latency, one client (ours) ----------------------------------------------------
 # One connection, one request at a time: the time a search takes, not a queue's. The first
@@ -412,6 +492,44 @@ for store in 10k 100k; do
   printf '| %s | %s ms | %s ms | %s |\n' "${store/k/,000}" "${LAT_P50[$store]}" "${LAT_P99[$store]}" "${LAT_RPS[$store]}"
 done
 
+# ---- report, part 2 -----------------------------------------------------------------------
+declare -A HTTP_OP_NAME=(
+  [healthz]='GET /healthz'
+  [token]='POST /oauth/token (client_credentials)'
+)
+hcell() { # hcell OP C SERVER -> "req/s / p99"
+  local k=$1/$2/$3/med
+  if [[ -z ${RPS[$k]:-} ]]; then printf 'n/a'; else printf '%s / %s ms' "${RPS[$k]}" "${P99[$k]}"; fi
+}
+if ((${#HTTP_SERVERS[@]})); then
+  echo
+  echo "HTTP path, all servers running at once, measured in turns; the median of $ROUNDS round(s) of $DUR:"
+  echo
+  header="| operation | conns |"
+  rule="|---|---|"
+  for server in "${HTTP_SERVERS[@]}"; do
+    header+=" $server req/s / p99 |"
+    rule+="---|"
+  done
+  for server in "${HTTP_SERVERS[@]:1}"; do
+    header+=" ours/$server |"
+    rule+="---|"
+  done
+  echo "$header"
+  echo "$rule"
+  for op in "${HTTP_OPS[@]}"; do
+    for c in "${HTTP_CONNS[@]}"; do
+      line="| ${HTTP_OP_NAME[$op]} | $c |"
+      for server in "${HTTP_SERVERS[@]}"; do
+        line+=" $(hcell "$op" "$c" "$server") |"
+      done
+      for server in "${HTTP_SERVERS[@]:1}"; do
+        line+=" $(ratio "${RPS[$op/$c/ours/med]:-}" "${RPS[$op/$c/$server/med]:-}") |"
+      done
+      echo "$line"
+    done
+  done
+fi
 # External JWT access tokens next to the static token, and the binary size (scripts/bench/jwt.sh).
 "$BENCH/jwt.sh" "$BIN" "$DUR" "$THREADS" 16 || BAD[jwt]="scripts/bench/jwt.sh failed"
 "$BENCH/web.sh" "$BIN" "$( ((QUICK)) && echo 20 || echo 200)" || BAD[web]="scripts/bench/web.sh failed"
@@ -442,6 +560,27 @@ if ((PEERS)); then
   floor "tools/list >= 50x FastMCP" "$(ge "$(o list)" "$(awk -v x="$(f list)" 'BEGIN{print 50*x}')")" "$(ratio "$(o list)" "$(f list)")"
   floor "token endpoint >= 1.5x Node" "$(ge "$(o token)" "$(awk -v x="$(n token)" 'BEGIN{print 1.5*x}')")" "$(ratio "$(o token)" "$(n token)")"
 fi
+# Issue 15: the HTTP path against the strong peers (medians of part 2).
+h() { echo "${RPS[$1/$2/$3/med]:-0}"; }
+times() { awk -v x="$1" -v f="$2" 'BEGIN { print f * x }'; }
+if [[ " ${HTTP_SERVERS[*]} " == *" axum "* ]]; then
+  for c in 16 64; do
+    floor "/healthz at $c connections >= 0.9x axum" "$(ge "$(h healthz "$c" ours)" "$(times "$(h healthz "$c" axum)" 0.9)")" \
+      "$(ratio "$(h healthz "$c" ours)" "$(h healthz "$c" axum)"): $(h healthz "$c" ours) vs $(h healthz "$c" axum) req/s"
+  done
+fi
+if [[ " ${HTTP_SERVERS[*]} " == *" plain-node "* ]]; then
+  floor "/healthz at 2 connections >= 1.0x plain Node" "$(ge "$(h healthz 2 ours)" "$(h healthz 2 plain-node)")" \
+    "$(ratio "$(h healthz 2 ours)" "$(h healthz 2 plain-node)"): $(h healthz 2 ours) vs $(h healthz 2 plain-node) req/s"
+  for c in 2 16 64; do
+    floor "token endpoint at $c connections >= 1.5x plain Node" "$(ge "$(h token "$c" ours)" "$(times "$(h token "$c" plain-node)" 1.5)")" \
+      "$(ratio "$(h token "$c" ours)" "$(h token "$c" plain-node)"): $(h token "$c" ours) vs $(h token "$c" plain-node) req/s"
+  done
+fi
+# "No slower than today": the figures of the last full run before the HTTP layer changed
+# (README, 2026-11-27, commit 3aeff66, 16 connections).
+floor "tools/list no slower than before (44404 req/s at 16, 3aeff66)" "$(ge "$(o list)" 44404)" "$(o list) req/s at 16"
+floor "search no slower than before (7303 req/s at 16, 3aeff66)" "$(ge "$(o search)" 7303)" "$(o search) req/s at 16"
 
 status=0
 for key in "${!BAD[@]}"; do
