@@ -38,6 +38,9 @@ pub struct App {
     pub codes: oauth::grant::Codes,
     pub consent: oauth::authorize::ConsentTokens,
     pub registrations: oauth::register::RegistrationLimiter,
+    /// SHA-256 of the pre-registered client's ID and secret, made once: every client
+    /// authentication compares digests in constant time.
+    pub client_digests: Option<([u8; 32], [u8; 32])>,
     /// Client ID Metadata Documents: pinned in the binary and by the owner.
     pub cimd: oauth::cimd::Registry,
     /// The one outbound HTTP(S) client (src/net), for everything that talks to other servers.
@@ -72,7 +75,14 @@ impl App {
             .as_ref()
             .and_then(|o| o.login.as_ref())
             .map(|l| crate::oidc::login::Login::new(l, &issuer));
+        let client_digests = cfg.client.as_ref().map(|(id, secret)| {
+            (
+                oauth::sha256(id.as_bytes()),
+                oauth::sha256(secret.expose().as_bytes()),
+            )
+        });
         Ok(App {
+            client_digests,
             web,
             cimd,
             login,

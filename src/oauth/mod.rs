@@ -40,8 +40,15 @@ pub fn sha256(s: &[u8]) -> [u8; 32] {
     Sha256::digest(s).into()
 }
 
+/// Lower-case hex (on the token endpoint's path twice per token: no `format!` per byte).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// RFC 6749 §5.2: "Values for the "error_description" parameter MUST NOT include characters

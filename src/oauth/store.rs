@@ -396,7 +396,7 @@ impl State {
             Record::RevokeGrant { id } => self.drop_grant(&id),
             Record::RevokeAccess { h } => {
                 if let Some(h) = parse_hash(&h) {
-                    self.access.remove(&h);
+                    self.forget_issued(&h);
                 }
             }
             Record::Client(mut c) => {
@@ -440,19 +440,49 @@ impl State {
     /// `RevokeAccess` records that [`Store::append`] writes with the new token, so replay
     /// needs no rule of its own: with token lifetimes changed between restarts, expiry and
     /// issue order differ.
+    ///
+    /// The queue is kept holding the owner's tokens that are still in `access`, in issue
+    /// order, with a live one at the front: expired and revoked ones leave it from the front as
+    /// they come up (and expired ones leave memory), a revocation elsewhere takes its entry out.
+    /// So the eviction check reads the front instead of walking all 100 (a client at its limit,
+    /// one that asks for a token per call, pays O(1), not O(100), per token).
     fn remember_issued(&mut self, owner: (String, Option<String>), h: Hash, now: u64) {
         let access = &mut self.access;
         let queue = self.issued.entry(owner).or_default();
         queue.push_back(h);
-        if queue.len() > MAX_LIVE_ACCESS_PER_OWNER {
-            queue.retain(|h| match access.get(h).map(|a| a.exp > now) {
-                Some(true) => true,
+        while let Some(front) = queue.front() {
+            match access.get(front).map(|a| a.exp > now) {
+                Some(true) => break,
                 Some(false) => {
-                    access.remove(h);
-                    false
+                    access.remove(front);
                 }
-                None => false,
-            });
+                None => {}
+            }
+            queue.pop_front();
+        }
+        // Out-of-order expiry (lifetimes changed between restarts) can leave dead entries
+        // behind the front; they are swept once the queue is twice the limit.
+        if queue.len() > 2 * MAX_LIVE_ACCESS_PER_OWNER {
+            queue.retain(|h| access.get(h).is_some_and(|a| a.exp > now));
+        }
+    }
+
+    /// Takes a revoked token out of its owner's queue: at the front (an eviction) in O(1),
+    /// elsewhere (a revocation) by a scan.
+    fn forget_issued(&mut self, h: &Hash) {
+        let Some(a) = self.access.remove(h) else {
+            return;
+        };
+        let owner = (a.client, a.grant);
+        if let Some(q) = self.issued.get_mut(&owner) {
+            if q.front() == Some(h) {
+                q.pop_front();
+            } else if let Some(i) = q.iter().position(|x| x == h) {
+                q.remove(i);
+            }
+            if q.is_empty() {
+                self.issued.remove(&owner);
+            }
         }
     }
 
@@ -465,13 +495,14 @@ impl State {
         if queue.len() < MAX_LIVE_ACCESS_PER_OWNER {
             return Vec::new();
         }
-        let live: Vec<Hash> = queue
+        // Tokens that expired since the last issue wait at the front.
+        let expired = queue
             .iter()
-            .filter(|h| self.access.get(*h).is_some_and(|a| a.exp > now))
-            .copied()
-            .collect();
-        let over = (live.len() + 1).saturating_sub(MAX_LIVE_ACCESS_PER_OWNER);
-        live.into_iter().take(over).collect()
+            .take_while(|h| !self.access.get(*h).is_some_and(|a| a.exp > now))
+            .count();
+        let live = queue.len() - expired;
+        let over = (live + 1).saturating_sub(MAX_LIVE_ACCESS_PER_OWNER);
+        queue.iter().skip(expired).take(over).copied().collect()
     }
 
     /// Forgets expired access tokens (before a rewrite; replay would drop them anyway).
@@ -689,7 +720,8 @@ impl Store {
             serde_json::to_writer(&mut buf, r)?;
             buf.push(b'\n');
         }
-        let before = file.metadata()?.len();
+        // The file's length is kept in memory: no `fstat` per token.
+        let before = state.bytes;
         let written =
             file.write_all(&buf)
                 .and_then(|_| if durable { file.sync_data() } else { Ok(()) });

@@ -66,10 +66,12 @@ fn holds_grant(app: &App, form: &Form, client_id: &str) -> bool {
 /// Finds the client and checks its credentials in constant time.
 pub fn authenticate(app: &App, p: &Presented) -> Option<Client> {
     let presented_hash = sha256(p.secret.as_deref().unwrap_or("").as_bytes());
-    if let Some((id, secret)) = &app.cfg.client {
-        let id_ok = sha256(p.client_id.as_bytes()).ct_eq(&sha256(id.as_bytes()));
+    if let (Some((id, _)), Some((id_digest, secret_digest))) =
+        (&app.cfg.client, &app.client_digests)
+    {
+        let id_ok = sha256(p.client_id.as_bytes()).ct_eq(id_digest);
         if bool::from(id_ok) {
-            let secret_ok = presented_hash.ct_eq(&sha256(secret.expose().as_bytes()));
+            let secret_ok = presented_hash.ct_eq(secret_digest);
             return (bool::from(secret_ok) && p.method != Method::None).then(|| Client {
                 id: id.clone(),
                 preregistered: true,
