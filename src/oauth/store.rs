@@ -498,7 +498,7 @@ impl State {
         // Tokens that expired since the last issue wait at the front.
         let expired = queue
             .iter()
-            .take_while(|h| !self.access.get(*h).is_some_and(|a| a.exp > now))
+            .take_while(|h| self.access.get(*h).is_none_or(|a| a.exp <= now))
             .count();
         let live = queue.len() - expired;
         let over = (live + 1).saturating_sub(MAX_LIVE_ACCESS_PER_OWNER);
