@@ -27,40 +27,18 @@ pub const WRITES_SHOWN: usize = 50;
 pub enum Event {
     SignedIn(String),
     SignInFailed,
-    /// A sign-in through the provider refused (its log reason: never a code or token).
-    ProviderRefused {
-        via: String,
-        why: String,
-    },
+    ProviderRefused { via: String, why: String },
     SignInLimited,
     SignedOut,
-    Updated {
-        id: String,
-    },
-    Created {
-        id: String,
-    },
-    Forgot {
-        id: String,
-        title: String,
-    },
-    RevokedGrant {
-        grant: String,
-        name: String,
-    },
-    RevokedClient {
-        client: String,
-    },
-    Imported {
-        answer: String,
-    },
+    Updated { id: String },
+    Created { id: String },
+    Forgot { id: String, title: String },
+    RevokedGrant { grant: String, name: String },
+    RevokedClient { client: String },
+    Imported { answer: String },
     ImportRefused,
-    Exported {
-        notes: usize,
-    },
-    EndedSessions {
-        count: usize,
-    },
+    Exported { notes: usize },
+    EndedSessions { count: usize },
 }
 
 #[derive(Default)]
@@ -98,6 +76,8 @@ fn describe(e: &Event) -> String {
     match e {
         Event::SignedIn(how) => format!("signed in ({})", esc(how)),
         Event::SignInFailed => "<strong>wrong password</strong> at sign-in".into(),
+        // A sign-in through the provider (`via`) refused, with the reason the log gives
+        // (never a code, token or state).
         Event::ProviderRefused { via, why } => format!(
             "<strong>sign-in through {} refused</strong>: {}",
             esc(via),
