@@ -356,7 +356,11 @@ fn sign_in_form(app: &App, next: &str, error: Option<&str>, status: u16) -> Resp
         session::IDLE / 60,
         session::ABSOLUTE / 3600,
     );
-    page(status, "Sign in", None, &body)
+    let resp = page(status, "Sign in", None, &body);
+    if app.login.is_some() {
+        return provider::allow_form_to_provider(app, resp);
+    }
+    resp
 }
 
 fn sign_in_page(app: &App, req: &Request) -> Response {
@@ -395,18 +399,6 @@ fn sign_in(app: &App, req: &Request) -> Response {
     if form.get("action") == "provider" {
         return provider::start(app, &form, next);
     }
-    if !app.web.signin.take(form.get("csrf"), &signin_digest()) {
-        return sign_in_form(
-            app,
-            next,
-            Some(if app.cfg.owner_password.is_some() {
-                "This sign-in form has expired or did not come from this page. Type the password again."
-            } else {
-                "This sign-in form has expired or did not come from this page. Sign in again."
-            }),
-            403,
-        );
-    }
     let Some(password) = &app.cfg.owner_password else {
         // Only the provider's button is on the page; a password post was not made there.
         return sign_in_form(
@@ -416,6 +408,14 @@ fn sign_in(app: &App, req: &Request) -> Response {
             403,
         );
     };
+    if !app.web.signin.take(form.get("csrf"), &signin_digest()) {
+        return sign_in_form(
+            app,
+            next,
+            Some("This sign-in form has expired or did not come from this page. Type the password again."),
+            403,
+        );
+    }
     let given = form.get("password");
     let ok = sha256(given.as_bytes()).ct_eq(&sha256(password.expose().as_bytes()));
     if !bool::from(ok) {

@@ -53,8 +53,47 @@ pub(super) fn button(app: &App, next: &str, beside: bool) -> Option<(String, Str
         "{or}<form method=\"post\" action=\"/signin\" class=\"narrow\">{}<input type=\"hidden\" name=\"next\" value=\"{next}\"><p><button type=\"submit\" name=\"action\" value=\"provider\">Sign in with {name}</button></p></form>",
         html::csrf_field(&token),
     );
-    let note = format!("Signing in with {name} takes you to {name} and back; only the owner of this brain (the owner rule of <code>BRAIN_OIDC_ALLOWED_SUBJECTS</code>, <code>_EMAILS</code> or <code>_GROUP</code>) gets in.");
+    let note = format!("Signing in with {name} takes you to {name} and back; only the owner of this brain, as this server's owner rule names them, gets in.");
     Some((form, note))
+}
+
+/// The sign-in page's policy when it shows the button: the pages' own, with the provider's
+/// authorization endpoint allowed as a form target. `form-action` governs every URL a form
+/// submission's navigation goes to, the redirects after it included (CSP Level 3,
+/// `form-action`, checked before each request of the navigation): with `'self'` alone,
+/// Chromium stops the `303` from `/signin` to the provider. A host CSP cannot name (an IPv6
+/// literal) drops the directive for this page instead; the rest of the policy stays.
+pub(super) fn allow_form_to_provider(app: &App, mut resp: Response) -> Response {
+    let Some(oidc) = &app.oidc else {
+        return resp;
+    };
+    let endpoint = oidc
+        .discovered()
+        .ok()
+        .and_then(|d| d.authorization_endpoint)
+        .unwrap_or_else(|| oidc.issuer().to_string());
+    let Some(url) = crate::config::parse_url(&endpoint) else {
+        return resp;
+    };
+    // CSP Level 3, host-source: host-char = ALPHA / DIGIT / "-", in labels split by ".".
+    let nameable = url
+        .host
+        .split('.')
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let policy = if nameable {
+        html::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", url.origin),
+        )
+    } else {
+        html::CSP.replace(" form-action 'self';", "")
+    };
+    for (name, value) in &mut resp.headers {
+        if name == "Content-Security-Policy" {
+            *value = policy.clone();
+        }
+    }
+    resp
 }
 
 /// `POST /signin` with the button: off to the provider, with `next` in the signed state.
