@@ -912,6 +912,34 @@ mod tests {
     }
 
     #[test]
+    fn the_tag_of_a_state_chooses_only_the_wording() {
+        let req = |q: &str| Request {
+            method: "GET".into(),
+            path: CALLBACK_PATH.into(),
+            query: Some(q.into()),
+            headers: Vec::new(),
+            body: Vec::new(),
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        assert_eq!(kind_of(&req("code=x&state=p.t.cA")), Kind::Pages);
+        assert_eq!(kind_of(&req("state=c.t.cA")), Kind::Consent);
+        // Unknown, untagged or missing: the consent page's words.
+        for q in ["state=x.t.cA", "state=tcA", "state=", "code=x", "state=p"] {
+            assert_eq!(kind_of(&req(q)), Kind::Consent, "{q}");
+        }
+        assert_eq!(
+            Flow::Pages {
+                next: "/notes".into()
+            }
+            .kind()
+            .tag(),
+            "p"
+        );
+        assert_eq!(Kind::of_tag("c"), Some(Kind::Consent));
+        assert_eq!(Kind::of_tag("P"), None);
+    }
+
+    #[test]
     fn the_cookie_is_host_only_and_lax() {
         let s = Settings {
             client_id: "brain".into(),

@@ -72,21 +72,8 @@ pub(super) fn allow_form_to_provider(app: &App, mut resp: Response) -> Response 
         .ok()
         .and_then(|d| d.authorization_endpoint)
         .unwrap_or_else(|| oidc.issuer().to_string());
-    let Some(url) = crate::config::parse_url(&endpoint) else {
+    let Some(policy) = policy_for(&endpoint) else {
         return resp;
-    };
-    // CSP Level 3, host-source: host-char = ALPHA / DIGIT / "-", in labels split by ".".
-    let nameable = url
-        .host
-        .split('.')
-        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-    let policy = if nameable {
-        html::CSP.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {}", url.origin),
-        )
-    } else {
-        html::CSP.replace(" form-action 'self';", "")
     };
     for (name, value) in &mut resp.headers {
         if name == "Content-Security-Policy" {
@@ -94,6 +81,25 @@ pub(super) fn allow_form_to_provider(app: &App, mut resp: Response) -> Response 
         }
     }
     resp
+}
+
+/// The pages' policy with `endpoint`'s origin as a form target (see above); `None` when
+/// `endpoint` is not a URL.
+fn policy_for(endpoint: &str) -> Option<String> {
+    let url = crate::config::parse_url(endpoint)?;
+    // CSP Level 3, host-source: host-char = ALPHA / DIGIT / "-", in labels split by ".".
+    let nameable = url
+        .host
+        .split('.')
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    Some(if nameable {
+        html::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {}", url.origin),
+        )
+    } else {
+        html::CSP.replace(" form-action 'self';", "")
+    })
 }
 
 /// `POST /signin` with the button: off to the provider, with `next` in the signed state.
@@ -187,4 +193,23 @@ pub fn refused(app: &App, req: &Request, r: &Refusal) -> Response {
 pub fn limited(app: &App, req: &Request, wait: u64) -> Response {
     app.web.journal.record(req.client, Event::SignInLimited);
     super::too_many(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_in_page_may_post_on_to_the_provider() {
+        assert_eq!(
+            policy_for("https://id.example.com:8443/auth?x=1").as_deref(),
+            Some("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self' https://id.example.com:8443; base-uri 'none'; frame-ancestors 'none'")
+        );
+        // CSP cannot name an IPv6 literal: the page goes without form-action.
+        assert_eq!(
+            policy_for("http://[::1]:5556/dex/auth").as_deref(),
+            Some("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+        );
+        assert_eq!(policy_for("not a url"), None);
+    }
 }
