@@ -13,36 +13,13 @@
 //
 // Prints one JSON object: {"landed": URL, "session": {...}, "signin_cookie_after": null|{...},
 // "after_sign_out": URL, "session_after_sign_out": null|{...}}.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch } from './chromium_launch.mjs';
 
 const plan = JSON.parse(process.argv[2]);
 const start = new URL(plan.start);
-const profile = mkdtempSync(join(tmpdir(), 'brain-pages-profile-'));
-// No sandbox as root, no GPU, and nothing that reaches for the network on its own.
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const fail = async (why) => {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  console.error(why);
-  process.exit(1);
-};
+const { context, page, errors, close, fail } = await launch('brain-pages-profile-');
 const session = async () => (await context.cookies(start.origin)).find((c) => c.name.startsWith('__Host-brain-')) ?? null;
 try {
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(30000);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
-  });
   await page.goto(plan.start);
   // Signed out: the sign-in page, with the way back to the note.
   if (new URL(page.url()).pathname !== '/signin') await fail(`not sent to /signin: ${page.url()}`);
@@ -80,5 +57,4 @@ try {
 } catch (e) {
   await fail(String(e?.stack ?? e));
 }
-await context.close();
-rmSync(profile, { recursive: true, force: true });
+await close();
