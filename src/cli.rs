@@ -50,9 +50,10 @@ ENVIRONMENT (each secret may instead be read from a file named by NAME_FILE):
     BRAIN_OIDC_PROFILE       rfc9068 (typ at+jwt, default) or oidc (Dex-style tokens)
     BRAIN_OIDC_ALLOWED_SUBJECTS / _ALLOWED_EMAILS / _REQUIRED_GROUP   the owner rule (one is required)
     BRAIN_OIDC_ALGS, BRAIN_OIDC_LEEWAY, BRAIN_OIDC_SCOPES, BRAIN_PRM_AUTHORIZATION_SERVERS
-    BRAIN_OIDC_LOGIN         on: the owner consents by signing in at the provider, with
-                             BRAIN_OIDC_CLIENT_ID and BRAIN_OIDC_CLIENT_SECRET (brain-mcp's client
-                             there); BRAIN_OIDC_LOGIN_SCOPES, BRAIN_OIDC_PROVIDER_NAME
+    BRAIN_OIDC_LOGIN         on: the owner consents, and signs in to the owner's pages, by
+                             signing in at the provider, with BRAIN_OIDC_CLIENT_ID and
+                             BRAIN_OIDC_CLIENT_SECRET (brain-mcp's client there);
+                             BRAIN_OIDC_LOGIN_SCOPES, BRAIN_OIDC_PROVIDER_NAME
     BRAIN_TLS_CA_FILE        extra PEM roots for outbound TLS
     BRAIN_OUTBOUND_HTTP_HOSTS hosts a configured URL may reach over plain http (besides loopback)
 ";

@@ -289,6 +289,8 @@ fn without_an_owner_password_the_pages_say_how_to_turn_them_on_and_show_nothing(
     assert_page_headers(&r, "/");
     assert!(r.body_str().contains("The owner's pages are off"));
     assert!(r.body_str().contains("BRAIN_OWNER_PASSWORD"));
+    // Either way of signing in turns them on (tests/oidc/signin.rs: the provider alone).
+    assert!(r.body_str().contains("<code>BRAIN_OIDC_LOGIN=on</code>"));
     for path in [
         "/signin",
         "/notes",

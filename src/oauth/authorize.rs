@@ -268,7 +268,8 @@ fn start_sign_in(app: &App, ar: &AuthRequest) -> Response {
             "Sign-in through a provider is not configured on this server.",
         );
     };
-    match login.start(oidc, &ar.form()) {
+    let flow = crate::oidc::login::Flow::Consent { request: ar.form() };
+    match login.start(oidc, &flow) {
         // 303: the browser follows a POST's answer with a GET (RFC 9110 §15.4.4).
         Ok(start) => Response::new(303)
             .header("Location", &start.location)
@@ -279,10 +280,13 @@ fn start_sign_in(app: &App, ar: &AuthRequest) -> Response {
     }
 }
 
-/// `GET /oauth/oidc/callback`: the provider sends the owner back. Every failure is a page,
-/// never a redirect to the MCP client (the owner has approved nothing yet); a forged state
-/// and a refused sign-in count against the address like a wrong password.
+/// `GET /oauth/oidc/callback`: the provider sends the owner back, from the consent page's
+/// sign-in or from the owner's pages' (`state` says which, under its signature; see
+/// src/oidc/login.rs). Every failure is a page, never a redirect to the MCP client (the owner
+/// has approved nothing yet); a forged state and a refused sign-in count against the address
+/// like a wrong password. A sign-in to the pages goes on in `web::provider`.
 pub fn callback(app: &App, req: &Request) -> Response {
+    use crate::oidc::login::{Flow, Kind};
     let (Some(login), Some(oidc)) = (&app.login, &app.oidc) else {
         return page(
             404,
@@ -293,7 +297,11 @@ pub fn callback(app: &App, req: &Request) -> Response {
         // HEAD must be safe (RFC 9110 §9.2.1), and this GET spends the state and a code.
         return page(405, "Use GET.").header("Allow", "GET");
     }
+    let pages = crate::oidc::login::kind_of(req) == Kind::Pages;
     if let Some(wait) = app.limiter.blocked(req.client) {
+        if pages {
+            return crate::web::provider::limited(app, req, wait);
+        }
         return too_many_page(wait);
     }
     let signed = match login.finish(oidc, &app.outbound, req) {
@@ -302,12 +310,19 @@ pub fn callback(app: &App, req: &Request) -> Response {
             if r.counted {
                 app.limiter.fail(req.client);
             }
+            if r.kind == Kind::Pages {
+                return crate::web::provider::refused(app, req, &r);
+            }
             return page(r.status, &r.message);
         }
     };
+    let request = match &signed.flow {
+        Flow::Pages { next } => return crate::web::provider::signed_in(app, req, &signed, next),
+        Flow::Consent { request } => request,
+    };
     // The request was signed by us, but the client may have gone (an expired registration)
     // since: it passes every check again.
-    let (client, ar) = match begin(app, req, signed.request.as_bytes()) {
+    let (client, ar) = match begin(app, req, request.as_bytes()) {
         Ok(v) => v,
         Err(resp) => return resp,
     };

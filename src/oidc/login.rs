@@ -1,20 +1,25 @@
 //! Owner sign-in through the OpenID provider (`BRAIN_OIDC_LOGIN=on`, issue 11 item 3).
 //!
 //! brain-mcp stays the authorization server of every MCP client; the provider only proves who
-//! the owner is, beside or instead of the owner password on the consent page. brain-mcp is an
-//! ordinary relying party using the authorization code flow (OpenID Connect Core §3.1):
+//! the owner is, beside or instead of the owner password, in two places: the consent page
+//! ([`Flow::Consent`]) and the sign-in page of the owner's pages ([`Flow::Pages`], src/web).
+//! Both use the same machinery below (one callback, one cookie, one signed `state`). brain-mcp
+//! is an ordinary relying party using the authorization code flow (OpenID Connect Core §3.1):
 //!
-//! 1. The owner presses "Sign in with <provider>" on the consent page (a POST carrying the
-//!    page's anti-forgery token). brain-mcp draws a 32-byte secret, sets it as a cookie
+//! 1. The owner presses "Sign in with <provider>" on the consent page or on `/signin` (a POST
+//!    carrying that page's anti-forgery token). brain-mcp draws a 32-byte secret, sets it as a cookie
 //!    (`HttpOnly`, `SameSite=Lax`, [`TTL`]) and sends the browser to the provider's
 //!    `authorization_endpoint` with `state`, `nonce` and PKCE S256. The nonce and the PKCE
 //!    verifier are hashes of the secret: OpenID Connect Core §15.5.2 suggests exactly this
 //!    ("store a cryptographically random value as an HttpOnly session cookie and use a
 //!    cryptographic hash of the value as the nonce parameter"), and it means nothing is kept
 //!    on the server per sign-in.
-//! 2. The pending authorization request (client, redirect URI, PKCE challenge, state,
-//!    resource, scope) travels in `state`, signed: `state` is a [`FormTokens`] token bound to
-//!    SHA-256(secret, request), a dot, and base64url(request). No table holds pending
+//! 2. What the sign-in is for travels in `state`, signed: `state` is the flow's tag (`c` for
+//!    a pending authorization request: client, redirect URI, PKCE challenge, state, resource,
+//!    scope; `p` for a sign-in to the pages: the path to go on to), a dot, a [`FormTokens`]
+//!    token bound to SHA-256(secret, tag, payload), a dot, and base64url(payload). The tag is
+//!    under the signature, so a state made for one flow is refused by the other (a consent
+//!    state relabelled `p` does not verify, nor a pages state relabelled `c`). No table holds pending
 //!    sign-ins, so strangers cannot fill one and crowd out the owner's (the lesson of issue
 //!    16's consent tokens). The token expires after [`TTL`] and is spent on first use; it is
 //!    good only together with the cookie of the browser that started the sign-in.
@@ -23,9 +28,12 @@
 //!    provider offers only that), and the ID token is verified with the provider's keys (our
 //!    client ID in `aud`, `azp`, the nonce; [`super::Oidc::id_token_claims`]) and the same
 //!    owner rule as external access tokens.
-//! 4. The consent page is shown again, "signed in as ...", with a second signed token bound
-//!    to the same cookie and request. Signing in is not consent: the owner still sees which
-//!    client asks and where the approval goes, and presses Allow.
+//! 4. [`Flow::Consent`]: the consent page is shown again, "signed in as ...", with a second
+//!    signed token bound to the same cookie and request. Signing in is not consent: the owner
+//!    still sees which client asks and where the approval goes, and presses Allow.
+//!    [`Flow::Pages`]: the owner gets a session of the pages (`web::provider`) and goes on to
+//!    the path in the state, which is a path on this server (checked when the state is made
+//!    and again when it is used).
 //!
 //! The cookie is `SameSite=Lax`, not `Strict`: the provider's redirect back to the callback
 //! is a top-level cross-site navigation, on which browsers withhold `Strict` cookies and send
@@ -61,6 +69,92 @@ pub const MAX_REQUEST: usize = 2048;
 
 /// The token endpoint's answer is small (an ID token of a few KB).
 const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+
+/// What a sign-in through the provider is for: the payload its `state` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flow {
+    /// An MCP client's authorization request awaiting the owner's consent, as the form the
+    /// consent page posts.
+    Consent { request: String },
+    /// A sign-in to the owner's pages, then on to `next` (a path on this server).
+    Pages { next: String },
+}
+
+/// Which of the two flows a callback claims to belong to, read from the tag of its `state`
+/// before anything is verified: it only chooses the wording and the look of a refusal page
+/// (an unknown or missing tag reads as [`Kind::Consent`], the older flow). Which flow a
+/// sign-in really belongs to is [`SignedIn::flow`], taken from a verified state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Consent,
+    Pages,
+}
+
+impl Flow {
+    fn kind(&self) -> Kind {
+        match self {
+            Flow::Consent { .. } => Kind::Consent,
+            Flow::Pages { .. } => Kind::Pages,
+        }
+    }
+
+    fn payload(&self) -> &str {
+        match self {
+            Flow::Consent { request } => request,
+            Flow::Pages { next } => next,
+        }
+    }
+}
+
+impl Kind {
+    /// The first part of `state`, covered by its signature.
+    fn tag(self) -> &'static str {
+        match self {
+            Kind::Consent => "c",
+            Kind::Pages => "p",
+        }
+    }
+
+    fn of_tag(tag: &str) -> Option<Kind> {
+        match tag {
+            "c" => Some(Kind::Consent),
+            "p" => Some(Kind::Pages),
+            _ => None,
+        }
+    }
+
+    /// What to do after a refusal.
+    fn again(self) -> &'static str {
+        match self {
+            Kind::Consent => "Go back to the application and connect again.",
+            Kind::Pages => "Go back to the sign-in page and try again.",
+        }
+    }
+
+    /// What a refusal after the provider answered did not do.
+    fn nothing(self) -> &'static str {
+        match self {
+            Kind::Consent => "Nothing was approved.",
+            Kind::Pages => "You are not signed in.",
+        }
+    }
+
+    /// The end of the page when the owner cancelled at the provider.
+    fn cancelled(self) -> &'static str {
+        match self {
+            Kind::Consent => "Nothing was approved; go back to the application to try again.",
+            Kind::Pages => "You are not signed in; go back to the sign-in page to try again.",
+        }
+    }
+}
+
+/// The flow a callback's `state` names (see [`Kind`]: unverified, for wording only).
+pub fn kind_of(req: &Request) -> Kind {
+    form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "state")
+        .and_then(|(_, v)| v.split_once('.').and_then(|(tag, _)| Kind::of_tag(tag)))
+        .unwrap_or(Kind::Consent)
+}
 
 /// The `BRAIN_OIDC_LOGIN` settings: brain-mcp's own client at the provider.
 #[derive(Debug, Clone)]
@@ -237,8 +331,8 @@ pub struct SignedIn {
     pub sub: String,
     /// The email, when the ID token carries one that the provider says is verified.
     pub email: Option<String>,
-    /// The pending authorization request, as the form the consent page posts.
-    pub request: String,
+    /// What the sign-in was for, from the verified state.
+    pub flow: Flow,
     secret: String,
 }
 
@@ -250,14 +344,17 @@ pub struct Refusal {
     pub message: String,
     pub log: String,
     pub counted: bool,
+    /// The flow the state claimed (unverified: for the look of the page).
+    pub kind: Kind,
 }
 
-fn refusal(status: u16, message: String, log: &str, counted: bool) -> Refusal {
+fn refusal(kind: Kind, status: u16, message: String, log: &str, counted: bool) -> Refusal {
     Refusal {
         status,
         message,
         log: log.to_string(),
         counted,
+        kind,
     }
 }
 
@@ -360,9 +457,10 @@ impl Login {
         }
     }
 
-    /// Begins a sign-in for the pending authorization request `request` (a form). `Err` is
-    /// the status and message of the page to show.
-    pub fn start(&self, oidc: &Oidc, request: &str) -> Result<Start, (u16, String)> {
+    /// Begins a sign-in for `flow`. `Err` is the status and message of the page to show.
+    pub fn start(&self, oidc: &Oidc, flow: &Flow) -> Result<Start, (u16, String)> {
+        let request = flow.payload();
+        let tag = flow.kind().tag();
         let name = &self.settings.name;
         let unavailable = |why: String| {
             (
@@ -385,10 +483,12 @@ impl Login {
             ));
         }
         let secret = b64(&crate::oauth::random_bytes::<32>());
-        let token = self
-            .pending
-            .issue(&digest(&[secret.as_bytes(), request.as_bytes()]));
-        let state = format!("{token}.{}", b64(request.as_bytes()));
+        let token = self.pending.issue(&digest(&[
+            secret.as_bytes(),
+            tag.as_bytes(),
+            request.as_bytes(),
+        ]));
+        let state = format!("{tag}.{token}.{}", b64(request.as_bytes()));
         let mut q = form_urlencoded::Serializer::new(String::new());
         q.append_pair("response_type", "code")
             .append_pair("client_id", &self.settings.client_id)
@@ -418,9 +518,13 @@ impl Login {
         let result = self.check(oidc, client, req);
         match &result {
             Ok(s) => crate::log::line(&format!(
-                "{} oidc: signed in at the provider as sub {:?}",
+                "{} oidc: signed in at the provider as sub {:?} ({})",
                 req.client,
-                printable(&s.sub, 80)
+                printable(&s.sub, 80),
+                match s.flow {
+                    Flow::Consent { .. } => "for the consent page",
+                    Flow::Pages { .. } => "for the owner's pages",
+                }
             )),
             Err(r) => crate::log::line(&format!("{} oidc: sign-in refused: {}", req.client, r.log)),
         }
@@ -429,7 +533,10 @@ impl Login {
 
     fn check(&self, oidc: &Oidc, client: &net::Client, req: &Request) -> Result<SignedIn, Refusal> {
         let name = &self.settings.name;
-        let again = "Go back to the application and connect again.";
+        let kind = kind_of(req);
+        let again = kind.again();
+        let refusal =
+            |status, message, log: &str, counted| refusal(kind, status, message, log, counted);
         let mut params: Vec<(String, String)> = Vec::new();
         for (k, v) in form_urlencoded::parse(req.query.as_deref().unwrap_or("").as_bytes()) {
             if params.iter().any(|(seen, _)| *seen == k) {
@@ -461,7 +568,10 @@ impl Login {
                 .unwrap_or_default();
             return Err(refusal(
                 400,
-                format!("The sign-in at {name} ended without signing you in: {error}{detail}. Nothing was approved; go back to the application to try again."),
+                format!(
+                    "The sign-in at {name} ended without signing you in: {error}{detail}. {}",
+                    kind.cancelled()
+                ),
                 &format!("the provider answered error {error:?}"),
                 false,
             ));
@@ -523,13 +633,22 @@ impl Login {
                 true,
             )
         };
-        let (token, request) = state.split_once('.').ok_or_else(forged)?;
-        let request = URL_SAFE_NO_PAD
-            .decode(request)
+        let (tag, rest) = state.split_once('.').ok_or_else(forged)?;
+        let claimed = Kind::of_tag(tag).ok_or_else(forged)?;
+        let (token, payload) = rest.split_once('.').ok_or_else(forged)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
             .ok()
             .and_then(|r| String::from_utf8(r).ok())
             .ok_or_else(forged)?;
-        let (outcome, secret) = spend(&self.pending, token, cookies, request.as_bytes());
+        // The tag is signed with the payload: a state is good only for the flow it was made
+        // for.
+        let (outcome, secret) = spend(
+            &self.pending,
+            token,
+            cookies,
+            &[tag.as_bytes(), payload.as_bytes()],
+        );
         match outcome {
             Ok(()) => {}
             Err(Refused::Invalid) => return Err(forged()),
@@ -561,13 +680,16 @@ impl Login {
                 false,
             ));
         };
-        let id_token = self.exchange(client, &d, code, &verifier(&secret))?;
+        let id_token = self.exchange(kind, client, &d, code, &verifier(&secret))?;
         let v = oidc
             .id_token_claims(&id_token, &self.settings.client_id, &nonce(&secret))
             .map_err(|why| {
                 refusal(
                     403,
-                    format!("The ID token from {name} was refused: {why}. Nothing was approved."),
+                    format!(
+                        "The ID token from {name} was refused: {why}. {}",
+                        kind.nothing()
+                    ),
                     &format!("ID token refused: {why}"),
                     true,
                 )
@@ -583,15 +705,22 @@ impl Login {
             };
             return Err(refusal(
                 403,
-                format!("You signed in at {name} as {who}, who is not the owner of this brain. Nothing was approved."),
+                format!(
+                    "You signed in at {name} as {who}, who is not the owner of this brain. {}",
+                    kind.nothing()
+                ),
                 &why,
                 true,
             ));
         }
+        let flow = match claimed {
+            Kind::Consent => Flow::Consent { request: payload },
+            Kind::Pages => Flow::Pages { next: payload },
+        };
         Ok(SignedIn {
             sub: v.sub,
             email,
-            request,
+            flow,
             secret,
         })
     }
@@ -600,6 +729,7 @@ impl Login {
     /// ID token.
     fn exchange(
         &self,
+        kind: Kind,
         client: &net::Client,
         d: &Discovered,
         code: &str,
@@ -608,6 +738,7 @@ impl Login {
         let name = &self.settings.name;
         let broken = |why: String| {
             refusal(
+                kind,
                 502,
                 format!("{name}'s token endpoint could not be used: {why}. Try again in a minute."),
                 &format!("the code exchange failed: {why}"),
@@ -687,9 +818,16 @@ impl Login {
                 ""
             };
             return Err(refusal(
+                kind,
                 502,
-                format!("{name} did not accept the sign-in: {error}{detail}.{hint} Go back to the application and connect again."),
-                &format!("the token endpoint answered {} {error}{detail}", resp.status),
+                format!(
+                    "{name} did not accept the sign-in: {error}{detail}.{hint} {}",
+                    kind.again()
+                ),
+                &format!(
+                    "the token endpoint answered {} {error}{detail}",
+                    resp.status
+                ),
                 true,
             ));
         }
@@ -715,21 +853,23 @@ impl Login {
         proof: &str,
         request_digest: &[u8; 32],
     ) -> Result<(), Refused> {
-        spend(&self.signed_in, proof, self.cookies(req), request_digest).0
+        spend(&self.signed_in, proof, self.cookies(req), &[request_digest]).0
     }
 }
 
-/// Spends `token` if it is bound to one of the cookie values and `data`; also returns the
+/// Spends `token` if it is bound to one of the cookie values and `parts`; also returns the
 /// cookie value it was bound to. A refusal other than [`Refused::Invalid`] names the token's
 /// own fate (expired, used), whichever cookie it came with.
 fn spend(
     tokens: &FormTokens,
     token: &str,
     cookies: Vec<String>,
-    data: &[u8],
+    parts: &[&[u8]],
 ) -> (Result<(), Refused>, String) {
     for c in cookies {
-        let outcome = tokens.spend(token, &digest(&[c.as_bytes(), data]));
+        let mut bound: Vec<&[u8]> = vec![c.as_bytes()];
+        bound.extend_from_slice(parts);
+        let outcome = tokens.spend(token, &digest(&bound));
         if outcome != Err(Refused::Invalid) {
             return (outcome, c);
         }
@@ -769,6 +909,34 @@ mod tests {
             challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    #[test]
+    fn the_tag_of_a_state_chooses_only_the_wording() {
+        let req = |q: &str| Request {
+            method: "GET".into(),
+            path: CALLBACK_PATH.into(),
+            query: Some(q.into()),
+            headers: Vec::new(),
+            body: Vec::new(),
+            client: "127.0.0.1".parse().unwrap(),
+        };
+        assert_eq!(kind_of(&req("code=x&state=p.t.cA")), Kind::Pages);
+        assert_eq!(kind_of(&req("state=c.t.cA")), Kind::Consent);
+        // Unknown, untagged or missing: the consent page's words.
+        for q in ["state=x.t.cA", "state=tcA", "state=", "code=x", "state=p"] {
+            assert_eq!(kind_of(&req(q)), Kind::Consent, "{q}");
+        }
+        assert_eq!(
+            Flow::Pages {
+                next: "/notes".into()
+            }
+            .kind()
+            .tag(),
+            "p"
+        );
+        assert_eq!(Kind::of_tag("c"), Some(Kind::Consent));
+        assert_eq!(Kind::of_tag("P"), None);
     }
 
     #[test]

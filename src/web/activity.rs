@@ -27,6 +27,7 @@ pub const WRITES_SHOWN: usize = 50;
 pub enum Event {
     SignedIn(String),
     SignInFailed,
+    ProviderRefused { via: String, why: String },
     SignInLimited,
     SignedOut,
     Updated { id: String },
@@ -75,6 +76,13 @@ fn describe(e: &Event) -> String {
     match e {
         Event::SignedIn(how) => format!("signed in ({})", esc(how)),
         Event::SignInFailed => "<strong>wrong password</strong> at sign-in".into(),
+        // A sign-in through the provider (`via`) refused, with the reason the log gives
+        // (never a code, token or state).
+        Event::ProviderRefused { via, why } => format!(
+            "<strong>sign-in through {} refused</strong>: {}",
+            esc(via),
+            esc(why)
+        ),
         Event::SignInLimited => "sign-in refused: too many failed attempts".into(),
         Event::SignedOut => "signed out".into(),
         Event::Updated { id } => format!("edited note {}", note(id)),

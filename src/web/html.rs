@@ -104,6 +104,17 @@ const SECTIONS: [(&str, &str); 5] = [
 
 /// A whole page: the layout around `body` (already HTML), with the navigation when signed in.
 pub fn page(status: u16, title: &str, nav: Option<&Nav>, body: &str) -> Response {
+    page_with_head(status, title, "", nav, body)
+}
+
+/// [`page`] with more in `<head>` (already HTML).
+pub fn page_with_head(
+    status: u16,
+    title: &str,
+    head: &str,
+    nav: Option<&Nav>,
+    body: &str,
+) -> Response {
     let mut header = String::from("<header><a class=\"brand\" href=\"/\">brain</a>");
     if let Some(nav) = nav {
         header.push_str("<nav aria-label=\"Sections\">");
@@ -122,7 +133,7 @@ pub fn page(status: u16, title: &str, nav: Option<&Nav>, body: &str) -> Response
     }
     header.push_str("</header>");
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · brain</title><link rel=\"stylesheet\" href=\"/assets/style.css\"><link rel=\"icon\" href=\"/assets/icon.svg\" type=\"image/svg+xml\"><script src=\"/assets/app.js\" defer></script></head><body>{header}<main>{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · brain</title><link rel=\"stylesheet\" href=\"/assets/style.css\"><link rel=\"icon\" href=\"/assets/icon.svg\" type=\"image/svg+xml\"><script src=\"/assets/app.js\" defer></script>{head}</head><body>{header}<main>{body}</main></body></html>",
         esc(title)
     );
     secure(

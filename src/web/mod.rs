@@ -14,7 +14,7 @@
 //! | path | what |
 //! |---|---|
 //! | `/` | what this server is; sign in |
-//! | `/signin`, `/signout` | the owner password; the end of the session |
+//! | `/signin`, `/signout` | the owner password or "Sign in with <provider>" ([`provider`]); the end of the session |
 //! | `/notes` | newest first, or search (`q`) with the `search` tool's syntax and filters |
 //! | `/notes/<id>` | a note (the canonical URL `search` and `fetch` give): text, tags, versions, diffs |
 //! | `/notes/<id>/edit`, `/notes/<id>/forget` | an `update`; `forget` after a confirmation |
@@ -30,6 +30,7 @@ pub mod clients;
 pub mod diff;
 pub mod html;
 pub mod notes;
+pub mod provider;
 pub mod session;
 pub mod transfer;
 
@@ -65,7 +66,8 @@ const ICON: &str = include_str!("assets/icon.svg");
 /// The pages' state, shared by all workers.
 pub struct Web {
     pub sessions: Sessions,
-    /// The sign-in form's anti-forgery tokens (signed, single use; see `oauth::sign`).
+    /// The sign-in page's anti-forgery tokens (signed, single use; see `oauth::sign`), one
+    /// binding for the password form and one for the provider's button.
     signin: FormTokens,
     pub journal: Journal,
 }
@@ -81,10 +83,10 @@ impl Web {
     }
 }
 
-/// Whether the pages can be used: only with a way for the owner to sign in. Today that is
-/// `BRAIN_OWNER_PASSWORD`; the provider sign-in of issue 11 adds its own condition here.
+/// Whether the pages can be used: only with a way for the owner to sign in, the owner
+/// password (`BRAIN_OWNER_PASSWORD`) or the OpenID provider (`BRAIN_OIDC_LOGIN=on`), or both.
 pub fn enabled(app: &App) -> bool {
-    app.cfg.owner_password.is_some()
+    app.cfg.owner_password.is_some() || app.login.is_some()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -285,7 +287,7 @@ pub fn not_found() -> Response {
 /// how to turn the pages on, every other page is a `404` saying the same.
 fn pages_off(app: &App, landing: bool) -> Response {
     let body = format!(
-        "<h1>brain-mcp</h1><p class=\"lead\">A personal memory that AI assistants (Claude, ChatGPT, Cursor, …) reach over MCP at <code>{}</code>.</p><h2>The owner's pages are off</h2><p>They need a way for the owner to sign in: set <code>BRAIN_OWNER_PASSWORD</code> (at least 12 characters) in the server's environment and restart it. Then this page offers a sign-in, and your notes, connected clients, export and import are here.</p>",
+        "<h1>brain-mcp</h1><p class=\"lead\">A personal memory that AI assistants (Claude, ChatGPT, Cursor, …) reach over MCP at <code>{}</code>.</p><h2>The owner's pages are off</h2><p>They need a way for the owner to sign in: set <code>BRAIN_OWNER_PASSWORD</code> (at least 12 characters) in the server's environment, or turn on sign-in through your OpenID provider (<code>BRAIN_OIDC_LOGIN=on</code> with <code>BRAIN_OIDC_ISSUER</code>, an owner rule and brain-mcp's client at the provider; the README says how), and restart it. Then this page offers a sign-in, and your notes, connected clients, export and import are here.</p>",
         esc(&app.resource)
     );
     page(if landing { 200 } else { 404 }, "brain-mcp", None, &body)
@@ -323,21 +325,42 @@ fn safe_next(next: &str) -> String {
     }
 }
 
+/// What the password form's token is bound to.
 fn signin_digest() -> [u8; 32] {
     sha256(b"brain-mcp web sign-in")
 }
 
+/// The sign-in page: the password form when there is an owner password, the provider's
+/// button when sign-in through it is on, or both (two forms, each with its own token, so
+/// that the password field's `required` never stands in the way of the button).
 fn sign_in_form(app: &App, next: &str, error: Option<&str>, status: u16) -> Response {
-    let token = app.web.signin.issue(&signin_digest());
     let err = error.map(|e| html::notice(e, true)).unwrap_or_default();
+    let next = esc(&safe_next(next));
+    let mut forms = String::new();
+    let mut notes = Vec::new();
+    if app.cfg.owner_password.is_some() {
+        let token = app.web.signin.issue(&signin_digest());
+        forms.push_str(&format!(
+            "<form method=\"post\" action=\"/signin\" class=\"narrow\">{}<input type=\"hidden\" name=\"next\" value=\"{next}\"><input type=\"text\" name=\"username\" value=\"owner\" autocomplete=\"username\" hidden><p><label for=\"password\">Owner password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus></p><p><button type=\"submit\">Sign in</button></p></form>",
+            html::csrf_field(&token),
+        ));
+        notes.push("The password is the server's <code>BRAIN_OWNER_PASSWORD</code>.".to_string());
+    }
+    if let Some((button, note)) = provider::button(app, &next, !forms.is_empty()) {
+        forms.push_str(&button);
+        notes.push(note);
+    }
     let body = format!(
-        "<h1>Sign in</h1>{err}<form method=\"post\" action=\"/signin\" class=\"narrow\">{}<input type=\"hidden\" name=\"next\" value=\"{}\"><input type=\"text\" name=\"username\" value=\"owner\" autocomplete=\"username\" hidden><p><label for=\"password\">Owner password</label><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required autofocus></p><p><button type=\"submit\">Sign in</button></p></form><p class=\"muted\">The password is the server's <code>BRAIN_OWNER_PASSWORD</code>. A session ends after {} minutes without a request, {} hours after sign-in, or when you sign out.</p>",
-        html::csrf_field(&token),
-        esc(&safe_next(next)),
+        "<h1>Sign in</h1>{err}{forms}<p class=\"muted\">{} A session ends after {} minutes without a request, {} hours after sign-in, or when you sign out.</p>",
+        notes.join(" "),
         session::IDLE / 60,
         session::ABSOLUTE / 3600,
     );
-    page(status, "Sign in", None, &body)
+    let resp = page(status, "Sign in", None, &body);
+    if app.login.is_some() {
+        return provider::allow_form_to_provider(app, resp);
+    }
+    resp
 }
 
 fn sign_in_page(app: &App, req: &Request) -> Response {
@@ -373,6 +396,18 @@ fn sign_in(app: &App, req: &Request) -> Response {
     };
     let next = form.get("next");
     let next = if next.is_empty() { "/notes" } else { next };
+    if form.get("action") == "provider" {
+        return provider::start(app, &form, next);
+    }
+    let Some(password) = &app.cfg.owner_password else {
+        // Only the provider's button is on the page; a password post was not made there.
+        return sign_in_form(
+            app,
+            next,
+            Some("This server has no owner password: use the button below to sign in."),
+            403,
+        );
+    };
     if !app.web.signin.take(form.get("csrf"), &signin_digest()) {
         return sign_in_form(
             app,
@@ -381,9 +416,6 @@ fn sign_in(app: &App, req: &Request) -> Response {
             403,
         );
     }
-    let Some(password) = &app.cfg.owner_password else {
-        return pages_off(app, false);
-    };
     let given = form.get("password");
     let ok = sha256(given.as_bytes()).ct_eq(&sha256(password.expose().as_bytes()));
     if !bool::from(ok) {
@@ -397,27 +429,36 @@ fn sign_in(app: &App, req: &Request) -> Response {
 }
 
 /// Starts a session for `who` and sends the browser on to `next` (a path here; anything else
-/// becomes `/notes`). The one way a session begins: the owner password above, and the sign-in
-/// through the OpenID provider (issue 11) once its callback has verified the ID token and the
-/// owner rule: it calls this with [`Identity::Provider`].
+/// becomes `/notes`) with a `303`: after the password form, a same-site post. (The provider's
+/// way back is cross-site and goes on differently: [`provider::signed_in`].)
 pub fn sign_in_as(app: &App, req: &Request, who: Identity, next: &str) -> Response {
+    match start_session(app, req, who) {
+        Ok(cookie) => see_other(&safe_next(next)).header("Set-Cookie", &cookie),
+        Err(resp) => resp,
+    }
+}
+
+/// The one way a session begins, whoever proved to be the owner: the password above, or the
+/// provider's ID token and the owner rule ([`provider::signed_in`]). The sign-in is in the
+/// journal; `Ok` is the `Set-Cookie` value.
+fn start_session(app: &App, req: &Request, who: Identity) -> Result<String, Response> {
     let how = who.describe();
     match app.web.sessions.start(who, req.client) {
         Ok(cookie) => {
             app.web.journal.record(req.client, Event::SignedIn(how));
-            see_other(&safe_next(next)).header("Set-Cookie", &cookie)
+            Ok(cookie)
         }
         Err(e) => {
             crate::log::line(&format!(
                 "web: could not save {}: {e}",
                 session::SESSIONS_FILE
             ));
-            message(
+            Err(message(
                 500,
                 "Not signed in",
                 "The session could not be saved (the data directory is not writable or full). Nothing else changed.",
                 None,
-            )
+            ))
         }
     }
 }

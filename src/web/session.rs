@@ -58,15 +58,22 @@ pub const SESSIONS_FILE: &str = "web-sessions.json";
 pub const COOKIE_PREFIX: &str = "__Host-brain-";
 
 /// Who a session belongs to. The owner password makes [`Identity::Owner`]; sign-in through the
-/// OpenID provider (issue 11) will make [`Identity::Provider`] through
-/// [`super::sign_in_as`], the one function that starts a session.
+/// OpenID provider (issue 11, `super::provider`) makes [`Identity::Provider`]. Both go
+/// through [`super::start_session`], the one function that starts a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Identity {
     /// Signed in with `BRAIN_OWNER_PASSWORD`.
     Owner,
-    /// Signed in through the OpenID provider as this subject.
-    Provider { issuer: String, subject: String },
+    /// Signed in through the OpenID provider as this subject (the ID token's `sub`, which the
+    /// owner rule accepted), with the email when the provider said it is verified. The email
+    /// may be absent from tables written before it was recorded.
+    Provider {
+        issuer: String,
+        subject: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+    },
 }
 
 impl Identity {
@@ -74,7 +81,16 @@ impl Identity {
     pub fn describe(&self) -> String {
         match self {
             Identity::Owner => "owner password".into(),
-            Identity::Provider { issuer, subject } => format!("{subject} at {issuer}"),
+            Identity::Provider {
+                issuer,
+                subject,
+                email: Some(email),
+            } => format!("{email}, subject {subject}, at {issuer}"),
+            Identity::Provider {
+                issuer,
+                subject,
+                email: None,
+            } => format!("subject {subject} at {issuer}"),
         }
     }
 }

@@ -7,7 +7,13 @@
 // cross-site POST. A redirect chain that passed through another site is cross-site
 // (RFC 6265bis, "Same-site and Cross-site Requests"). Sites are the scheme and host (the
 // tests run on loopback names, which have no registrable domain): http://localhost and
-// http://127.0.0.1 are two sites.
+// http://127.0.0.1 are two sites. A connection is secure for Secure cookies over https and,
+// as browsers decide (RFC 6265bis leaves "secure" to the user agent; Chromium and Firefox
+// treat loopback as a potentially trustworthy origin, Secure Contexts §3.1), to a loopback
+// host over http: the owner's pages' __Host- session cookie is Secure on http://127.0.0.1.
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const secureUrl = (u) => u.protocol === 'https:' || LOOPBACK.has(u.hostname) || u.hostname.endsWith('.localhost');
+
 export class Browser {
   constructor() {
     this.jar = [];
@@ -49,7 +55,7 @@ export class Browser {
         c.path = u.pathname.slice(0, u.pathname.lastIndexOf('/')) || '/';
       }
       // A Secure cookie only from a secure origin; __Host- only Secure, Path=/, host-only.
-      if (c.secure && u.protocol !== 'https:') continue;
+      if (c.secure && !secureUrl(u)) continue;
       if (c.name.startsWith('__Host-') && (!c.secure || c.path !== '/' || domain)) continue;
       this.jar = this.jar.filter((o) => !(o.name === c.name && o.host === c.host && o.path === c.path));
       if (c.expires > Date.now()) this.jar.push(c);
@@ -64,7 +70,7 @@ export class Browser {
     return this.jar
       .filter((c) => c.expires > now && c.host === u.hostname)
       .filter((c) => u.pathname === c.path || u.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
-      .filter((c) => !c.secure || u.protocol === 'https:')
+      .filter((c) => !c.secure || secureUrl(u))
       .filter((c) => sameSite || (c.sameSite === 'none' && c.secure) || (c.sameSite === 'lax' && topLevelGet))
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
@@ -72,6 +78,11 @@ export class Browser {
 
   cookie(host, name) {
     return this.jar.find((c) => c.host === host && c.name === name)?.value;
+  }
+
+  // The cookies the jar holds for `host`, with their attributes.
+  cookies(host) {
+    return this.jar.filter((c) => c.host === host && c.expires > Date.now());
   }
 
   // A top-level navigation started from a page on `from` (a URL, or null for one the user
@@ -113,11 +124,13 @@ export class Browser {
   // or adding fields, as a browser does (HTML, "constructing the entry list"): every input
   // with a name (hidden, text, password), radio buttons and checkboxes only when checked,
   // plus the pressed button's name and value.
+  // `button` may instead be {form: ACTION}: the form posting to ACTION, submitted by its one
+  // unnamed button (which adds no field).
   async submit(page, button, fill = {}, options = {}) {
     const forms = [...page.text.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)];
-    const want = `name="${button.name}" value="${button.value}"`;
-    const form = forms.find((f) => f[2].includes(want));
-    if (!form) throw new Error(`no form with the button ${want} on ${page.url}:\n${page.text}`);
+    const want = button.form ? `action="${button.form}"` : `name="${button.name}" value="${button.value}"`;
+    const form = forms.find((f) => (button.form ? f[1] : f[2]).includes(want));
+    if (!form) throw new Error(`no form with ${want} on ${page.url}:\n${page.text}`);
     const attr = (tag, name) => {
       const m = tag.match(new RegExp(`\\b${name}="([^"]*)"`, 'i'));
       return m ? unescape(m[1]) : null;
@@ -131,12 +144,22 @@ export class Browser {
       fields.append(name, attr(tag, 'value') ?? '');
     }
     for (const [k, v] of Object.entries(fill)) fields.append(k, v);
-    fields.append(button.name, button.value);
+    if (!button.form) fields.append(button.name, button.value);
     const method = (attr(form[1], 'method') ?? 'GET').toUpperCase();
     const action = new URL(attr(form[1], 'action') ?? page.url, page.url).toString();
     if (method !== 'POST') throw new Error(`a ${method} form on ${page.url}`);
     return this.navigate(action, { ...options, from: page.url, method, body: fields.toString() });
   }
+}
+
+// The target of a page's `<meta http-equiv="refresh" content="N; url=...">` (HTML, "shared
+// declarative refresh steps", for the unquoted form), as an absolute URL; null without one.
+// A browser follows it as a navigation the page itself starts: from the page's own site.
+export function refreshTarget(page) {
+  const m = page.text?.match(/<meta http-equiv="refresh" content="([^"]*)">/i);
+  if (!m) return null;
+  const u = unescape(m[1]).match(/^\s*\d+\s*[;,]\s*url\s*=\s*(.*)$/i);
+  return u ? new URL(u[1].trim(), page.url).toString() : null;
 }
 
 function unescape(s) {

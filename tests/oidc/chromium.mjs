@@ -9,40 +9,17 @@
 //   node chromium.mjs '{"authorize": URL, "user": ..., "password": ..., "expect": "..."}'
 //
 // Prints one JSON object: {"callback": URL, "cookie": {...}, "cookie_after": null|{...}}.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { launch } from './chromium_launch.mjs';
 
 const plan = JSON.parse(process.argv[2]);
 const brain = new URL(plan.authorize);
-const profile = mkdtempSync(join(tmpdir(), 'brain-signin-profile-'));
-// No sandbox as root, no GPU, and nothing that reaches for the network on its own.
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const fail = async (why) => {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  console.error(why);
-  process.exit(1);
-};
+const { context, page, errors, close, fail } = await launch('brain-signin-profile-');
 try {
   let callback = null;
   // claude.ai is not reachable from here: its callback is answered by the test.
   await context.route('https://claude.ai/**', (route) => {
     callback = route.request().url();
     return route.fulfill({ status: 200, contentType: 'text/html', body: '<p>claude.ai got the code</p>' });
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(30000);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
   });
   await page.goto(plan.authorize);
   await page.getByRole('button', { name: /^Sign in with / }).click();
@@ -66,5 +43,4 @@ try {
 } catch (e) {
   await fail(String(e?.stack ?? e));
 }
-await context.close();
-rmSync(profile, { recursive: true, force: true });
+await close();

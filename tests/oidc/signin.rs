@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use super::idp::{self, NodeProvider, ALICE_PASSWORD, BOB_PASSWORD, LOGIN_ID, LOGIN_SECRET};
@@ -713,4 +715,652 @@ fn sign_in_in_chromium() {
     let mut secrets = vec![LOGIN_SECRET, q["code"].as_str()];
     secrets.extend(tokens.iter().map(String::as_str));
     s.assert_log_clean(&secrets);
+}
+
+// ---------------------------------------------------------------------------------------
+// The owner's pages (src/web) signed into through the provider: the same callback, cookie
+// and signed state as the consent page, a state tagged for the pages (`p.`) carrying where
+// to go next.
+
+/// `remember` through `/mcp` with the static token; the note's id.
+fn remember(s: &Server, text: &str) -> String {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"remember","arguments":{"text": text}}});
+    let r = s.request(
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &format!("Bearer {}", crate::util::TOKEN)),
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json()["result"]["structuredContent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Runs the owner's browser (tests/oidc/pages.mjs) from `start`, a path of `s`.
+fn pages(s: &Server, start: &str, mut plan: Value) -> Value {
+    plan["start"] = json!(format!("http://{}{start}", s.addr));
+    let out = idp::node_run("pages.mjs", &[&plan.to_string()], "");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn bob() -> Value {
+    json!({"user": "bob", "password": BOB_PASSWORD})
+}
+
+/// The pages' one-message page (`web::html::message`): its status, title and text.
+fn assert_web_page(status: u16, body: &str, got_status: u16, title: &str, text: &str) {
+    assert_eq!(got_status, status, "{body}");
+    let want = format!(
+        "<h1>{}</h1><p class=\"lead\">{}</p><p><a href=\"/signin\">Sign in</a></p>",
+        html(title),
+        html(text)
+    );
+    assert!(body.contains(&want), "wanted {want:?} in {body}");
+}
+
+fn assert_web_value(page: &Value, status: u16, title: &str, text: &str) {
+    assert_web_page(
+        status,
+        text_of(page),
+        page["status"].as_u64().unwrap_or(0) as u16,
+        title,
+        text,
+    );
+}
+
+fn text_of(v: &Value) -> &str {
+    v["text"].as_str().unwrap_or_else(|| panic!("no page: {v}"))
+}
+
+/// The provider button's form as `/signin` shows it, without its token.
+fn button_form(next: &str) -> String {
+    format!("<input type=\"hidden\" name=\"next\" value=\"{}\"><p><button type=\"submit\" name=\"action\" value=\"provider\">Sign in with {NAME}</button></p></form>", html(next))
+}
+
+/// The `csrf` of the form on `html` whose button is `marker` (or the first form).
+fn csrf_near(html: &str, marker: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"));
+    let form = html[..at].rfind("<form").unwrap();
+    html[form..]
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Posts the sign-in page's provider button, as a browser on `s` would, with `next`.
+fn press_button(s: &Server, csrf: &str, next: &str) -> Response {
+    let origin = format!("http://{}", s.addr);
+    s.post_form(
+        "/signin",
+        &[("Origin", &origin)],
+        &query(&[("csrf", csrf), ("next", next), ("action", "provider")]),
+    )
+}
+
+/// A fresh button token from `/signin`.
+fn button_token(s: &Server) -> String {
+    let page = s.get("/signin");
+    assert_eq!(page.status, 200, "{page:?}");
+    csrf_near(page.body_str(), "value=\"provider\"")
+}
+
+/// The parts of a `state`: its flow tag, token, and the payload decoded.
+fn state_parts(state: &str) -> (String, String, String) {
+    let (tag, rest) = state.split_once('.').unwrap();
+    let (token, payload) = rest.split_once('.').unwrap();
+    let payload = URL_SAFE_NO_PAD.decode(payload).unwrap();
+    (
+        tag.to_string(),
+        token.to_string(),
+        String::from_utf8(payload).unwrap(),
+    )
+}
+
+/// A query parameter of a URL.
+fn param(url: &str, k: &str) -> String {
+    let q = url.split_once('?').unwrap().1;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {k} in {url}"))
+}
+
+#[test]
+fn the_pages_through_the_provider_in_a_headless_browser() {
+    let p = provider();
+    // No owner password: sign-in through the provider alone turns the pages on.
+    let s = started(brain(&p));
+    let id = remember(&s, "The spare key is with the neighbour at number 12.");
+    let note = format!("/notes/{id}");
+    let next = format!("/signin?next=%2Fnotes%2F{id}");
+
+    // Someone with an account at the provider who is not the owner: a page, no session.
+    let out = pages(&s, &note, bob());
+    let signin = &out["signin_page"];
+    assert_eq!(signin["status"], 200, "{out:#}");
+    assert_eq!(signin["url"], format!("http://{}{next}", s.addr));
+    assert!(text_of(signin).contains(&button_form(&note)), "{signin:#}");
+    assert!(!text_of(signin).contains("name=\"password\""), "{signin:#}");
+    assert_web_value(
+        &out["signed_in"],
+        403,
+        "Not signed in",
+        &format!("You signed in at {NAME} as bob@example.com (subject bob), who is not the owner of this brain. You are not signed in."),
+    );
+    assert_eq!(out["session"], Value::Null, "{out:#}");
+    assert!(out["landed"].is_null(), "{out:#}");
+    s.wait_for_log("oidc: sign-in refused: the owner rule refuses it: sub \"bob\" is not in BRAIN_OIDC_ALLOWED_SUBJECTS");
+
+    // The owner cancels at the provider.
+    let out = pages(&s, &note, with(alice(), "consent", json!("deny")));
+    assert_web_value(
+        &out["signed_in"],
+        400,
+        "Not signed in",
+        &format!("The sign-in at {NAME} ended without signing you in: access_denied (End-User aborted interaction). You are not signed in; go back to the sign-in page to try again."),
+    );
+    assert_eq!(out["session"], Value::Null, "{out:#}");
+
+    // The owner.
+    let out = pages(&s, &note, alice());
+    let asked = out["provider_url"].as_str().unwrap();
+    assert!(asked.starts_with(&format!("{}/auth?", p.issuer)), "{asked}");
+    assert_eq!(
+        param(asked, "redirect_uri"),
+        format!("http://{}/oauth/oidc/callback", s.addr)
+    );
+    let (tag, _, payload) = state_parts(&param(asked, "state"));
+    assert_eq!((tag.as_str(), payload.as_str()), ("p", note.as_str()));
+    // Back through the one callback: a session, and a page that moves on by itself (a 303
+    // would reach the note without the SameSite=Strict cookie, see src/web/provider.rs).
+    let back = &out["signed_in"];
+    assert_eq!(back["status"], 200, "{out:#}");
+    assert_eq!(
+        back["url"].as_str().unwrap().split('?').next(),
+        Some(format!("http://{}/oauth/oidc/callback", s.addr).as_str())
+    );
+    let who = format!("alice@example.com, subject alice, at {}", p.issuer);
+    let page = text_of(back);
+    assert!(
+        page.contains(&format!(
+            "<meta http-equiv=\"refresh\" content=\"0; url={note}\">"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "<h1>Signed in</h1><p class=\"lead\">Signed in through {NAME} as {}.</p><p><a class=\"button\" href=\"{note}\">Continue</a></p>",
+            html(&who)
+        )),
+        "{page}"
+    );
+    let set: Vec<&str> = back["set_cookie"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(set[0].starts_with("__Host-brain-"), "{set:?}");
+    assert!(
+        set[0].ends_with("; Path=/; Secure; HttpOnly; SameSite=Strict"),
+        "{set:?}"
+    );
+    assert_eq!(
+        set[1],
+        "brain-signin=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+    );
+    assert_eq!(
+        out["session"],
+        json!({"name": set[0].split('=').next().unwrap(), "secure": true, "sameSite": "strict", "path": "/"})
+    );
+    assert_eq!(out["cookie_after"], Value::Null, "{out:#}");
+    // Where the owner started: the note.
+    let landed = &out["landed"];
+    assert_eq!(landed["status"], 200, "{out:#}");
+    assert_eq!(landed["url"], format!("http://{}{note}", s.addr));
+    assert!(text_of(landed).contains("The spare key is with the neighbour at number 12."));
+    // The activity page: this session, the sign-in, and the refusals before it.
+    let activity = text_of(&out["activity"]);
+    assert!(
+        activity.contains(&format!("<td data-label=\"How\">{}</td>", html(&who))),
+        "{activity}"
+    );
+    assert!(
+        activity.contains(&format!(
+            "<td data-label=\"What\">signed in ({})</td>",
+            html(&who)
+        )),
+        "{activity}"
+    );
+    assert!(
+        activity.contains(&format!(
+            "<td data-label=\"What\"><strong>sign-in through {NAME} refused</strong>: {}</td>",
+            html("the owner rule refuses it: sub \"bob\" is not in BRAIN_OIDC_ALLOWED_SUBJECTS")
+        )),
+        "{activity}"
+    );
+    assert!(
+        activity.contains(&format!(
+            "<td data-label=\"What\"><strong>sign-in through {NAME} refused</strong>: {}</td>",
+            html("the provider answered error \"access_denied\"")
+        )),
+        "{activity}"
+    );
+    // Signed out: the session is gone, and the pages ask for a sign-in again.
+    assert_eq!(out["signed_out"]["url"], format!("http://{}/", s.addr));
+    assert_eq!(out["session_after_sign_out"], Value::Null);
+    assert_eq!(
+        out["after"]["url"],
+        format!("http://{}/signin?next=%2Fnotes", s.addr)
+    );
+    assert!(text_of(&out["after"]).contains(&button_form("/notes")));
+    s.wait_for_log("oidc: signed in at the provider as sub \"alice\" (for the owner's pages)");
+    // Neither the provider's code nor state, nor either cookie, is in the log.
+    let callback_url = out["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .filter_map(|l| l.strip_prefix("GET "))
+        .find(|l| l.contains("/oauth/oidc/callback?"))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .unwrap();
+    let session_value = set[0].split(';').next().unwrap().split_once('=').unwrap().1;
+    s.assert_log_clean(&[
+        LOGIN_SECRET,
+        session_value,
+        out["cookie"].as_str().unwrap(),
+        &param(&callback_url, "code"),
+        &param(&callback_url, "state"),
+    ]);
+    s.assert_healthy();
+}
+
+#[test]
+fn a_state_made_for_one_flow_is_refused_by_the_other() {
+    let p = provider();
+    let s = started(brain(&p).env("BRAIN_AUTH_FAILURE_LIMIT", "0"));
+    let stop = with(alice(), "stop", json!("callback"));
+    // A sign-in started on the consent page, and one started on the pages, both stopped
+    // before the callback.
+    let consent = browse(&s, stop.clone());
+    let web = pages(&s, "/signin", stop);
+    let (c_url, c_cookie) = (
+        consent["callback"].as_str().unwrap(),
+        consent["cookie"].as_str(),
+    );
+    let (w_url, w_cookie) = (web["callback"].as_str().unwrap(), web["cookie"].as_str());
+    assert_eq!(state_parts(&param(c_url, "state")).0, "c");
+    assert_eq!(state_parts(&param(w_url, "state")).0, "p");
+    let forged = "The sign-in state is not one this server issued to this browser.";
+    // The consent page's state relabelled for the pages: refused, in the pages' words, and
+    // no session.
+    let r = callback(
+        &s,
+        &with_state(c_url, |st| st.replacen("c.", "p.", 1)),
+        c_cookie,
+    );
+    assert_web_page(
+        400,
+        r.body_str(),
+        r.status,
+        "Not signed in",
+        &format!("{forged} Go back to the sign-in page and try again."),
+    );
+    assert!(r.header("set-cookie").is_none(), "{r:?}");
+    // The pages' state relabelled for the consent page: refused there.
+    assert_response_page(
+        &callback(
+            &s,
+            &with_state(w_url, |st| st.replacen("p.", "c.", 1)),
+            w_cookie,
+        ),
+        400,
+        &format!("{forged} Go back to the application and connect again."),
+    );
+    // The pages' token with the consent page's payload (an authorization request where a
+    // path belongs), and the reverse.
+    let (_, w_token, w_payload) = state_parts(&param(w_url, "state"));
+    let (_, c_token, c_payload) = state_parts(&param(c_url, "state"));
+    let mixed = |tag: &str, token: &str, payload: &str| {
+        format!("{tag}.{token}.{}", URL_SAFE_NO_PAD.encode(payload))
+    };
+    let r = callback(
+        &s,
+        &with_state(w_url, |_| mixed("p", &w_token, &c_payload)),
+        w_cookie,
+    );
+    assert_web_page(
+        400,
+        r.body_str(),
+        r.status,
+        "Not signed in",
+        &format!("{forged} Go back to the sign-in page and try again."),
+    );
+    assert_response_page(
+        &callback(
+            &s,
+            &with_state(c_url, |_| mixed("c", &c_token, &w_payload)),
+            c_cookie,
+        ),
+        400,
+        &format!("{forged} Go back to the application and connect again."),
+    );
+    // An unknown tag, and a state without one (the form before there were two flows).
+    for bad in [
+        format!("x.{w_token}.{}", URL_SAFE_NO_PAD.encode(&w_payload)),
+        format!("{w_token}.{}", URL_SAFE_NO_PAD.encode(&w_payload)),
+    ] {
+        assert_response_page(
+            &callback(&s, &with_state(w_url, |_| bad.clone()), w_cookie),
+            400,
+            &format!("{forged} Go back to the application and connect again."),
+        );
+    }
+    // Each refusal was counted; none spent the real states, which still work, each in its
+    // own flow.
+    let r = callback(&s, w_url, w_cookie);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body_str().contains("<h1>Signed in</h1>"), "{r:?}");
+    assert!(r.headers_named("set-cookie")[0].starts_with("__Host-brain-"));
+    let r = callback(&s, c_url, c_cookie);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r
+        .body_str()
+        .contains("Signed in as <strong>alice@example.com</strong>"));
+    assert!(r.header("set-cookie").is_none(), "{r:?}");
+    // Single use, in the pages' words too.
+    let r = callback(&s, w_url, w_cookie);
+    assert_web_page(
+        400,
+        r.body_str(),
+        r.status,
+        "Not signed in",
+        "This sign-in has already been used. Go back to the sign-in page and try again.",
+    );
+    s.wait_for_log("oidc: signed in at the provider as sub \"alice\" (for the owner's pages)");
+    s.wait_for_log("oidc: signed in at the provider as sub \"alice\" (for the consent page)");
+    s.assert_healthy();
+
+    // Over the failure limit, a pages callback waits like a password (the pages' 429).
+    let s = started(brain(&p).env("BRAIN_AUTH_FAILURE_LIMIT", "1"));
+    let web = pages(&s, "/signin", with(alice(), "stop", json!("callback")));
+    let w_url = web["callback"].as_str().unwrap();
+    let r = callback(
+        &s,
+        &with_state(w_url, |st| st.replacen("p.", "c.", 1)),
+        web["cookie"].as_str(),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = callback(&s, w_url, web["cookie"].as_str());
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    assert!(r.body_str().contains("<h1>Too many attempts</h1><p class=\"lead\">Too many failed attempts from your address."), "{r:?}");
+    s.assert_healthy();
+}
+
+#[test]
+fn the_pages_are_on_with_sign_in_and_no_password() {
+    let p = provider();
+    let s = started(brain(&p));
+    let r = s.get("/");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(!r.body_str().contains("The owner's pages are off"), "{r:?}");
+    assert!(r
+        .body_str()
+        .contains("<a class=\"button\" href=\"/signin\">Sign in</a>"));
+    let r = s.get("/notes");
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/signin?next=%2Fnotes"));
+    // The sign-in page: the button alone, its own form and token.
+    let page = s.get("/signin?next=/tags");
+    let html_page = page.body_str();
+    assert_eq!(page.status, 200);
+    assert!(html_page.contains(&button_form("/tags")), "{html_page}");
+    assert!(!html_page.contains("name=\"password\""), "{html_page}");
+    assert!(html_page.contains(&format!("<p class=\"muted\">Signing in with {NAME} takes you to {NAME} and back; only the owner of this brain, as this server's owner rule names them, gets in. A session ends after 30 minutes without a request, 12 hours after sign-in, or when you sign out.</p>")), "{html_page}");
+    // The page may send its form on to the provider (CSP form-action covers the redirect).
+    assert_eq!(
+        page.header("content-security-policy").map(str::to_string),
+        Some(format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self' {}; base-uri 'none'; frame-ancestors 'none'", p.issuer))
+    );
+    let notice = |r: &Response, status: u16, text: &str| {
+        assert_eq!(r.status, status, "{r:?}");
+        let want = format!("<p class=\"notice err\" role=\"alert\">{}</p>", html(text));
+        assert!(r.body_str().contains(&want), "wanted {want:?} in {r:?}");
+        assert!(r.header("set-cookie").is_none(), "{r:?}");
+        assert!(r.header("location").is_none(), "{r:?}");
+    };
+    // A password posted anyway.
+    let origin = format!("http://{}", s.addr);
+    let csrf = csrf_near(html_page, "value=\"provider\"");
+    let r = s.post_form(
+        "/signin",
+        &[("Origin", &origin)],
+        &query(&[("csrf", &csrf), ("password", crate::util::OWNER_PASSWORD)]),
+    );
+    notice(
+        &r,
+        403,
+        "This server has no owner password: use the button below to sign in.",
+    );
+    // The button: without its token, with it twice, and from another site.
+    let pressed =
+        "This sign-in form has expired or did not come from this page. Press the button again.";
+    notice(&press_button(&s, "", "/notes"), 403, pressed);
+    let r = press_button(&s, &csrf, "/tags");
+    assert_eq!(r.status, 303, "{r:?}");
+    let to = r.header("location").unwrap();
+    assert!(to.starts_with(&format!("{}/auth?", p.issuer)), "{to}");
+    assert_eq!(param(to, "client_id"), LOGIN_ID);
+    assert_eq!(param(to, "code_challenge_method"), "S256");
+    let (tag, _, next) = state_parts(&param(to, "state"));
+    assert_eq!((tag.as_str(), next.as_str()), ("p", "/tags"));
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(
+        cookie.starts_with("brain-signin=")
+            && cookie.ends_with("; Path=/; Max-Age=600; HttpOnly; SameSite=Lax"),
+        "{cookie}"
+    );
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    notice(&press_button(&s, &csrf, "/tags"), 403, pressed);
+    let r = s.post_form(
+        "/signin",
+        &[("Origin", "https://evil.example")],
+        &query(&[("csrf", &button_token(&s)), ("action", "provider")]),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.body_str().contains(
+        "This form was posted from another site, so it was refused and nothing changed."
+    ));
+    assert!(r.header("set-cookie").is_none());
+    s.assert_healthy();
+
+    // With the password as well: both forms, each token for its own.
+    let s = started(brain(&p).env("BRAIN_OWNER_PASSWORD", crate::util::OWNER_PASSWORD));
+    let page = s.get("/signin");
+    let body = page.body_str();
+    assert!(body.contains("name=\"password\""), "{body}");
+    assert!(
+        body.contains(
+            "</form><p class=\"muted\">or</p><form method=\"post\" action=\"/signin\" class=\"narrow\">"
+        ),
+        "{body}"
+    );
+    assert!(body.contains(&button_form("/notes")), "{body}");
+    let password_token = csrf_near(body, "name=\"password\"");
+    let button = csrf_near(body, "value=\"provider\"");
+    assert_ne!(password_token, button);
+    notice(&press_button(&s, &password_token, "/notes"), 403, pressed);
+    let r = s.post_form(
+        "/signin",
+        &[("Origin", &format!("http://{}", s.addr))],
+        &query(&[("csrf", &button), ("password", crate::util::OWNER_PASSWORD)]),
+    );
+    notice(
+        &r,
+        403,
+        "This sign-in form has expired or did not come from this page. Type the password again.",
+    );
+    s.assert_healthy();
+
+    // The provider down: the sign-in page says so, and the password is still there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://localhost:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let s = Server::builder()
+        .env("BRAIN_OIDC_ISSUER", &issuer)
+        .env("BRAIN_OIDC_ALLOWED_SUBJECTS", "alice")
+        .env("BRAIN_OIDC_LOGIN", "on")
+        .env("BRAIN_OIDC_CLIENT_ID", LOGIN_ID)
+        .env("BRAIN_OIDC_CLIENT_SECRET", LOGIN_SECRET)
+        .env("BRAIN_OWNER_PASSWORD", crate::util::OWNER_PASSWORD)
+        .start();
+    s.wait_for_log("oidc: fetching the provider's keys failed");
+    let r = press_button(&s, &button_token(&s), "/notes");
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.body_str().contains("<p class=\"notice err\" role=\"alert\">Sign-in with localhost is not available right now: the provider&#39;s keys are not loaded yet (discovery "), "{r:?}");
+    assert!(r.body_str().contains("name=\"password\""), "{r:?}");
+    assert!(r.header("set-cookie").is_none());
+    s.assert_healthy();
+
+    // A password-only server has no button, and refuses a hand-made one.
+    let s = Server::builder()
+        .env("BRAIN_OWNER_PASSWORD", crate::util::OWNER_PASSWORD)
+        .start();
+    let page = s.get("/signin");
+    assert!(!page.body_str().contains("Sign in with"), "{page:?}");
+    let csrf = csrf_near(page.body_str(), "name=\"password\"");
+    notice(
+        &press_button(&s, &csrf, "/notes"),
+        400,
+        "Sign-in through a provider is not configured on this server.",
+    );
+    s.assert_healthy();
+}
+
+#[test]
+fn next_stays_on_this_server() {
+    let p = provider();
+    let s = started(brain(&p).env("BRAIN_AUTH_FAILURE_LIMIT", "0"));
+    for (next, want) in [
+        ("/notes/n_x?version=2", "/notes/n_x?version=2"),
+        ("//evil.example/x", "/notes"),
+        ("https://evil.example/", "/notes"),
+        ("/\\evil.example", "/notes"),
+        ("/a\nb", "/notes"),
+        ("", "/notes"),
+    ] {
+        let r = press_button(&s, &button_token(&s), next);
+        assert_eq!(r.status, 303, "{next:?}: {r:?}");
+        let (_, _, carried) = state_parts(&param(r.header("location").unwrap(), "state"));
+        assert_eq!(carried, want, "{next:?}");
+    }
+    // End to end: another site posted as next, the owner lands on /notes here.
+    let out = pages(
+        &s,
+        "/signin",
+        with(alice(), "next", json!("//evil.example/x")),
+    );
+    assert!(
+        text_of(&out["signed_in"])
+            .contains("<meta http-equiv=\"refresh\" content=\"0; url=/notes\">"),
+        "{out:#}"
+    );
+    assert_eq!(out["landed"]["url"], format!("http://{}/notes", s.addr));
+    assert_eq!(out["landed"]["status"], 200);
+    // A state whose path was rewritten (to another site) no longer verifies.
+    let out = pages(&s, "/signin", with(alice(), "stop", json!("callback")));
+    let url = out["callback"].as_str().unwrap();
+    let (_, token, _) = state_parts(&param(url, "state"));
+    let r = callback(
+        &s,
+        &with_state(url, |_| {
+            format!("p.{token}.{}", URL_SAFE_NO_PAD.encode("//evil.example/"))
+        }),
+        out["cookie"].as_str(),
+    );
+    assert_web_page(
+        400,
+        r.body_str(),
+        r.status,
+        "Not signed in",
+        "The sign-in state is not one this server issued to this browser. Go back to the sign-in page and try again.",
+    );
+    assert!(r.header("set-cookie").is_none());
+    s.assert_healthy();
+}
+
+/// The same in a real browser: Debian's Chromium through playwright-core
+/// (tests/oidc/pages_chromium.mjs). Chromium decides whether the SameSite=Strict session
+/// cookie goes with the navigation after the provider's cross-site redirect, and keeps the
+/// Secure `__Host-` cookie on `http://127.0.0.1`. `BRAIN_UPDATE_SCREENSHOTS=1` writes the
+/// sign-in page to docs/screenshots/sign-in-provider.png.
+#[test]
+fn the_pages_through_the_provider_in_chromium() {
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is missing: tests/oidc/setup.sh installs it (as root)"
+    );
+    let p = provider();
+    let s = started(brain(&p));
+    let id = remember(&s, "The piano tuner comes on the first Monday of October.");
+    let dir = temp_dir("pages-chromium");
+    let shot = match std::env::var_os("BRAIN_UPDATE_SCREENSHOTS") {
+        Some(_) => std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/screenshots/sign-in-provider.png"),
+        None => dir.join("sign-in-provider.png"),
+    };
+    let plan = json!({
+        "start": format!("http://{}/notes/{id}", s.addr),
+        "user": "alice",
+        "password": ALICE_PASSWORD,
+        "expect": "The piano tuner comes on the first Monday of October.",
+        "expectActivity": format!("signed in (alice@example.com, subject alice, at {})", p.issuer),
+        "screenshot": shot,
+    });
+    let out: Value = serde_json::from_str(&idp::node_run(
+        "pages_chromium.mjs",
+        &[&plan.to_string()],
+        "",
+    ))
+    .unwrap();
+    assert_eq!(out["landed"], format!("http://{}/notes/{id}", s.addr));
+    let c = &out["session"];
+    assert!(
+        c["name"].as_str().unwrap().starts_with("__Host-brain-"),
+        "{out:#}"
+    );
+    assert_eq!(c["sameSite"], "Strict", "{out:#}");
+    assert_eq!(c["httpOnly"], true, "{out:#}");
+    assert_eq!(c["secure"], true, "{out:#}");
+    assert_eq!(c["path"], "/", "{out:#}");
+    assert_eq!(out["signin_cookie_after"], Value::Null, "{out:#}");
+    assert_eq!(
+        out["after_sign_out"],
+        format!("http://{}/signin?next=%2Fnotes", s.addr)
+    );
+    assert_eq!(out["session_after_sign_out"], Value::Null, "{out:#}");
+    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    s.wait_for_log("oidc: signed in at the provider as sub \"alice\" (for the owner's pages)");
+    s.assert_log_clean(&[LOGIN_SECRET, c["value"].as_str().unwrap()]);
+    assert!(!s.log().contains(" 500 "), "{}", s.log());
+    let _ = std::fs::remove_dir_all(&dir);
 }
