@@ -535,7 +535,10 @@ fn one_log_line_per_request_without_query_or_secrets() {
         b"{}",
     );
     assert_ne!(r.status, 401);
-    let log = s.wait_for_log(" POST /mcp ");
+    // Each worker writes its log lines in batches: the two requests' lines may come in either
+    // order, so wait for both.
+    s.wait_for_log(" POST /mcp ");
+    let log = s.wait_for_log(" GET /healthz ");
     let lines: Vec<&str> = log
         .lines()
         .filter(|l| l.contains(" GET /healthz "))
