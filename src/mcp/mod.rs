@@ -42,7 +42,7 @@ use crate::brain::Brain;
 use crate::caller::Caller;
 use crate::http::{Request, Response};
 
-pub use tools::{Shape, DEFAULT_LIMIT, MAX_LIMIT, MIN_LIMIT};
+pub use tools::{note_url, Shape, DEFAULT_LIMIT, MAX_LIMIT, MIN_LIMIT};
 
 pub const SERVER_NAME: &str = "brain-mcp";
 /// The stateless revision.

@@ -21,6 +21,7 @@ use super::{names_this_server, sha256};
 use crate::config;
 use crate::http::{Request, Response};
 use crate::router::App;
+use crate::web::html::esc as html;
 
 /// Redirect URIs claude.ai and claude.com use (Anthropic's connector documentation).
 const CLAUDE_CALLBACKS: [&str; 2] = [
@@ -883,32 +884,9 @@ fn consent_page(
 
 const PASSWORD_FIELD: &str = "<p><label for=\"password\">Owner password</label><br><input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" autofocus></p>";
 
-fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_html() {
-        assert_eq!(
-            html("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn loopback_matching_ignores_port() {

@@ -23,19 +23,10 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// One path segment, percent-encoded (every byte outside RFC 3986's unreserved set), as a
-/// note's canonical URL encodes its id (`note_url` in src/mcp/tools.rs, which is private to
-/// the MCP layer): an imported id may hold `/`, `?` or `#`.
+/// One path segment, percent-encoded exactly as a note's canonical URL encodes its id
+/// ([`crate::mcp::note_url`]): an imported id may hold `/`, `?` or `#`.
 pub fn segment(s: &str) -> String {
-    let mut u = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            u.push(b as char);
-        } else {
-            u.push_str(&format!("%{b:02X}"));
-        }
-    }
-    u
+    crate::mcp::note_url("", s)
 }
 
 /// A query string from pairs (form-encoded), to put after `?` (then through [`esc`]).
