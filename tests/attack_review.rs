@@ -35,6 +35,17 @@ fn send_while_reading(c: &crate::util::Conn, bytes: Vec<u8>) {
     });
 }
 
+/// One connection carrying `n` pipelined requests (`bytes`), each answered `status`: the
+/// floods below are batches of these, at the 1,000 requests a connection may carry.
+fn pipelined(addr: std::net::SocketAddr, bytes: Vec<u8>, n: usize, status: u16) {
+    let mut c = crate::util::Conn::open(addr);
+    send_while_reading(&c, bytes);
+    for _ in 0..n {
+        let r = c.read_response();
+        assert_eq!(r.status, status, "{r:?}");
+    }
+}
+
 fn xff(addr: &str) -> (&'static str, &str) {
     ("X-Forwarded-For", addr)
 }
@@ -319,12 +330,8 @@ fn twenty_thousand_anonymous_consent_pages_do_not_lock_the_owner_out() {
             thread::spawn(move || {
                 // 5 connections of 1,000 pipelined requests each (the per-connection cap).
                 for _ in 0..5 {
-                    let mut c = crate::util::Conn::open(addr);
                     let one = raw_request(&host, "GET", &path, &[], b"", false);
-                    send_while_reading(&c, one.repeat(1000));
-                    for _ in 0..1000 {
-                        assert_eq!(c.read_response().status, 200);
-                    }
+                    pipelined(addr, one.repeat(1000), 1000, 200);
                 }
             })
         })
@@ -362,7 +369,6 @@ fn the_limiter_still_limits_after_two_hundred_thousand_addresses() {
             let (addr, host, wrong) = (s.addr, host.clone(), wrong.clone());
             thread::spawn(move || {
                 for batch in 0..50u32 {
-                    let mut c = crate::util::Conn::open(addr);
                     let mut bytes = Vec::new();
                     for i in 0..1000u32 {
                         // Each address in a /24 of its own, so that only the addresses'
@@ -381,11 +387,7 @@ fn the_limiter_still_limits_after_two_hundred_thousand_addresses() {
                             false,
                         ));
                     }
-                    send_while_reading(&c, bytes);
-                    for _ in 0..1000 {
-                        let r = c.read_response();
-                        assert_eq!(r.status, 401, "{r:?}");
-                    }
+                    pipelined(addr, bytes, 1000, 401);
                 }
             })
         })
@@ -746,7 +748,6 @@ fn a_code_flood_is_bounded_in_memory_and_per_address() {
     let mut times = Vec::new();
     for batch in 0..30u32 {
         let t = Instant::now();
-        let mut c = s.connect();
         let mut bytes = Vec::new();
         for i in 0..1000u32 {
             let ip = format!("10.9.{}.{}", (batch * 1000 + i) % 1000 / 250, i % 250 + 1);
@@ -759,10 +760,7 @@ fn a_code_flood_is_bounded_in_memory_and_per_address() {
                 false,
             ));
         }
-        send_while_reading(&c, bytes);
-        for _ in 0..1000 {
-            assert_eq!(c.read_response().status, 302);
-        }
+        pipelined(s.addr, bytes, 1000, 302);
         times.push(t.elapsed());
     }
     eprintln!("30,000 codes in {:?}; batches {times:?}", start.elapsed());

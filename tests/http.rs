@@ -678,3 +678,35 @@ fn absolute_form_authority_is_the_host_checked_on_mcp() {
     let r = c.read_response();
     assert_eq!(r.status, 403, "{r:?}");
 }
+
+/// A read stops at its cap (a head's 16 KiB and one byte) with more bytes waiting in the
+/// socket. When the requests in that read end exactly at the cap, the server must read again
+/// before it parks the connection: readiness is edge-triggered, so the bytes already waiting
+/// are never announced again (the connection sat idle until the 5 s keep-alive timeout closed
+/// it with the requests unread). Requests of exactly 113 bytes make 145 of them fill a
+/// 16,385-byte read to the byte.
+#[test]
+fn pipelined_requests_ending_exactly_at_a_read_cap_are_all_served() {
+    let s = Server::start();
+    let host = s.host();
+    let bare = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Pad: \r\n\r\n");
+    let one = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(113 - bare.len())
+    );
+    assert_eq!(one.len(), 113);
+    assert_eq!(113 * 145, 16 * 1024 + 1);
+    let mut c = s.connect();
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    c.send(one.repeat(3 * 145).as_bytes());
+    let t = Instant::now();
+    for i in 0..3 * 145 {
+        let r = c
+            .try_read_response(false)
+            .unwrap_or_else(|e| panic!("response {i} of {}: {e}", 3 * 145));
+        assert_eq!(r.status, 200);
+    }
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}

@@ -906,13 +906,19 @@ fn serve_buffered(
                 }
                 conn.idle_since = Instant::now();
                 if buf.is_empty() {
-                    // Nothing more to answer: park without another read, which would almost
-                    // always find nothing (the client is reading our answer). The re-arm
-                    // reports at once any bytes that did arrive.
                     conn.started = None;
-                    return Next::Park;
+                    if read {
+                        // Nothing more to answer and the socket was drained: park without
+                        // another read, which would almost always find nothing (the client is
+                        // reading our answer); bytes that arrive later raise a new edge.
+                        return Next::Park;
+                    }
+                    // The last read stopped at its cap, exactly at the end of this request:
+                    // more may wait in the socket, and with edge-triggered readiness nothing
+                    // will announce it again. Read before parking (falls through to `Park`).
+                } else {
+                    conn.started = Some(Instant::now());
                 }
-                conn.started = Some(Instant::now());
                 read = false;
             }
         }
