@@ -17,7 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stage() { printf '\n=== %s ===\n' "$*"; }
+# Each stage's start is printed with the seconds since the suite began: CI must stay under 20
+# minutes on 2 cores, and this says where the time goes.
+START=$SECONDS
+stage() { printf '\n=== %s (at %d s) ===\n' "$*" "$((SECONDS - START))"; }
 
 stage "format and lints"
 cargo fmt --check
