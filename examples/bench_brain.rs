@@ -169,8 +169,14 @@ fn main() {
     for i in 0..n {
         seq += 1;
         let ntags = rng.below(4);
-        let mut tags: Vec<&str> = (0..ntags).map(|_| TAGS[rng.below(TAGS.len())]).collect();
-        tags.dedup();
+        let mut tags: Vec<&str> = Vec::new();
+        for _ in 0..ntags {
+            let t = TAGS[rng.below(TAGS.len())];
+            // Each tag once: the log holds tags as `remember` stores them, and `open` checks.
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
         let at = time::format_rfc3339(start + i as u64 * 60);
         let id = format!("n_{:012x}", rng.next() >> 16);
         let line = serde_json::json!({
