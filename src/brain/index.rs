@@ -14,10 +14,9 @@
 //! document only marks its slot; a list is rewritten without its dead postings once they
 //! outnumber its live ones, and [`Index::compact`] renumbers the slots.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::query::{Query, Word};
 use super::snapshot::{Dec, Enc};
@@ -37,6 +36,9 @@ const MAX_PREFIX_TERMS: usize = 40;
 /// Typo variants need words of letters at least this long (in bytes of the folded term).
 const MIN_TYPO_LEN: usize = 5;
 const MIN_PREFIX_LEN: usize = 3;
+/// Up to this many results, a search keeps only the best so far as it goes (a page, and
+/// nearly every match loses at once to the worst kept); beyond, it ranks every match.
+const MAX_KEPT: usize = 256;
 
 /// One indexed version of a note: the note's row (see `State`) and its length in terms.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -133,24 +135,25 @@ impl Iterator for PostingIter<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<(u32, u32)> {
+        // Nothing moves unless the whole posting decodes: a gap of at least 1 (slots
+        // increase) and a count of at least 1.
         let (v, n) = get_varint(self.bytes)?;
-        self.bytes = &self.bytes[n..];
-        let tf = if v & 1 == 1 {
-            let (tf, m) = get_varint(self.bytes)?;
-            self.bytes = &self.bytes[m..];
-            u32::try_from(tf).ok()?
+        let (tf, m) = if v & 1 == 1 {
+            let (tf, m) = get_varint(&self.bytes[n..])?;
+            (u32::try_from(tf).ok().filter(|&t| t > 0)?, m)
         } else {
-            1
+            (1, 0)
         };
-        let gap = u32::try_from(v >> 1).ok()?;
+        let gap = u32::try_from(v >> 1).ok().filter(|&g| g > 0)?;
         self.base = self.base.checked_add(gap)?;
-        Some((self.base.checked_sub(1)?, tf))
+        self.bytes = &self.bytes[n + m..];
+        Some((self.base - 1, tf))
     }
 }
 
-/// Per-thread score arrays, reused across searches: allocating and zeroing arrays the size
-/// of the brain on every search was a tenth of a search's time. Between searches every
-/// entry is zero; `dirty` says a search stopped half-way (a panic) and they must be cleared.
+/// Score arrays, reused across searches: allocating and zeroing arrays the size of the brain
+/// on every search was a tenth of a search's time. Between searches every entry is zero;
+/// `dirty` says a search stopped half-way (a panic) and they must be cleared.
 #[derive(Default)]
 struct Scratch {
     scores: Vec<f32>,
@@ -159,10 +162,6 @@ struct Scratch {
     /// Slots whose score became non-zero, each once.
     scored: Vec<u32>,
     dirty: bool,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// A `HashMap` with [`FxHasher`].
@@ -184,6 +183,8 @@ pub struct Index {
     ids: Vec<u32>,
     /// Built by the first search that needs it; `add` keeps it current after that.
     lexicon: OnceLock<Lexicon>,
+    /// Score arrays of finished searches, for the next ones.
+    scratch_pool: Mutex<Vec<Scratch>>,
 }
 
 /// The term dictionary in sorted order (prefix and typo matches are ranges of it), and the
@@ -675,25 +676,20 @@ impl Index {
                 df,
                 count,
             };
+            // One pass over the list: every posting decodes, names an existing slot, and the
+            // slots increase (a gap of 0 does not decode); the counts beside it are exact.
             let (mut seen, mut seen_live, mut last) = (0u32, 0u32, 0u32);
-            let mut rest: &[u8] = &list.bytes;
-            while !rest.is_empty() {
-                let mut it = PostingIter {
-                    bytes: rest,
-                    base: last,
+            let mut it = list.iter();
+            for (slot, _) in it.by_ref() {
+                let Some(doc) = ix.docs.get(slot as usize) else {
+                    return Err(format!("a posting of {name:?} names slot {slot}"));
                 };
-                let (slot, _) = it
-                    .next()
-                    .filter(|&(slot, tf)| tf >= 1 && slot + 1 > last)
-                    .ok_or_else(|| format!("the postings of {name:?} do not decode"))?;
-                rest = it.bytes;
-                let doc = ix
-                    .docs
-                    .get(slot as usize)
-                    .ok_or_else(|| format!("a posting of {name:?} names slot {slot}"))?;
                 seen += 1;
                 seen_live += u32::from(doc.len != REMOVED);
                 last = slot + 1;
+            }
+            if !it.bytes.is_empty() {
+                return Err(format!("the postings of {name:?} do not decode"));
             }
             if (seen, seen_live, last) != (count, df, end) {
                 return Err(format!(
@@ -737,21 +733,20 @@ impl Index {
         if self.live == 0 || limit == 0 || query.is_empty() {
             return Vec::new();
         }
-        SCRATCH.with(|cell| {
-            // Not reentrant; should a search ever run inside another, it gets its own arrays.
-            let (mut shared, mut own);
-            let scratch: &mut Scratch = match cell.try_borrow_mut() {
-                Ok(guard) => {
-                    shared = guard;
-                    &mut shared
-                }
-                Err(_) => {
-                    own = Scratch::default();
-                    &mut own
-                }
-            };
-            self.rank(query, scratch, accept, verify, limit)
-        })
+        // Score arrays come from a pool: as many exist as searches ever ran at once (one
+        // per worker would be 8 MB each at a million notes, idle most of the time).
+        let mut scratch = self
+            .scratch_pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        let ranked = self.rank(query, &mut scratch, accept, verify, limit);
+        self.scratch_pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(scratch);
+        ranked
     }
 
     /// [`Index::search`] with the score arrays of `scratch`, left all zero again.
@@ -768,6 +763,8 @@ impl Index {
         // The "+1" form of IDF (Lucene's): never negative, so a term in most notes still adds
         // a little instead of pushing matches below zero.
         let idf = |df: usize| (1.0 + (n - df as f32 + 0.5) / (df as f32 + 0.5)).ln();
+        // BM25's length norm K1 * (1 - B + B * len / avg_len), as one multiply and add.
+        let (norm_base, norm_per_term) = (K1 * (1.0 - B), K1 * B / avg_len);
         let slots = self.docs.len();
         if scratch.dirty {
             scratch.scores.iter_mut().for_each(|s| *s = 0.0);
@@ -776,9 +773,14 @@ impl Index {
             scratch.scored.clear();
         }
         scratch.dirty = true;
-        if scratch.scores.len() < slots {
-            scratch.scores.resize(slots, 0.0);
-        }
+        // Grown with room to spare: notes keep coming, and each growth copies the array.
+        let grow = |v: &mut Vec<f32>| {
+            if v.len() < slots {
+                v.reserve_exact(slots + slots / 8 - v.len());
+                v.resize(slots, 0.0);
+            }
+        };
+        grow(&mut scratch.scores);
         let Scratch {
             scores,
             best,
@@ -795,41 +797,42 @@ impl Index {
             // A word with no exact match (a typo, a partial word, a plural the notes do not
             // use) is no less important than the other words: its best variants count fully.
             let top = terms.iter().map(|&(_, w)| w).fold(0.0, f32::max);
-            if terms.len() > 1 && best.len() < slots {
-                best.resize(slots, 0.0);
+            if terms.len() > 1 {
+                grow(best);
             }
             for &(id, weight) in &terms {
                 let list = &self.postings[id as usize];
-                let w = weight / top * idf(list.df as usize).min(cap);
+                let w = weight / top * idf(list.df as usize).min(cap) * (K1 + 1.0);
                 for (slot, tf) in list.iter() {
-                    let Some(doc) = self.docs.get(slot as usize) else {
+                    let Some(&Doc { len, .. }) = self.docs.get(slot as usize) else {
                         continue;
                     };
-                    if doc.len == REMOVED {
+                    if len == REMOVED {
                         continue;
                     }
                     let tf = tf as f32;
-                    let norm = K1 * (1.0 - B + B * doc.len as f32 / avg_len);
-                    let s = w * tf * (K1 + 1.0) / (tf + norm);
+                    let s = w * tf / (tf + norm_base + norm_per_term * len as f32);
+                    let i = slot as usize;
                     if terms.len() == 1 {
-                        if scores[slot as usize] == 0.0 {
+                        if scores[i] == 0.0 {
                             scored.push(slot);
                         }
-                        scores[slot as usize] += s;
-                    } else if s > best[slot as usize] {
-                        if best[slot as usize] == 0.0 {
+                        scores[i] += s;
+                    } else if s > best[i] {
+                        if best[i] == 0.0 {
                             touched.push(slot);
                         }
-                        best[slot as usize] = s;
+                        best[i] = s;
                     }
                 }
             }
             for slot in touched.drain(..) {
-                if scores[slot as usize] == 0.0 {
+                let i = slot as usize;
+                if scores[i] == 0.0 {
                     scored.push(slot);
                 }
-                scores[slot as usize] += best[slot as usize];
-                best[slot as usize] = 0.0;
+                scores[i] += best[i];
+                best[i] = 0.0;
             }
         }
         let mut excluded = Vec::new();
@@ -838,42 +841,89 @@ impl Index {
         }
         for id in excluded {
             for (slot, _) in self.postings[id as usize].iter() {
-                scores[slot as usize] = 0.0;
+                if let Some(s) = scores.get_mut(slot as usize) {
+                    *s = 0.0;
+                }
             }
         }
-        let mut hits: Vec<(f64, u32)> = Vec::with_capacity(scored.len());
+        let key = |slot: u32| self.docs.get(slot as usize).map(|d| d.row);
+        // Best first: the higher rounded score, then the later slot (the newer version).
+        let better = |a: (f64, u32), b: (f64, u32)| a.0 > b.0 || (a.0 == b.0 && a.1 > b.1);
+        let rounded = |s: f32| (f64::from(s) * 1000.0).round() / 1000.0;
+        let live = |slot: u32| {
+            self.docs
+                .get(slot as usize)
+                .is_some_and(|d| d.len != REMOVED && accept(d.row))
+        };
+        let order = |a: &(f64, u32), b: &(f64, u32)| {
+            if better(*a, *b) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        };
+        if query.has_phrases() || limit > MAX_KEPT {
+            let mut hits: Vec<(f64, u32)> = Vec::with_capacity(scored.len());
+            for &slot in scored.iter() {
+                let score = rounded(std::mem::take(&mut scores[slot as usize]));
+                if score > 0.0 && live(slot) {
+                    hits.push((score, slot));
+                }
+            }
+            scored.clear();
+            scratch.dirty = false;
+            if query.has_phrases() {
+                // Phrases are checked best first until `limit` pass: every match is ranked.
+                hits.sort_unstable_by(order);
+                return hits
+                    .into_iter()
+                    .filter_map(|(score, slot)| Some((score, key(slot)?)))
+                    .filter(|&(_, k)| verify(k))
+                    .take(limit)
+                    .collect();
+            }
+            if hits.len() > limit {
+                hits.select_nth_unstable_by(limit - 1, order);
+                hits.truncate(limit);
+            }
+            hits.sort_unstable_by(order);
+            return hits
+                .into_iter()
+                .filter_map(|(score, slot)| Some((score, key(slot)?)))
+                .collect();
+        }
+        // Otherwise only the best `limit` are kept, worst first in `top` (a sorted array:
+        // `limit` is a page, and nearly every match loses to the worst kept at once).
+        let mut top: Vec<(f64, u32)> = Vec::with_capacity(limit + 1);
+        // Below this (score × 1000) a match cannot round up to the worst kept score, so it
+        // is passed over without rounding (rounding every match was a third of a search).
+        let mut floor = f64::NEG_INFINITY;
         for &slot in scored.iter() {
-            let s = std::mem::take(&mut scores[slot as usize]);
-            if s <= 0.0 {
+            let raw = std::mem::take(&mut scores[slot as usize]);
+            if f64::from(raw) * 1000.0 < floor {
                 continue;
             }
-            let score = (f64::from(s) * 1000.0).round() / 1000.0;
-            let Some(doc) = self.docs.get(slot as usize) else {
+            let score = rounded(raw);
+            if score <= 0.0 || (top.len() == limit && !better((score, slot), top[0])) {
                 continue;
-            };
-            if score > 0.0 && doc.len != REMOVED && accept(doc.row) {
-                hits.push((score, slot));
+            }
+            if !live(slot) {
+                continue;
+            }
+            let at = top.partition_point(|&x| better((score, slot), x));
+            top.insert(at, (score, slot));
+            if top.len() > limit {
+                top.remove(0);
+            }
+            if top.len() == limit {
+                // round(x) >= w exactly when x >= w - 0.5, for the worst kept w.
+                floor = (top[0].0 * 1000.0).round() - 0.5;
             }
         }
         scored.clear();
         scratch.dirty = false;
-        let best_first = |a: &(f64, u32), b: &(f64, u32)| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1));
-        let key = |slot: u32| self.docs.get(slot as usize).map(|d| d.row);
-        if query.has_phrases() {
-            hits.sort_unstable_by(best_first);
-            return hits
-                .into_iter()
-                .filter_map(|(score, slot)| Some((score, key(slot)?)))
-                .filter(|&(_, k)| verify(k))
-                .take(limit)
-                .collect();
-        }
-        if hits.len() > limit {
-            hits.select_nth_unstable_by(limit - 1, best_first);
-            hits.truncate(limit);
-        }
-        hits.sort_unstable_by(best_first);
-        hits.into_iter()
+        top.into_iter()
+            .rev()
             .filter_map(|(score, slot)| Some((score, key(slot)?)))
             .collect()
     }

@@ -59,6 +59,8 @@ pub fn open(dir: &Path, log_path: &Path, compact_min_dead: u64) -> Result<Opened
     if !opened.state.indexing {
         build_index(&mut opened.state)?;
     }
+    opened.state.rows.shrink_to_fit();
+    super::release_freed_memory();
     Ok(opened)
 }
 

@@ -351,9 +351,6 @@ impl Reader {
             }
             if e.live() {
                 s.live += 1;
-                if s.ids.insert(e.id, s.rows.len() as u32).is_some() {
-                    return Err("two live rows have the same id".into());
-                }
             } else {
                 s.dead_rows += 1;
             }
@@ -420,7 +417,21 @@ impl Reader {
             return Err("a row names a tag list that does not exist".into());
         }
         s.tags = Tags::from_parts(names, sets).ok_or("a tag or tag list appears twice")?;
-        s.index = Index::read_from(d, s.rows.len())?;
+        // The maps are built from the rows while the index is read.
+        let rows = s.rows.len();
+        let (index, unique) = std::thread::scope(|scope| {
+            let maps = std::thread::Builder::new()
+                .spawn_scoped(scope, || s.rebuild_maps(true))
+                .ok();
+            let index = Index::read_from(d, rows);
+            (index, maps.map(|h| h.join().unwrap_or(false)))
+        });
+        // (Built here if no thread could be started.)
+        let unique = unique.unwrap_or_else(|| s.rebuild_maps(true));
+        if !unique {
+            return Err("two live rows have the same id".into());
+        }
+        s.index = index?;
         // Each live row's slot holds that row, and no other slot is live: one to one.
         let own = |row: usize, e: &Entry| s.index.slot_row(e.slot) == Some(row as u32);
         if s.index.live() != s.live as u64
@@ -440,7 +451,6 @@ impl Reader {
         if digest[..] != trailer {
             return Err("its checksum does not match (the file is damaged)".into());
         }
-        s.rebuild_maps(false);
         s.indexing = true;
         s.next_seq = h.next_seq;
         Ok((s, h.next_seq))

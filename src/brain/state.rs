@@ -204,6 +204,21 @@ impl Tags {
     }
 }
 
+fn dedup_add(
+    dedup: &mut FxHashMap<u64, u32>,
+    more: &mut FxHashMap<u64, Vec<u32>>,
+    digest: u64,
+    row: u32,
+) {
+    match dedup.get(&digest) {
+        Some(&first) if first != row => more.entry(digest).or_default().push(row),
+        Some(_) => {}
+        None => {
+            dedup.insert(digest, row);
+        }
+    }
+}
+
 /// Everything `open` loads. See the module's comment.
 pub struct State {
     pub rows: Vec<Entry>,
@@ -379,13 +394,7 @@ impl State {
     }
 
     fn dedup_add(&mut self, digest: u64, row: u32) {
-        if let Some(&first) = self.dedup.get(&digest) {
-            if first != row {
-                self.dedup_more.entry(digest).or_default().push(row);
-            }
-        } else {
-            self.dedup.insert(digest, row);
-        }
+        dedup_add(&mut self.dedup, &mut self.dedup_more, digest, row);
     }
 
     fn undedup(&mut self, digest: u64, row: u32) {
@@ -420,31 +429,56 @@ impl State {
     }
 
     /// The tag lists and duplicate maps rebuilt from the rows (after loading, or when rows
-    /// were renumbered), and the id map too when `ids` is set.
-    pub fn rebuild_maps(&mut self, ids: bool) {
-        self.dedup = FxHashMap::default();
-        self.dedup_more = FxHashMap::default();
-        self.dedup.reserve(self.live);
-        if ids {
-            self.ids = FxHashMap::default();
-            self.ids.reserve(self.live);
-        }
-        for rows in &mut self.tags.rows {
-            rows.clear();
-        }
-        for row in 0..self.rows.len() as u32 {
-            let e = self.rows[row as usize];
-            if !e.live() {
-                continue;
+    /// were renumbered), and the id map too when `ids` is set; false if two live rows have
+    /// the same id.
+    pub fn rebuild_maps(&mut self, ids: bool) -> bool {
+        let rows = &self.rows;
+        let sets = &self.tags.sets;
+        let tag_count = self.tags.names.len();
+        let live = self.live;
+        // The id map on a thread of its own: each map is a cache miss per note.
+        let (id_map, (dedup, dedup_more, tag_rows)) = std::thread::scope(|scope| {
+            let build_ids = move || {
+                let mut m: FxHashMap<u64, u32> = FxHashMap::default();
+                m.reserve(live);
+                for (row, e) in rows.iter().enumerate().filter(|(_, e)| e.live()) {
+                    m.insert(e.id, row as u32);
+                }
+                m
+            };
+            let handle = (ids && rows.len() > 10_000)
+                .then(|| {
+                    std::thread::Builder::new()
+                        .spawn_scoped(scope, build_ids)
+                        .ok()
+                })
+                .flatten();
+            let mut dedup = FxHashMap::default();
+            let mut more = FxHashMap::default();
+            dedup.reserve(live);
+            let mut tag_rows: Vec<Vec<u32>> = vec![Vec::new(); tag_count];
+            for (row, e) in rows.iter().enumerate().filter(|(_, e)| e.live()) {
+                for &t in sets[e.tagset as usize].iter() {
+                    tag_rows[t as usize].push(row as u32);
+                }
+                dedup_add(&mut dedup, &mut more, e.digest, row as u32);
             }
-            if ids {
-                self.ids.insert(e.id, row);
-            }
-            for &t in self.tags.sets[e.tagset as usize].iter() {
-                self.tags.rows[t as usize].push(row);
-            }
-            self.dedup_add(e.digest, row);
+            let id_map = match handle {
+                Some(h) => h.join().ok(),
+                None if ids => Some(build_ids()),
+                None => None,
+            };
+            (id_map, (dedup, more, tag_rows))
+        });
+        self.dedup = dedup;
+        self.dedup_more = dedup_more;
+        self.tags.rows = tag_rows;
+        if let Some(m) = id_map {
+            self.ids = m;
+        } else if ids {
+            return false;
         }
+        self.ids.len() == self.live
     }
 
     /// Drops the dead rows (renumbering the rest, which keeps their order) and the index's
