@@ -333,7 +333,10 @@ struct TextIn<'a> {
 
 /// The `text` of a line `parse_line` has already accepted.
 pub fn text_of(line: &[u8]) -> Option<Cow<'_, str>> {
-    serde_json::from_slice::<TextIn>(line).ok().map(|t| t.text)
+    match fast_put(line) {
+        Some(r) => r.text,
+        None => serde_json::from_slice::<TextIn>(line).ok().map(|t| t.text),
+    }
 }
 
 /// Reads `len` bytes of `file` at `at` (one `pread`: readers share the file).

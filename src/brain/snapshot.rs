@@ -315,8 +315,32 @@ impl Reader {
     /// ([`normalize_tag`]), each live note's index slot its own. The maps are rebuilt from
     /// the rows.
     pub fn read(mut self, file: File, log_path: PathBuf) -> Result<(State, u64), String> {
-        let h = &self.header;
+        match Reader::decode(&self.header, &mut self.dec, file, log_path) {
+            Ok(s) if self.dec.left == 0 && self.checksum_matches() => Ok((s, self.header.next_seq)),
+            Ok(_) if self.dec.left != 0 => Err("it has bytes after the index".into()),
+            Err(why) if self.checksum_matches() => Err(why),
+            _ => Err("its checksum does not match (the file is damaged)".into()),
+        }
+    }
+
+    /// Whether the file's last 32 bytes are the SHA-256 of the rest (reading what is left).
+    fn checksum_matches(&mut self) -> bool {
         let d = &mut self.dec;
+        if std::io::copy(&mut (&mut d.r).take(d.left), &mut std::io::sink()).ok() != Some(d.left) {
+            return false;
+        }
+        d.left = 0;
+        let digest = d.r.get_mut().hash.finalize_reset();
+        let mut trailer = [0u8; 32];
+        d.r.read_exact(&mut trailer).is_ok() && digest[..] == trailer
+    }
+
+    fn decode(
+        h: &Header,
+        d: &mut Dec<BufReader<Hashing<File>>>,
+        file: File,
+        log_path: PathBuf,
+    ) -> Result<State, String> {
         let mut s = State::new(file, log_path);
         let n = d.count(67)?;
         s.rows.reserve_exact(n);
@@ -442,17 +466,8 @@ impl Reader {
         {
             return Err("the index does not match the rows".into());
         }
-        if d.left != 0 {
-            return Err("it has bytes after the index".into());
-        }
-        let digest = d.r.get_mut().hash.finalize_reset();
-        let mut trailer = [0u8; 32];
-        d.r.read_exact(&mut trailer).map_err(|e| e.to_string())?;
-        if digest[..] != trailer {
-            return Err("its checksum does not match (the file is damaged)".into());
-        }
         s.indexing = true;
         s.next_seq = h.next_seq;
-        Ok((s, h.next_seq))
+        Ok(s)
     }
 }
