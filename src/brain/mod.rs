@@ -2158,3 +2158,55 @@ mod tests {
         assert_eq!(view(&b), view_from_log(&d));
     }
 }
+
+/// Where a loaded brain's heap goes, structure by structure: glibc's count of bytes in use,
+/// before and after dropping each one. Rerun with
+/// `PROBE_DIR=<a data dir> cargo test --release --lib where_the_bytes_go -- --ignored --nocapture`
+/// (docs/bench.md has the figures).
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod bytes_probe {
+    use super::*;
+
+    fn used() -> i64 {
+        // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+        let m = unsafe { libc::mallinfo2() };
+        (m.uordblks + m.hblkhd) as i64
+    }
+
+    #[test]
+    #[ignore]
+    fn where_the_bytes_go() {
+        let Some(dir) = std::env::var_os("PROBE_DIR").map(PathBuf::from) else {
+            return;
+        };
+        let before = used();
+        let b = Brain::open_with(&dir, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        let _ = b.search("budget meeting", None, 10);
+        let live = b.len().max(1) as i64;
+        let total = used() - before;
+        println!(
+            "heap after open and one search: {total} B, {} per note",
+            total / live
+        );
+        let mut s = b.write();
+        let mut last = used();
+        let mut step = |name: &str, s: &mut State, drop_it: &dyn Fn(&mut State)| {
+            drop_it(s);
+            let now = used();
+            println!(
+                "{name:>14}: {:>11} B {:>5} per note",
+                last - now,
+                (last - now) / live
+            );
+            last = now;
+        };
+        step("index", &mut s, &|s| s.index = Default::default());
+        step("tags", &mut s, &|s| s.tags = Default::default());
+        step("ids", &mut s, &|s| s.ids = Default::default());
+        step("history", &mut s, &|s| s.history = Default::default());
+        step("rows", &mut s, &|s| s.rows = Default::default());
+        step("dedup, rest", &mut s, &|s| {
+            *s = State::new(s.file.try_clone().unwrap(), PathBuf::new())
+        });
+    }
+}
