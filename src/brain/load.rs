@@ -7,7 +7,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
+use super::hash::Xxh64;
 
 use super::index::Index;
 use super::log::{self, LineError, Record};
@@ -102,7 +102,7 @@ fn from_snapshot(
         Err(why) => return not_used(why),
     };
     let covered = reader.header.log_len;
-    let want_sha = reader.header.log_sha;
+    let want = reader.header.log_hash;
     if covered > file_len {
         return not_used("it is of a longer log".into());
     }
@@ -131,7 +131,7 @@ fn from_snapshot(
         Ok(s) => s,
         Err(why) => return not_used(why),
     };
-    if hash.clone().finalize()[..] != want_sha {
+    if hash.digest() != want {
         return not_used("it was made from another log: the log was rewritten or edited".into());
     }
     state.log_len = covered;
@@ -147,9 +147,9 @@ fn from_snapshot(
     }))
 }
 
-/// SHA-256 of the first `len` bytes of `file`.
-fn hash_prefix(file: &File, len: u64) -> Result<Sha256, String> {
-    let mut h = Sha256::new();
+/// The hash of the first `len` bytes of `file`.
+fn hash_prefix(file: &File, len: u64) -> Result<Xxh64, String> {
+    let mut h = Xxh64::new();
     let mut buf = vec![0u8; 4 << 20];
     let mut at = 0u64;
     while at < len {

@@ -17,9 +17,9 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::hash::Xxh64;
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
-use sha2::{Digest, Sha256};
 
 use super::text::{check_tags, unpack_id, validate_id, validate_text, validate_time};
 use super::{BrainError, Note};
@@ -416,7 +416,7 @@ pub struct Compacted {
     pub append: File,
     pub read: File,
     pub len: u64,
-    pub hash: Sha256,
+    pub hash: Xxh64,
 }
 
 /// Rewrites the log keeping only the lines `keep` (`(offset, length)` of whole lines of
@@ -440,7 +440,7 @@ pub fn compact(
             .create_new(true)
             .open(&tmp)?;
         let mut out = BufWriter::with_capacity(1 << 20, &f);
-        let mut hash = Sha256::new();
+        let mut hash = Xxh64::new();
         let mut len = 0u64;
         let mut buf = Vec::new();
         // Neighbouring lines are read together.

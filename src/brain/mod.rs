@@ -17,6 +17,7 @@
 //! (validation and tokenizing), `snippet` (search result excerpts). Timestamps come from the
 //! crate's `time` module.
 
+mod hash;
 mod index;
 mod load;
 mod log;
@@ -281,12 +282,11 @@ fn sorted<S: AsRef<str>>(tags: &[S]) -> Vec<&str> {
     v
 }
 
-/// The duplicate-detection key of a note: the first 64 bits of SHA-256 over its text with
-/// whitespace folded and its sorted tag set. Hits are confirmed by comparing the folded texts
+/// The duplicate-detection key of a note: XXH64 of its text with whitespace folded and its
+/// sorted tag set. Hits are confirmed by comparing the folded texts
 /// and tag sets, so a collision could only cost a lookup, never a wrong answer.
 fn dedup_key<S: AsRef<str>>(text: &str, tags: &[S]) -> u64 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
+    let mut h = hash::Xxh64::new();
     for (i, word) in text.split_whitespace().enumerate() {
         if i > 0 {
             h.update(b" ");
@@ -297,10 +297,7 @@ fn dedup_key<S: AsRef<str>>(text: &str, tags: &[S]) -> u64 {
         h.update(b"\0");
         h.update(t.as_bytes());
     }
-    let d = h.finalize();
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&d[..8]);
-    u64::from_be_bytes(b)
+    h.digest()
 }
 
 /// Whether a new snapshot is worth writing: the log is large enough to matter, and what the
@@ -327,13 +324,17 @@ fn snapshot_loop(state: &RwLock<State>, min_bytes: u64) {
                 let _ = fs::remove_file(&tmp);
                 return Ok(None);
             }
-            snapshot::install(&tmp).map(|()| Some(len))
+            snapshot::install(&tmp).map(|()| Some((len, generation)))
         });
         release_freed_memory();
         let mut s = state.write().unwrap_or_else(PoisonError::into_inner);
         match result {
-            Ok(Some(len)) => s.snapshot_len = s.snapshot_len.max(len),
-            Ok(None) => {}
+            // A compaction between the check and the rename made this one stale: the next
+            // round writes another.
+            Ok(Some((len, generation))) if generation == s.generation => {
+                s.snapshot_len = s.snapshot_len.max(len)
+            }
+            Ok(_) => {}
             Err(e) => {
                 s.snapshot_failed_at = s.log_len;
                 eprintln!(

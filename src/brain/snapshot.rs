@@ -2,24 +2,24 @@
 //! of a large brain reads it instead of parsing and indexing the whole log.
 //!
 //! The log stays the truth. A snapshot says which log it was made from: the log's length then
-//! and the SHA-256 of those bytes. `open` uses it only when the log's first that-many bytes
+//! and the XXH64 of those bytes (see `hash.rs`). `open` uses it only when the log's first that-many bytes
 //! hash to the same value (then it parses and applies just the records after them); otherwise
 //! (no snapshot, a compacted or edited log, a damaged or truncated snapshot, another format)
 //! it rebuilds everything from the log and writes a new snapshot in the background. A
-//! snapshot is checked before use: its own SHA-256 (the file's last 32 bytes), then every
+//! snapshot is checked before use: its own XXH64 (the file's last 8 bytes), then every
 //! field, as [`read`] and `Index::read_from` describe, so a damaged one can only cost a slower
 //! start. Nothing a snapshot says reaches a client without being read back from the log and
 //! checked there (see `State::read_put`).
 //!
-//! Layout, little-endian: the magic line, a header (log length, log SHA-256, next seq, live
-//! and dead record counts), the rows, the histories, the tag names, the tag lists, the index,
-//! and the SHA-256 of everything before it. Written to `notes.snapshot.tmp`, fsynced, renamed.
+//! Layout, little-endian: the magic line, a header (log length, log hash, next seq, live and
+//! dead record counts), the rows, the histories, the tag names, the tag lists, the index, and
+//! the XXH64 of everything before it. Written to `notes.snapshot.tmp`, fsynced, renamed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use super::hash::Xxh64;
 
 use super::index::Index;
 use super::log::sync_dir;
@@ -44,7 +44,7 @@ pub fn remove(log: &Path) {
 /// Hashes what passes through it.
 struct Hashing<T> {
     inner: T,
-    hash: Sha256,
+    hash: Xxh64,
     /// Bytes still to hash (reading stops hashing before the trailer).
     left: u64,
 }
@@ -187,14 +187,14 @@ pub fn write(s: &State) -> io::Result<PathBuf> {
                 1 << 20,
                 Hashing {
                     inner: f,
-                    hash: Sha256::new(),
+                    hash: Xxh64::new(),
                     left: 0,
                 },
             ),
         };
         e.w.write_all(MAGIC)?;
         e.u64(s.log_len)?;
-        e.w.write_all(&s.log_hash.clone().finalize())?;
+        e.u64(s.log_hash.digest())?;
         e.u64(s.next_seq)?;
         e.u64(s.live_records)?;
         e.u64(s.dead_records)?;
@@ -231,7 +231,7 @@ pub fn write(s: &State) -> io::Result<PathBuf> {
         }
         s.index.write_to(&mut e)?;
         let h = e.w.into_inner().map_err(|e| e.into_error())?;
-        let digest = h.hash.finalize();
+        let digest = h.hash.digest().to_le_bytes();
         let mut f = h.inner;
         f.write_all(&digest)?;
         f.sync_all()?;
@@ -257,7 +257,7 @@ pub fn install(tmp: &Path) -> io::Result<()> {
 /// What a snapshot's header says it was made from.
 pub struct Header {
     pub log_len: u64,
-    pub log_sha: [u8; 32],
+    pub log_hash: u64,
     pub next_seq: u64,
     live_records: u64,
     dead_records: u64,
@@ -278,7 +278,7 @@ pub fn open(dir: &Path) -> Result<Option<Reader>, String> {
     };
     let len = f.metadata().map_err(|e| e.to_string())?.len();
     let body = len
-        .checked_sub(32)
+        .checked_sub(8)
         .filter(|&b| b >= MAGIC.len() as u64)
         .ok_or("it is too short")?;
     let mut dec = Dec {
@@ -286,7 +286,7 @@ pub fn open(dir: &Path) -> Result<Option<Reader>, String> {
             1 << 20,
             Hashing {
                 inner: f,
-                hash: Sha256::new(),
+                hash: Xxh64::new(),
                 left: body,
             },
         ),
@@ -300,7 +300,7 @@ pub fn open(dir: &Path) -> Result<Option<Reader>, String> {
     }
     let header = Header {
         log_len: dec.u64()?,
-        log_sha: dec.take::<32>()?,
+        log_hash: dec.u64()?,
         next_seq: dec.u64()?,
         live_records: dec.u64()?,
         dead_records: dec.u64()?,
@@ -310,7 +310,7 @@ pub fn open(dir: &Path) -> Result<Option<Reader>, String> {
 
 impl Reader {
     /// Reads the rest into a state that reads notes through `file` (the log), checking the
-    /// file's SHA-256 and every field: rows in creation order with distinct ids, versions
+    /// file's hash and every field: rows in creation order with distinct ids, versions
     /// inside the log the header names, tags valid by the rules of new input
     /// ([`normalize_tag`]), each live note's index slot its own. The maps are rebuilt from
     /// the rows.
@@ -323,15 +323,15 @@ impl Reader {
         }
     }
 
-    /// Whether the file's last 32 bytes are the SHA-256 of the rest (reading what is left).
+    /// Whether the file's last 8 bytes are the hash of the rest (reading what is left).
     fn checksum_matches(&mut self) -> bool {
         let d = &mut self.dec;
         if std::io::copy(&mut (&mut d.r).take(d.left), &mut std::io::sink()).ok() != Some(d.left) {
             return false;
         }
         d.left = 0;
-        let digest = d.r.get_mut().hash.finalize_reset();
-        let mut trailer = [0u8; 32];
+        let digest = d.r.get_mut().hash.digest().to_le_bytes();
+        let mut trailer = [0u8; 8];
         d.r.read_exact(&mut trailer).is_ok() && digest[..] == trailer
     }
 

@@ -11,7 +11,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+use super::hash::Xxh64;
 
 use super::index::{FxHashMap, Index, NO_SLOT};
 use super::log::{self, Record};
@@ -244,10 +244,10 @@ pub struct State {
     /// reads do not share a file position).
     pub file: File,
     pub log_path: PathBuf,
-    /// Length of the log up to its last applied record, and the SHA-256 of those bytes: what
-    /// a snapshot of this state says it was made from.
+    /// Length of the log up to its last applied record, and the hash of those bytes: what a
+    /// snapshot of this state says it was made from.
     pub log_len: u64,
-    pub log_hash: Sha256,
+    pub log_hash: Xxh64,
     /// Bumped whenever the log is rewritten (compaction): a snapshot started before is stale.
     pub generation: u64,
     /// The log length the snapshot on disk covers (0: none): see [`super::snapshot`].
@@ -285,7 +285,7 @@ impl State {
             file,
             log_path,
             log_len: 0,
-            log_hash: Sha256::new(),
+            log_hash: Xxh64::new(),
             generation: 0,
             snapshot_len: 0,
             snapshot_failed_at: 0,
@@ -607,7 +607,7 @@ impl State {
 
     /// After compaction copied the lines `keep` (sorted by offset) back to back into a new log
     /// now read through `file`: every version's new offset.
-    pub fn moved(&mut self, keep: &[(u64, u32)], file: File, len: u64, hash: Sha256) {
+    pub fn moved(&mut self, keep: &[(u64, u32)], file: File, len: u64, hash: Xxh64) {
         let mut new_at = Vec::with_capacity(keep.len());
         let mut at = 0u64;
         for &(_, l) in keep {
