@@ -114,7 +114,6 @@ pub struct Dec<R: Read> {
     left: u64,
 }
 
-#[cfg(test)]
 impl<'a> Dec<&'a [u8]> {
     pub fn new(b: &'a [u8]) -> Dec<&'a [u8]> {
         Dec {
@@ -154,6 +153,17 @@ impl<R: Read> Dec<R> {
         }
         usize::try_from(n).map_err(|e| e.to_string())
     }
+    /// The next `n` bytes into `buf` (replacing what it held).
+    fn read_into(&mut self, buf: &mut Vec<u8>, n: usize) -> Result<(), String> {
+        if (n as u64) > self.left {
+            return Err("it ends early".into());
+        }
+        buf.resize(n, 0);
+        self.r.read_exact(buf).map_err(|e| e.to_string())?;
+        self.left -= n as u64;
+        Ok(())
+    }
+
     pub fn bytes(&mut self) -> Result<Vec<u8>, String> {
         let n = self.count(1)?;
         let mut b = vec![0; n];
@@ -348,17 +358,24 @@ impl Reader {
             v.at.checked_add(u64::from(v.len))
                 .is_some_and(|e| e <= h.log_len)
         };
-        for _ in 0..n {
+        // Rows are fixed-size: read a block of them at a time and decode from memory.
+        let mut block = Vec::new();
+        let mut b = Dec::new(&[][..]);
+        for i in 0..n {
+            if b.left == 0 {
+                d.read_into(&mut block, (n - i).min(1 << 14) * 67)?;
+                b = Dec::new(&block);
+            }
             let e = Entry {
-                order: d.u64()?,
-                id: d.u64()?,
-                current: d.ver()?,
-                created: d.u64()?,
-                digest: d.u64()?,
-                slot: d.u32()?,
-                tagset: d.u32()?,
-                space: d.u16()?,
-                flags: d.u8()?,
+                order: b.u64()?,
+                id: b.u64()?,
+                current: b.ver()?,
+                created: b.u64()?,
+                digest: b.u64()?,
+                slot: b.u32()?,
+                tagset: b.u32()?,
+                space: b.u16()?,
+                flags: b.u8()?,
             };
             // A dead row is never read (its lines may be gone after a compaction).
             let ok = s.rows.last().is_none_or(|p| p.order < e.order)
