@@ -439,6 +439,9 @@ if ((PEERS)); then
   floor "token endpoint >= 1.5x Node" "$(ge "$(o token)" "$(awk -v x="$(n token)" 'BEGIN{print 1.5*x}')")" "$(ratio "$(o token)" "$(n token)")"
 fi
 
+# The brain at scale, 10,000 to 1,000,000 notes (--quick: up to 100,000): its own table.
+BENCH_SCALE_QUICK=$QUICK python3 "$BENCH/scale.py" --bin "$BIN"
+
 status=0
 for key in "${!BAD[@]}"; do
   log "run $key had errors: ${BAD[$key]}"
