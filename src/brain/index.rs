@@ -106,7 +106,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 /// The varint at the start of `b` and its length, or `None` if `b` ends inside one or it
 /// does not fit in 64 bits.
-#[inline]
+#[inline(always)]
 fn get_varint(b: &[u8]) -> Option<(u64, usize)> {
     let first = *b.first()?;
     if first < 0x80 {
@@ -133,7 +133,7 @@ struct PostingIter<'a> {
 impl Iterator for PostingIter<'_> {
     type Item = (u32, u32);
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<(u32, u32)> {
         // Nothing moves unless the whole posting decodes: a gap of at least 1 (slots
         // increase) and a count of at least 1.
@@ -803,28 +803,26 @@ impl Index {
             for &(id, weight) in &terms {
                 let list = &self.postings[id as usize];
                 let w = weight / top * idf(list.df as usize).min(cap) * (K1 + 1.0);
-                for (slot, tf) in list.iter() {
-                    let Some(&Doc { len, .. }) = self.docs.get(slot as usize) else {
-                        continue;
-                    };
-                    if len == REMOVED {
-                        continue;
-                    }
-                    let tf = tf as f32;
-                    let s = w * tf / (tf + norm_base + norm_per_term * len as f32);
-                    let i = slot as usize;
-                    if terms.len() == 1 {
-                        if scores[i] == 0.0 {
-                            scored.push(slot);
-                        }
-                        scores[i] += s;
-                    } else if s > best[i] {
-                        if best[i] == 0.0 {
-                            touched.push(slot);
-                        }
-                        best[i] = s;
-                    }
-                }
+                // Two loops, so that neither tests which one it is per posting (and the
+                // compiler keeps its values in registers).
+                let target: &mut [f32] = if terms.len() == 1 { scores } else { best };
+                let marks = if terms.len() == 1 {
+                    &mut *scored
+                } else {
+                    &mut *touched
+                };
+                marks.reserve(list.count as usize);
+                let add = terms.len() == 1;
+                score_list(
+                    list,
+                    &self.docs,
+                    w,
+                    norm_base,
+                    norm_per_term,
+                    target,
+                    marks,
+                    add,
+                );
             }
             for slot in touched.drain(..) {
                 let i = slot as usize;
@@ -926,6 +924,45 @@ impl Index {
             .rev()
             .filter_map(|(score, slot)| Some((score, key(slot)?)))
             .collect()
+    }
+}
+
+/// Scores the postings of one term (weight `w`) into `target`: added to it when `add` (a
+/// word's only term), else kept when better (the best variant of a word); a slot that was 0
+/// is pushed to `marks`.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn score_list(
+    list: &Postings,
+    docs: &[Doc],
+    w: f32,
+    norm_base: f32,
+    norm_per_term: f32,
+    target: &mut [f32],
+    marks: &mut Vec<u32>,
+    add: bool,
+) {
+    for (slot, tf) in list.iter() {
+        let i = slot as usize;
+        let (Some(&Doc { len, .. }), Some(t)) = (docs.get(i), target.get_mut(i)) else {
+            continue;
+        };
+        if len == REMOVED {
+            continue;
+        }
+        let tf = tf as f32;
+        let s = w * tf / (tf + norm_base + norm_per_term * len as f32);
+        if add {
+            if *t == 0.0 {
+                marks.push(slot);
+            }
+            *t += s;
+        } else if s > *t {
+            if *t == 0.0 {
+                marks.push(slot);
+            }
+            *t = s;
+        }
     }
 }
 
