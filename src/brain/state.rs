@@ -321,14 +321,7 @@ impl State {
         self.next_seq = self.next_seq.max(v.ver.seq + 1);
         if let Some(&row) = self.ids.get(&v.id) {
             let old = self.rows[row as usize];
-            if self.indexing {
-                match self.read_put(row, &old.current) {
-                    Ok(note) => self.index.remove(old.slot, &note.text),
-                    Err(e) => self.report_unreadable(row, &e),
-                }
-            }
-            self.tags.remove_row(old.tagset, row);
-            self.undedup(old.digest, row);
+            self.withdraw(row, &old);
             self.history.entry(row).or_default().push(old.current);
             let e = &mut self.rows[row as usize];
             e.current = v.ver;
@@ -376,14 +369,7 @@ impl State {
             return false;
         };
         let e = self.rows[row as usize];
-        if self.indexing {
-            match self.read_put(row, &e.current) {
-                Ok(note) => self.index.remove(e.slot, &note.text),
-                Err(err) => self.report_unreadable(row, &err),
-            }
-            self.tags.remove_row(e.tagset, row);
-            self.undedup(e.digest, row);
-        }
+        self.withdraw(row, &e);
         let versions = 1 + self.history.remove(&row).map_or(0, |h| h.len() as u64);
         self.live_records = self.live_records.saturating_sub(versions);
         self.dead_records += versions;
@@ -391,6 +377,21 @@ impl State {
         self.live -= 1;
         self.dead_rows += 1;
         true
+    }
+
+    /// Takes the current version `e` of the note in `row` out of the index (its text read
+    /// back from the log), the tag lists and the duplicate map: before a new version or a
+    /// forget. (While loading, the index, tag lists and map are built afterwards.)
+    fn withdraw(&mut self, row: u32, e: &Entry) {
+        if !self.indexing {
+            return;
+        }
+        match self.read_put(row, &e.current) {
+            Ok(note) => self.index.remove(e.slot, &note.text),
+            Err(why) => self.report_unreadable(row, &why),
+        }
+        self.tags.remove_row(e.tagset, row);
+        self.undedup(e.digest, row);
     }
 
     fn dedup_add(&mut self, digest: u64, row: u32) {
