@@ -2129,6 +2129,39 @@ mod tests {
         assert_eq!(view(&b), want);
     }
 
+    /// A log edited by hand where a later version has another creation time: the note shows
+    /// (and is filtered by) what its current line says, and reads back cleanly.
+    #[test]
+    fn a_version_with_another_creation_time_reads_back() {
+        let d = TempDir::new("created");
+        let mut n = Note {
+            id: "n_c00000000000".into(),
+            text: "first".into(),
+            tags: vec![],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut bytes = log::put_line(1, &n);
+        n.text = "second".into();
+        n.created_at = "2026-02-01".into();
+        bytes.extend(log::put_line(2, &n));
+        fs::write(d.log(), &bytes).unwrap();
+        for snapshot in [u64::MAX, 1] {
+            let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, snapshot).unwrap();
+            assert_eq!(b.recall(&n.id), Some(n.clone()));
+            let day = time::parse_rfc3339_or_date("2026-02-01").unwrap();
+            let f = Filter {
+                since: Some(day),
+                ..Filter::default()
+            };
+            assert_eq!(b.list_filtered(&f, None, |_| true, 5).unwrap().0.len(), 1);
+        }
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert!(b.read().snapshot_len > 0);
+        assert_eq!(b.recall(&n.id), Some(n));
+        assert!(snapshot_file(&d).exists(), "it read back cleanly");
+    }
+
     #[test]
     fn long_lines_and_chunk_boundaries() {
         let d = TempDir::new("chunks");

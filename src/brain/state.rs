@@ -22,7 +22,9 @@ use super::{Note, Version};
 pub const DEAD: u8 = 1;
 // Room for what issue 12 adds: a pending flag (bit 2) here, the note's space in `Entry::space`
 // (0 is `main`) and each version's writer in `Ver::writer` (interned, 0 is "unknown"). All
-// three are already in the snapshot format, so they cost no format change.
+// three are already in the snapshot format, so they cost no format change. Issue 14's vector
+// per note fits beside the rows as an array indexed by row (renumbered where
+// `drop_dead_rows` renumbers the rows).
 
 /// Where one version of a note is in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -325,6 +327,9 @@ impl State {
             self.history.entry(row).or_default().push(old.current);
             let e = &mut self.rows[row as usize];
             e.current = v.ver;
+            // What the note shows is its current version's line (ours always repeat the
+            // first one's creation time; a log edited by hand may not).
+            e.created = v.created;
             e.tagset = v.tagset;
             e.digest = v.digest;
             if self.indexing {
