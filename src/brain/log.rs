@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::hash::Xxh64;
@@ -364,7 +364,7 @@ pub fn set_aside_torn_tail(
             format!("{LOG_NAME}.torn.{now}.{n}")
         };
         let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
+        match private().write(true).create_new(true).open(&path) {
             Ok(f) => break (f, path),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(e) => return Err(e),
@@ -379,6 +379,14 @@ pub fn set_aside_torn_tail(
     Ok(path)
 }
 
+/// Options that create a file readable and writable by its owner only (0600): notes are
+/// private whatever the directory's mode or the umask (issue 16 item 9).
+pub fn private() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.mode(0o600);
+    o
+}
+
 /// Makes a directory entry change (create, rename) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -389,7 +397,7 @@ pub fn open_append(dir: &Path, log: &Path) -> io::Result<File> {
     match OpenOptions::new().append(true).open(log) {
         Ok(f) => Ok(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let f = OpenOptions::new().append(true).create_new(true).open(log)?;
+            let f = private().append(true).create_new(true).open(log)?;
             f.sync_all()?;
             sync_dir(dir)?;
             Ok(f)
@@ -435,10 +443,7 @@ pub fn compact(
     let tmp = dir.join(TMP_NAME);
     let _ = fs::remove_file(&tmp);
     let result = (|| {
-        let f = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let f = private().append(true).create_new(true).open(&tmp)?;
         let mut out = BufWriter::with_capacity(1 << 20, &f);
         let mut hash = Xxh64::new();
         let mut len = 0u64;

@@ -2162,6 +2162,32 @@ mod tests {
         assert!(snapshot_file(&d).exists(), "it read back cleanly");
     }
 
+    /// Every file the brain creates is its owner's alone (0600), whatever the umask.
+    #[test]
+    fn files_are_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = TempDir::new("modes");
+        let b = Brain::open_with(&d.0, 2, 1).unwrap();
+        let keep = b.remember("keep", &[]).unwrap();
+        for i in 0..4 {
+            let n = b.remember(&format!("drop {i}"), &[]).unwrap();
+            b.forget(&n.id).unwrap(); // compacts: the log is a new file
+        }
+        b.wait_for_snapshot();
+        drop(b);
+        let mut f = fs::OpenOptions::new().append(true).open(d.log()).unwrap();
+        std::io::Write::write_all(&mut f, b"{\"op\"").unwrap();
+        drop(f);
+        let b = Brain::open(&d.0).unwrap(); // sets the torn line aside
+        assert_eq!(b.recall(&keep.id), Some(keep));
+        let files = d.files();
+        assert_eq!(files.len(), 3, "{files:?}");
+        for name in files {
+            let mode = fs::metadata(d.0.join(&name)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+
     #[test]
     fn long_lines_and_chunk_boundaries() {
         let d = TempDir::new("chunks");

@@ -15,7 +15,7 @@
 //! dead record counts), the rows, the histories, the tag names, the tag lists, the index, and
 //! the XXH64 of everything before it. Written to `notes.snapshot.tmp`, fsynced, renamed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -191,7 +191,10 @@ pub fn write(s: &State) -> io::Result<PathBuf> {
     let tmp = path_beside(&s.log_path, SNAPSHOT_TMP_NAME);
     let _ = fs::remove_file(&tmp);
     let result = (|| {
-        let f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let f = super::log::private()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         let mut e = Enc {
             w: BufWriter::with_capacity(
                 1 << 20,
