@@ -1,14 +1,52 @@
-//! Measures the brain against its performance floors: `open` under 1 s with 100,000 notes and
-//! search p99 under 5 ms over 10,000 notes (release build).
+//! Measures the brain in-process against its performance floors: `open` under 1 s with 100,000
+//! notes and search p99 under 5 ms over 10,000 notes (release build), and reports the heap it
+//! holds per note.
 //!
 //! `cargo run --release --example bench_brain -- [NOTES]` (default 10000). The store is written
 //! straight into a temp dir in the log's own format (one fsync per `remember` would make a
-//! 100k-note setup take minutes), then opened and searched through the public API.
-//! With `BENCH_BRAIN_DIR=/some/dir` the store is made there and kept.
+//! 100k-note setup take minutes), then opened from the log, searched, listed and written to
+//! through the public API, closed, and opened again (from the snapshot written meanwhile when
+//! the log is over 8 MiB). With `BENCH_BRAIN_DIR=/some/dir` the store is made there and kept.
+//! The service as deployed is measured by `scripts/bench/scale.py` (over HTTP, static build).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
 use std::io::Write;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
+
+/// The system allocator, counting the bytes in use: what the brain holds, not what the
+/// allocator kept.
+struct Counting;
+
+static IN_USE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        IN_USE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        IN_USE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        IN_USE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        IN_USE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn heap() -> isize {
+    IN_USE.load(Ordering::Relaxed)
+}
 
 use brain_mcp::brain::Brain;
 use brain_mcp::time;
@@ -169,8 +207,14 @@ fn main() {
     for i in 0..n {
         seq += 1;
         let ntags = rng.below(4);
-        let mut tags: Vec<&str> = (0..ntags).map(|_| TAGS[rng.below(TAGS.len())]).collect();
-        tags.dedup();
+        let mut tags: Vec<&str> = Vec::new();
+        for _ in 0..ntags {
+            let t = TAGS[rng.below(TAGS.len())];
+            // Each tag once: the log holds tags as `remember` stores them, and `open` checks.
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
         let at = time::format_rfc3339(start + i as u64 * 60);
         let id = format!("n_{:012x}", rng.next() >> 16);
         let line = serde_json::json!({
@@ -195,6 +239,7 @@ fn main() {
     );
 
     let cpu = process_cpu_ms();
+    let heap_before = heap();
     let t = Instant::now();
     let brain = Brain::open(&dir).unwrap();
     let wall = ms(t.elapsed());
@@ -203,6 +248,12 @@ fn main() {
         _ => println!("open: {wall:.1} ms"),
     }
     assert_eq!(brain.len(), live);
+    let held = heap() - heap_before;
+    println!(
+        "heap after open: {:.1} MB, {} bytes per note",
+        held as f64 / 1e6,
+        held / live.max(1) as isize
+    );
 
     let mut times = Vec::with_capacity(1000);
     let mut hits = 0;
@@ -245,6 +296,12 @@ fn main() {
     times.sort();
     println!("remember p50 (with fsync): {:.3} ms", ms(times[25]));
 
+    // Closing waits for a snapshot being written; the next open reads it.
+    drop(brain);
+    let t = Instant::now();
+    let brain = Brain::open(&dir).unwrap();
+    println!("open again: {:.1} ms", ms(t.elapsed()));
+    assert_eq!(brain.len(), live + 50);
     drop(brain);
     if keep.is_none() {
         let _ = fs::remove_dir_all(&dir);

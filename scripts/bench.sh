@@ -582,6 +582,9 @@ fi
 floor "tools/list no slower than before (44404 req/s at 16, 3aeff66)" "$(ge "$(o list)" 44404)" "$(o list) req/s at 16"
 floor "search no slower than before (7303 req/s at 16, 3aeff66)" "$(ge "$(o search)" 7303)" "$(o search) req/s at 16"
 
+# The brain at scale, 10,000 to 1,000,000 notes (--quick: up to 100,000): its own table.
+BENCH_SCALE_QUICK=$QUICK python3 "$BENCH/scale.py" --bin "$BIN"
+
 status=0
 for key in "${!BAD[@]}"; do
   log "run $key had errors: ${BAD[$key]}"

@@ -434,3 +434,390 @@ fn snippets_do_not_mark_stop_words() {
         "{r}"
     );
 }
+
+// ---- the store on disk: crafted lines, snapshots, crashes (issue 15 items 3-4, 16 item 10) ----
+
+const ID_ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// Removes a data directory the test made itself when the test ends, unless it failed (then
+/// the directory is kept to look at, as `Server` keeps its own).
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A valid note id made from `n` (the server's ids are `n_` and 12 of these characters).
+fn note_id(mut n: u64) -> String {
+    let mut id = String::from("n_");
+    for _ in 0..12 {
+        id.push(char::from(ID_ALPHABET[(n & 31) as usize]));
+        n >>= 5;
+    }
+    id
+}
+
+/// A `put` line as the server writes it, with the given fields as raw JSON.
+fn put(seq: u64, id: &str, text: &str, tags: &str, created: &str, updated: &str) -> String {
+    format!(
+        "{{\"op\":\"put\",\"seq\":{seq},\"id\":{},\"text\":{},\"tags\":{tags},\
+         \"created_at\":\"{created}\",\"updated_at\":\"{updated}\"}}\n",
+        json!(id),
+        json!(text)
+    )
+}
+
+fn good(seq: u64) -> String {
+    let t = "2026-01-01T00:00:00Z";
+    put(
+        seq,
+        &note_id(seq),
+        &format!("good note {seq}"),
+        "[\"ok\"]",
+        t,
+        t,
+    )
+}
+
+/// A line of `notes.jsonl` that only someone editing the file could have written, in the middle
+/// of the log or as its last line (a crash leaves a cut-off line, never a whole record that
+/// breaks a rule): `serve` refuses to start, names the file, the line and the rule (the very
+/// message `remember` or `import` gives for such input), and leaves the file as it was.
+#[test]
+fn crafted_store_lines_are_refused_at_start() {
+    let t = "2026-01-01T00:00:00Z";
+    let id = note_id(2);
+    let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+    let long_tag = "a".repeat(65);
+    let cases: Vec<(String, String)> = vec![
+        (
+            put(2, "../../etc/passwd", "x", "[]", t, t),
+            "id \"../../etc/passwd\" is not a note id: ids are \"n_\" and 12 characters of 0-9 \
+             and a-z without i, l, o and u"
+                .into(),
+        ),
+        (
+            put(2, "n_00000000000\n", "x", "[]", t, t),
+            "id \"n_00000000000\\n\" is not a note id: ids are \"n_\" and 12 characters of 0-9 \
+             and a-z without i, l, o and u"
+                .into(),
+        ),
+        (
+            put(2, &id, "x", "[\"Work\"]", t, t),
+            "tags [\"Work\"] are not in their stored form (lower case, each once): [\"work\"]"
+                .into(),
+        ),
+        (
+            put(2, &id, "x", "[\"a\",\"a\"]", t, t),
+            "tags [\"a\", \"a\"] are not in their stored form (lower case, each once): [\"a\"]"
+                .into(),
+        ),
+        (
+            put(2, &id, "x", "[\"a b\"]", t, t),
+            "tag \"a b\" contains ' '; tags may only use a-z, 0-9, '_' and '-': use \"a-b\" \
+             instead"
+                .into(),
+        ),
+        (
+            put(2, &id, "x", "[\"../x\"]", t, t),
+            "tag \"../x\" contains '.'; tags may only use a-z, 0-9, '_' and '-': use \"x\" \
+             instead"
+                .into(),
+        ),
+        (
+            put(2, &id, "x", &json!(many).to_string(), t, t),
+            "17 distinct tags given; a note may have at most 16: keep the most useful ones".into(),
+        ),
+        (
+            put(2, &id, "x", &json!([long_tag]).to_string(), t, t),
+            "tag \"aaaaaaaaaaaaaaaaaaaa\"... is 65 characters; the limit is 64: shorten it".into(),
+        ),
+        (
+            put(2, &id, &"x".repeat(65_537), "[]", t, t),
+            "`text` is 65537 bytes; the limit is 65536 bytes (64 KiB): shorten it or split it \
+             into several notes"
+                .into(),
+        ),
+        (
+            put(2, &id, " \n ", "[]", t, t),
+            "`text` is empty or only whitespace: put the content of the note in `text`".into(),
+        ),
+        (
+            put(2, &id, "x", "[]", "2026-02-30T00:00:00Z", t),
+            "`created_at` \"2026-02-30T00:00:00Z\" is not an RFC 3339 time".into(),
+        ),
+        (
+            put(2, &id, "x", "[]", t, "yesterday"),
+            "`updated_at` \"yesterday\" is not an RFC 3339 time".into(),
+        ),
+        (
+            format!("{{\"op\":\"del\",\"seq\":2,\"id\":\"/etc/shadow\",\"at\":\"{t}\"}}\n"),
+            "id \"/etc/shadow\" is not a note id: ids are \"n_\" and 12 characters of 0-9 and \
+             a-z without i, l, o and u"
+                .into(),
+        ),
+        (
+            format!("{{\"op\":\"del\",\"seq\":2,\"id\":\"{id}\",\"at\":\"soon\"}}\n"),
+            "`at` \"soon\" is not an RFC 3339 time".into(),
+        ),
+        (
+            format!("{{\"op\":\"put\",\"seq\":2,\"id\":\"{id}\",\"tags\":[]}}\n"),
+            "put record has no `text`".into(),
+        ),
+        (
+            format!("{{\"op\":\"zap\",\"seq\":2,\"id\":\"{id}\"}}\n"),
+            "unknown op \"zap\" (expected \"put\" or \"del\")".into(),
+        ),
+    ];
+    for (line, want) in &cases {
+        for last in [false, true] {
+            let dir = temp_dir("crafted");
+            let _cleanup = Cleanup(dir.clone());
+            let mut bytes = good(1);
+            bytes.push_str(line);
+            if !last {
+                bytes.push_str(&good(3));
+            }
+            let log = dir.join("notes.jsonl");
+            std::fs::write(&log, &bytes).unwrap();
+            let out = cli(&dir, &["serve"]);
+            assert_eq!(out.code(), Some(1), "{want}: {}", out.stderr);
+            assert_eq!(
+                out.stderr,
+                format!("brain-mcp: {} line 2: {want}\n", log.display()),
+                "last line: {last}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&log).unwrap(),
+                bytes,
+                "left as it was"
+            );
+            let aside = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().contains(".torn."));
+            assert!(!aside, "nothing set aside");
+        }
+    }
+    // Whereas a last line cut short is what a crash leaves: set aside, and the start goes on.
+    let dir = temp_dir("torn");
+    let _cleanup = Cleanup(dir.clone());
+    let mut bytes = good(1);
+    bytes.push_str(&good(2)[..40]);
+    std::fs::write(dir.join("notes.jsonl"), &bytes).unwrap();
+    let s = Server::builder()
+        .env("BRAIN_DATA_DIR", &dir.to_string_lossy())
+        .start();
+    assert!(
+        s.log().contains("bytes of an unfinished write"),
+        "{}",
+        s.log()
+    );
+    let listed = ok(&s, "list_notes", json!({}));
+    assert_eq!(listed["notes"].as_array().unwrap().len(), 1);
+    s.assert_healthy();
+}
+
+/// Writes a log of `n` notes (32,000 are 10 MB: over the 8 MiB from which the server keeps a
+/// snapshot).
+fn big_store(n: u64) -> std::path::PathBuf {
+    let dir = temp_dir("big");
+    let mut out = String::with_capacity(n as usize * 300);
+    let words = [
+        "budget", "meeting", "garden", "invoice", "dentist", "router", "recipe", "passport",
+        "flight", "tomato", "piano", "lawyer", "roadmap", "printer", "coffee", "backup",
+    ];
+    let t = "2026-01-01T00:00:00Z";
+    for i in 1..=n {
+        let w = |k: u64| words[((i * 7 + k * 13) % words.len() as u64) as usize];
+        let text = format!(
+            "Note {i} about the {} and the {}, then the {} for w{} before {}; ünïcode \"quoted\" \
+             text to make the line as long as a real note is, more or less, most days.",
+            w(1),
+            w(2),
+            w(3),
+            i % 1000,
+            w(4)
+        );
+        let tags = json!([format!("t{}", i % 9)]).to_string();
+        out.push_str(&put(i, &note_id(i), &text, &tags, t, t));
+    }
+    std::fs::write(dir.join("notes.jsonl"), out).unwrap();
+    dir
+}
+
+fn wait_for_file(path: &Path, within: Duration) {
+    let end = Instant::now() + within;
+    while !path.exists() {
+        assert!(Instant::now() < end, "{} never appeared", path.display());
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What the server answers to a few searches and list_tags: compared across starts.
+fn answers(s: &Server) -> Vec<Value> {
+    let mut v: Vec<Value> = [
+        "budget meeting",
+        "w17",
+        "\"the garden\"",
+        "pian",
+        "-budget dentist",
+    ]
+    .iter()
+    .map(|q| ok(s, "search", json!({"query": q, "limit": 20}))["results"].clone())
+    .collect();
+    v.push(ok(s, "list_tags", json!({})));
+    v.push(ok(s, "list_notes", json!({"limit": 20, "tag": "t3"})));
+    v
+}
+
+/// A brain of 32,000 notes: the first start reads the log and writes `notes.snapshot`; the
+/// next starts read the snapshot and answer exactly the same; a damaged snapshot, or one made
+/// from a log that was since edited, is refused with a line saying why, and the answers are
+/// still exactly those of the log.
+#[test]
+fn a_large_brain_starts_from_its_snapshot_and_a_bad_one_only_slows_it() {
+    let dir = big_store(32_000);
+    let _cleanup = Cleanup(dir.clone());
+    let snapshot = dir.join("notes.snapshot");
+    let mut s = Server::builder()
+        .env("BRAIN_DATA_DIR", &dir.to_string_lossy())
+        .start();
+    let want = answers(&s);
+    assert!(!want[0].as_array().unwrap().is_empty());
+    wait_for_file(&snapshot, Duration::from_secs(120));
+    // The rename happens last: wait until the tmp file is gone too.
+    let tmp = dir.join("notes.snapshot.tmp");
+    let end = Instant::now() + Duration::from_secs(60);
+    while tmp.exists() && Instant::now() < end {
+        thread::sleep(Duration::from_millis(50));
+    }
+    s.restart();
+    assert_eq!(answers(&s), want, "from the snapshot");
+    assert!(!s.log().contains("not using"), "{}", s.log());
+    s.stop();
+
+    let good_snapshot = std::fs::read(&snapshot).unwrap();
+    let mut damaged = good_snapshot.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x55;
+    std::fs::write(&snapshot, &damaged).unwrap();
+    s.respawn();
+    let log = s.wait_for_log("not using");
+    assert!(
+        log.contains(&format!(
+            "brain: not using {} (its checksum does not match (the file is damaged)); loading {} \
+             instead, which takes longer",
+            snapshot.display(),
+            dir.join("notes.jsonl").display()
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        answers(&s),
+        want,
+        "from the log, the damaged snapshot refused"
+    );
+    s.stop();
+
+    // The snapshot is fine but the log was edited in place (same length): the log wins.
+    std::fs::write(&snapshot, &good_snapshot).unwrap();
+    let notes = dir.join("notes.jsonl");
+    let text = std::fs::read_to_string(&notes).unwrap();
+    let edited = text.replacen("Note 1 about", "Note 1 zebra", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&notes, edited).unwrap();
+    s.respawn();
+    let log = s.wait_for_log("made from another log");
+    assert!(log.contains("the log was rewritten or edited"), "{log}");
+    let hits = ok(&s, "search", json!({"query": "zebra"}));
+    assert_eq!(hits["results"][0]["id"], note_id(1));
+    s.assert_healthy();
+}
+
+/// A tool call that may find the server gone (killed mid-test): `None` then.
+fn try_call(addr: std::net::SocketAddr, tool: &str, args: Value) -> Option<Value> {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":args}});
+    let mut c = crate::util::Conn::try_open(addr).ok()?;
+    let req = crate::util::raw_request(
+        &addr.to_string(),
+        "POST",
+        "/mcp",
+        &[
+            ("Authorization", &format!("Bearer {}", crate::util::TOKEN)),
+            ("Content-Type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+        true,
+    );
+    c.try_send(&req).ok()?;
+    let r = c.try_read_response(false).ok()?;
+    if r.status != 200 {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&r.body).ok()?;
+    Some(v["result"].clone())
+}
+
+/// Writers on a 32,000-note brain, killed with SIGKILL at a random moment (at first while the
+/// snapshot is being written, later with a snapshot and records after it): every acknowledged
+/// note is there after each restart.
+#[test]
+fn sigkill_on_a_large_brain_loses_nothing_acknowledged() {
+    let dir = big_store(32_000);
+    let _cleanup = Cleanup(dir.clone());
+    let mut s = Server::builder()
+        .env("BRAIN_DATA_DIR", &dir.to_string_lossy())
+        .start();
+    let mut acked: Vec<String> = Vec::new();
+    for round in 0..4u64 {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let got = std::sync::Mutex::new(Vec::new());
+        thread::scope(|scope| {
+            for w in 0..2 {
+                let (addr, stop, got) = (s.addr, &stop, &got);
+                scope.spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        i += 1;
+                        let text = format!("round {round} writer {w} note {i}");
+                        match try_call(addr, "remember", json!({ "text": text })) {
+                            Some(r) if r["isError"] == false => {
+                                let id = r["structuredContent"]["id"].as_str().unwrap();
+                                got.lock().unwrap().push(id.to_string());
+                            }
+                            _ => break,
+                        }
+                    }
+                });
+            }
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            thread::sleep(Duration::from_millis(150 + u64::from(nanos % 700)));
+            s.signal(libc::SIGKILL);
+            let _ = s.wait_exit();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        acked.extend(got.into_inner().unwrap());
+        s.respawn();
+        for id in &acked {
+            let r = call(&s, "recall", json!({ "id": id }));
+            assert_eq!(r["isError"], false, "round {round}: acknowledged {id} lost");
+        }
+        assert_eq!(
+            ok(&s, "recall", json!({"id": note_id(32_000)}))["text"]
+                .as_str()
+                .map(|t| t.starts_with("Note 32000 ")),
+            Some(true)
+        );
+        // Let the snapshot of this round be written, or not: both must hold.
+        thread::sleep(Duration::from_millis(round * 400));
+    }
+    assert!(acked.len() > 10, "only {} writes", acked.len());
+}

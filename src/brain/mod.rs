@@ -6,35 +6,45 @@
 //! The caller (main) holds the data-directory lock; `Brain::open` does not lock.
 //!
 //! Files in the data directory: `notes.jsonl`, the log (its format is described in `log.rs`);
-//! `notes.jsonl.tmp` only while a compaction writes the log's replacement; and
-//! `notes.jsonl.torn.<unix-time>`, the bytes of an unfinished append that `open` set aside.
+//! `notes.jsonl.tmp` only while a compaction writes the log's replacement;
+//! `notes.jsonl.torn.<unix-time>`, the bytes of an unfinished append that `open` set aside;
+//! `notes.snapshot` (and `notes.snapshot.tmp` while one is written), the in-memory state of a
+//! large brain, so that it starts without reading the whole log (see `snapshot.rs`).
 //!
-//! Submodules: `log` (the file), `index` (BM25), `text` (validation and tokenizing),
-//! `snippet` (search result excerpts). Timestamps come from the crate's `time` module.
+//! Memory holds no note content: each note is a fixed-size row (`state.rs`) pointing at its
+//! line in the log, and its text is read back from there when it is shown. Submodules: `log`
+//! (the file), `load` (open), `state` (the rows and maps), `index` (BM25), `snapshot`, `text`
+//! (validation and tokenizing), `snippet` (search result excerpts). Timestamps come from the
+//! crate's `time` module.
 
+mod hash;
 mod index;
+mod load;
 mod log;
 mod query;
+mod snapshot;
 pub mod snippet;
+mod state;
 mod text;
 pub mod transfer;
 pub mod vectors;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use index::{FxHashMap, Index};
-use log::Record;
+use index::FxHashMap;
+use state::{Entry, NewVersion, State, Ver};
 
 use crate::time;
 pub use text::{
-    normalize_tag, normalize_tags, validate_text, MAX_TAGS, MAX_TAG_CHARS, MAX_TEXT_BYTES,
+    check_tags, normalize_tag, normalize_tags, validate_id, validate_text, MAX_TAGS, MAX_TAG_CHARS,
+    MAX_TEXT_BYTES,
 };
 
 /// One note as the tools show it. Timestamps are RFC 3339 UTC, e.g. `2026-11-26T23:15:57Z`.
@@ -81,14 +91,7 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn accepts(&self, e: &Entry) -> bool {
-        let has = |t: &String| e.note.tags.contains(t);
-        self.tags_all.iter().all(has)
-            && (self.tags_any.is_empty() || self.tags_any.iter().any(has))
-            && self.in_window(e)
-    }
-
-    /// The `since`/`until` part of [`Filter::accepts`].
+    /// The `since`/`until` part of the filter.
     fn in_window(&self, e: &Entry) -> bool {
         self.since.is_none_or(|t| e.created >= t) && self.until.is_none_or(|t| e.created <= t)
     }
@@ -151,6 +154,10 @@ impl std::fmt::Display for BrainError {
 
 /// Why `Brain::open` or `Brain::forget` rewrites the log: see [`State::should_compact`].
 const COMPACT_MIN_DEAD: u64 = 1000;
+/// Forgotten rows and dead index slots kept before [`State::compact_memory`] drops them.
+const MEMORY_MIN_GARBAGE: usize = 50_000;
+/// A log shorter than this loads in about a tenth of a second: no snapshot is written.
+const SNAPSHOT_MIN_BYTES: u64 = 8 << 20;
 
 impl From<std::io::Error> for BrainError {
     fn from(e: std::io::Error) -> Self {
@@ -167,12 +174,16 @@ pub struct Brain {
     dir: PathBuf,
     log_path: PathBuf,
     writer: Mutex<Writer>,
-    state: RwLock<State>,
+    state: Arc<RwLock<State>>,
+    /// The thread writing a snapshot, if one was started (see [`Brain::maybe_snapshot`]).
+    snapshotter: Mutex<Option<JoinHandle<()>>>,
+    /// See [`SNAPSHOT_MIN_BYTES`]; lowered by tests.
+    snapshot_min_bytes: u64,
 }
 
 /// The open log and what the next append needs to know.
 struct Writer {
-    file: File,
+    file: fs::File,
     /// Length of the log up to its last acknowledged record: where a failed append truncates to.
     len: u64,
     next_seq: u64,
@@ -184,6 +195,8 @@ struct Writer {
     /// After a failed compaction (disk full, say), do not try again on every `forget`: wait
     /// until there are twice as many dead records.
     compact_retry_at: u64,
+    /// See [`MEMORY_MIN_GARBAGE`]; lowered by tests.
+    memory_min_garbage: usize,
     #[cfg(test)]
     fail_next_write: bool,
     #[cfg(test)]
@@ -226,202 +239,36 @@ impl Writer {
     }
 }
 
-/// One live note.
-struct Entry {
-    note: Note,
-    /// Earlier versions, oldest first (the log's other `put` records of this id).
-    history: Vec<Version>,
-    /// `created_at` in Unix seconds, for the `since`/`until` filters (0 if unreadable).
-    created: u64,
-    /// See [`dedup_key`].
-    digest: u128,
-    /// How many `put` records the log holds for it (all kept by compaction, as its history).
-    versions: u64,
-    /// Sequence number of its latest version: the index is built in this order at open, so
-    /// that search ties go to the most recently written note, as they do after a write.
-    written: u64,
+/// Applies the `put` of `note` that was just appended as the line `at..at + len` with `seq`.
+/// The note has passed the rules of new input (its id and times are ours or checked).
+fn apply_note(s: &mut State, seq: u64, at: u64, len: usize, note: &Note) {
+    let Some(id) = text::pack_id(&note.id) else {
+        return;
+    };
+    let tagset = s.tags.intern(&note.tags);
+    s.put(
+        NewVersion {
+            id,
+            ver: Ver {
+                at,
+                len: len as u32,
+                seq,
+                writer: 0,
+            },
+            created: time::parse_rfc3339_or_date(&note.created_at).unwrap_or(0),
+            tagset,
+            digest: dedup_key(&note.text, &note.tags),
+        },
+        &note.text,
+    );
 }
 
-/// Everything `open` loads, keyed by each note's creation sequence number (the `seq` of its
-/// first `put`), which never changes and never repeats: list order and cursors rest on it.
-#[derive(Default)]
-struct State {
-    notes: BTreeMap<u64, Entry>,
-    ids: FxHashMap<String, u64>,
-    tags: FxHashMap<String, BTreeSet<u64>>,
-    /// Duplicate detection: [`dedup_key`] of each live note's current version → the notes
-    /// with it (almost always one).
-    dedup: FxHashMap<u128, Vec<u64>>,
-    index: Index,
-    /// False while `open` replays the log: the index is built once at the end from the live
-    /// notes, rather than updated for every note that was later forgotten.
-    indexing: bool,
-    /// Records of live notes (every version) and records compaction would drop.
-    live_records: u64,
-    dead_records: u64,
-}
-
-impl State {
-    /// Applies one record; for a `put`, returns the creation seq of the note it belongs to.
-    fn apply(&mut self, record: Record) -> Option<u64> {
-        match record {
-            Record::Put { seq, note } => {
-                self.live_records += 1;
-                if let Some(&order) = self.ids.get(&note.id) {
-                    // A new version of a live note.
-                    let entry = self.notes.get_mut(&order)?;
-                    if self.indexing {
-                        self.index.remove(order, &entry.note.text);
-                        self.index.add(order, &note.text);
-                    }
-                    untag(&mut self.tags, &entry.note.tags, order);
-                    tag(&mut self.tags, &note.tags, order);
-                    undedup(&mut self.dedup, entry.digest, order);
-                    entry.digest = dedup_key(&note.text, &note.tags);
-                    self.dedup.entry(entry.digest).or_default().push(order);
-                    let old = std::mem::replace(&mut entry.note, note);
-                    entry.history.push(Version {
-                        text: old.text,
-                        tags: old.tags,
-                        updated_at: old.updated_at,
-                    });
-                    entry.versions += 1;
-                    entry.written = seq;
-                    Some(order)
-                } else {
-                    if self.indexing {
-                        self.index.add(seq, &note.text);
-                    }
-                    tag(&mut self.tags, &note.tags, seq);
-                    self.ids.insert(note.id.clone(), seq);
-                    let digest = dedup_key(&note.text, &note.tags);
-                    self.dedup.entry(digest).or_default().push(seq);
-                    let entry = Entry {
-                        created: time::parse_rfc3339_or_date(&note.created_at).unwrap_or(0),
-                        digest,
-                        history: Vec::new(),
-                        note,
-                        versions: 1,
-                        written: seq,
-                    };
-                    self.notes.insert(seq, entry);
-                    Some(seq)
-                }
-            }
-            Record::Del { id, .. } => {
-                self.dead_records += 1;
-                let order = self.ids.remove(&id)?;
-                let entry = self.notes.remove(&order)?;
-                if self.indexing {
-                    self.index.remove(order, &entry.note.text);
-                }
-                untag(&mut self.tags, &entry.note.tags, order);
-                undedup(&mut self.dedup, entry.digest, order);
-                self.live_records = self.live_records.saturating_sub(entry.versions);
-                self.dead_records += entry.versions;
-                None
-            }
-        }
-    }
-
-    /// Builds the index from scratch over the live notes and keeps it up to date from now on.
-    /// Notes are indexed in the order they were last written (search's recency order), split
-    /// into one run per CPU whose indexes are then appended in order.
-    fn build_index(&mut self) {
-        let mut by_write: Vec<(u64, u64, &str)> = self
-            .notes
-            .iter()
-            .map(|(&o, e)| (e.written, o, e.note.text.as_str()))
-            .collect();
-        by_write.sort_unstable_by_key(|&(w, _, _)| w);
-        let threads = if by_write.len() < 5000 {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-        };
-        let chunk = by_write.len().div_ceil(threads).max(1);
-        let build = |part: &[(u64, u64, &str)]| {
-            let mut ix = Index::default();
-            for &(_, order, text) in part {
-                ix.add(order, text);
-            }
-            ix
-        };
-        let parts: Vec<Index> = std::thread::scope(|scope| {
-            let handles: Vec<_> = by_write
-                .chunks(chunk)
-                .map(|part| {
-                    let thread =
-                        std::thread::Builder::new().spawn_scoped(scope, move || build(part));
-                    (part, thread)
-                })
-                .collect();
-            // A part whose thread could not start (or died) is indexed right here instead.
-            handles
-                .into_iter()
-                .map(|(part, thread)| match thread.map(|t| t.join()) {
-                    Ok(Ok(ix)) => ix,
-                    _ => build(part),
-                })
-                .collect()
-        });
-        let mut index = Index::default();
-        for part in parts {
-            index.append(part);
-        }
-        self.index = index;
-        self.indexing = true;
-    }
-
-    /// Compaction rewrites the whole log, so it runs only when that buys a lot: when records of
-    /// forgotten notes (their versions and their `del`) outnumber the records of live notes, so
-    /// the log is more than half garbage and at least halves, and there are over
-    /// `min_dead` (1000) of them, so a small store is never rewritten for a few bytes. Versions
-    /// of live notes are history and never count as dead.
-    fn should_compact(&self, min_dead: u64) -> bool {
-        self.dead_records > self.live_records && self.dead_records > min_dead
-    }
-
-    /// A live note whose current text (trimmed, whitespace folded) and tag set equal these.
-    fn duplicate_of(&self, text: &str, tags: &[String]) -> Option<&Note> {
-        let orders = self.dedup.get(&dedup_key(text, tags))?;
-        let (want_text, want_tags) = (fold_whitespace(text), sorted(tags));
-        orders
-            .iter()
-            .filter_map(|o| self.notes.get(o))
-            .map(|e| &e.note)
-            .find(|n| fold_whitespace(&n.text) == want_text && sorted(&n.tags) == want_tags)
-    }
-
-    /// Whether compaction keeps this record: a version of a note that is live now.
-    fn keeps(&self, record: &Record) -> bool {
-        match record {
-            Record::Put { seq, note } => self.ids.get(&note.id).is_some_and(|&o| *seq >= o),
-            Record::Del { .. } => false,
-        }
-    }
-}
-
-fn tag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u64) {
-    for t in names {
-        match tags.get_mut(t) {
-            Some(set) => {
-                set.insert(order);
-            }
-            None => {
-                tags.insert(t.clone(), BTreeSet::from([order]));
-            }
-        }
-    }
-}
-
-fn undedup(dedup: &mut FxHashMap<u128, Vec<u64>>, digest: u128, order: u64) {
-    if let Some(v) = dedup.get_mut(&digest) {
-        v.retain(|&o| o != order);
-        if v.is_empty() {
-            dedup.remove(&digest);
-        }
-    }
+/// A live note whose current text (trimmed, whitespace folded) and tag set equal these.
+fn duplicate_of(s: &State, text: &str, tags: &[String]) -> Option<Note> {
+    let (want_text, want_tags) = (fold_whitespace(text), sorted(tags));
+    s.with_digest(dedup_key(text, tags))
+        .filter_map(|row| s.note(row))
+        .find(|n| fold_whitespace(&n.text) == want_text && sorted(&n.tags) == want_tags)
 }
 
 /// The text with its ends trimmed and every run of whitespace inside folded to one space.
@@ -429,19 +276,18 @@ fn fold_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn sorted(tags: &[String]) -> Vec<&str> {
-    let mut v: Vec<&str> = tags.iter().map(String::as_str).collect();
+fn sorted<S: AsRef<str>>(tags: &[S]) -> Vec<&str> {
+    let mut v: Vec<&str> = tags.iter().map(AsRef::as_ref).collect();
     v.sort_unstable();
     v.dedup();
     v
 }
 
-/// The duplicate-detection key of a note: the first 128 bits of SHA-256 over its text with
-/// whitespace folded and its sorted tag set. Hits are confirmed by comparing the folded texts
+/// The duplicate-detection key of a note: XXH64 of its text with whitespace folded and its
+/// sorted tag set. Hits are confirmed by comparing the folded texts
 /// and tag sets, so a collision could only cost a lookup, never a wrong answer.
-fn dedup_key(text: &str, tags: &[String]) -> u128 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
+fn dedup_key<S: AsRef<str>>(text: &str, tags: &[S]) -> u64 {
+    let mut h = hash::Xxh64::new();
     for (i, word) in text.split_whitespace().enumerate() {
         if i > 0 {
             h.update(b" ");
@@ -452,18 +298,51 @@ fn dedup_key(text: &str, tags: &[String]) -> u128 {
         h.update(b"\0");
         h.update(t.as_bytes());
     }
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_be_bytes(b)
+    h.digest()
 }
 
-fn untag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u64) {
-    for t in names {
-        if let Some(set) = tags.get_mut(t) {
-            set.remove(&order);
-            if set.is_empty() {
-                tags.remove(t);
+/// Whether a new snapshot is worth writing: the log is large enough to matter, and what the
+/// last snapshot does not cover is over an eighth of what it does (and over the floor), so
+/// a start never replays more than that.
+fn snapshot_due(s: &State, min_bytes: u64) -> bool {
+    let uncovered = s.log_len.saturating_sub(s.snapshot_len);
+    s.log_len >= min_bytes
+        && uncovered > min_bytes.max(s.snapshot_len / 8)
+        && s.log_len >= s.snapshot_failed_at.saturating_add(min_bytes)
+}
+
+/// Writes snapshots of `state` until one is current (a compaction meanwhile makes the one
+/// being written stale).
+fn snapshot_loop(state: &RwLock<State>, min_bytes: u64) {
+    let read = || state.read().unwrap_or_else(PoisonError::into_inner);
+    while snapshot_due(&read(), min_bytes) {
+        let written = {
+            let s = read();
+            snapshot::write(&s).map(|tmp| (tmp, s.generation, s.log_len))
+        };
+        let result = written.and_then(|(tmp, generation, len)| {
+            if read().generation != generation {
+                let _ = fs::remove_file(&tmp);
+                return Ok(None);
+            }
+            snapshot::install(&tmp).map(|()| Some((len, generation)))
+        });
+        release_freed_memory();
+        let mut s = state.write().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            // A compaction between the check and the rename made this one stale: the next
+            // round writes another.
+            Ok(Some((len, generation))) if generation == s.generation => {
+                s.snapshot_len = s.snapshot_len.max(len)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                s.snapshot_failed_at = s.log_len;
+                eprintln!(
+                    "brain: could not write {} ({e}); the next start reads the whole log",
+                    s.log_path.with_file_name(snapshot::SNAPSHOT_NAME).display()
+                );
+                return;
             }
         }
     }
@@ -472,83 +351,82 @@ fn untag(tags: &mut FxHashMap<String, BTreeSet<u64>>, names: &[String], order: u
 impl Brain {
     /// Opens (creating if needed) the store in `dir`, recovering a torn last line.
     pub fn open(dir: &Path) -> Result<Brain, BrainError> {
+        Brain::open_with(dir, COMPACT_MIN_DEAD, SNAPSHOT_MIN_BYTES)
+    }
+
+    fn open_with(
+        dir: &Path,
+        compact_min_dead: u64,
+        snapshot_min_bytes: u64,
+    ) -> Result<Brain, BrainError> {
         fs::create_dir_all(dir)?;
         let log_path = dir.join(log::LOG_NAME);
-        // A tmp file is a compaction that never reached its rename: the log is intact.
-        match fs::remove_file(dir.join(log::TMP_NAME)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
-        let mut file = log::open_append(dir, &log_path)?;
-        let mut bytes = fs::read(&log_path)?;
-        let loaded = log::parse_log(&log_path, &bytes)?;
-        if loaded.good_len < bytes.len() {
-            let aside = log::set_aside_torn_tail(dir, &log_path, &bytes, loaded.good_len)?;
-            eprintln!(
-                "brain: {} ended with {} bytes of an unfinished write (a crash mid-append); \
-                 moved them to {} and opened the log without them",
-                log_path.display(),
-                bytes.len() - loaded.good_len,
-                aside.display()
-            );
-            bytes.truncate(loaded.good_len);
-        }
-
-        let mut state = State::default();
-        let mut last_seq = 0;
-        let mut spans = Vec::with_capacity(loaded.lines.len());
-        for line in loaded.lines {
-            let seq = line.record.seq();
-            if seq <= last_seq {
-                return Err(BrainError::Corrupt(format!(
-                    "{} line {}: seq {seq} is not greater than the previous record's {last_seq}",
-                    log_path.display(),
-                    log::line_number(&bytes, line.start)
-                )));
-            }
-            last_seq = seq;
-            let note = state.apply(line.record);
-            spans.push((line.start, line.end, note));
-        }
-
-        let mut len = bytes.len() as u64;
-        if state.should_compact(COMPACT_MIN_DEAD) {
-            let keep: Vec<(usize, usize)> = spans
-                .iter()
-                .filter(|(_, _, n)| n.is_some_and(|o| state.notes.contains_key(&o)))
-                .map(|&(s, e, _)| (s, e))
-                .collect();
-            match log::compact(dir, &log_path, &bytes, &keep, false) {
-                Ok((f, l)) => {
-                    (file, len) = (f, l);
-                    state.dead_records = 0;
-                }
-                Err(e) => eprintln!(
-                    "brain: could not compact {} ({e}); it stays as it is",
-                    log_path.display()
-                ),
+        // A tmp file is a compaction or a snapshot that never reached its rename.
+        for tmp in [log::TMP_NAME, snapshot::SNAPSHOT_TMP_NAME] {
+            match fs::remove_file(dir.join(tmp)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
             }
         }
-        drop(bytes);
-        state.build_index();
-
-        Ok(Brain {
+        let opened = load::open(dir, &log_path, compact_min_dead)?;
+        let brain = Brain {
             dir: dir.to_path_buf(),
             log_path,
             writer: Mutex::new(Writer {
-                file,
-                len,
-                next_seq: last_seq + 1,
+                file: opened.append,
+                len: opened.state.log_len,
+                next_seq: opened.next_seq,
                 dirty: false,
-                compact_min_dead: COMPACT_MIN_DEAD,
+                compact_min_dead,
                 compact_retry_at: 0,
+                memory_min_garbage: MEMORY_MIN_GARBAGE,
                 #[cfg(test)]
                 fail_next_write: false,
                 #[cfg(test)]
                 fail_next_compaction: false,
             }),
-            state: RwLock::new(state),
-        })
+            state: Arc::new(RwLock::new(opened.state)),
+            snapshotter: Mutex::new(None),
+            snapshot_min_bytes,
+        };
+        brain.maybe_snapshot();
+        Ok(brain)
+    }
+
+    /// Starts writing a snapshot in the background when one is due (see [`snapshot_due`]),
+    /// unless one is being written.
+    fn maybe_snapshot(&self) {
+        if !snapshot_due(&self.read(), self.snapshot_min_bytes) {
+            return;
+        }
+        let mut slot = self
+            .snapshotter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        if let Some(done) = slot.take() {
+            let _ = done.join();
+        }
+        let state = Arc::clone(&self.state);
+        let min = self.snapshot_min_bytes;
+        *slot = std::thread::Builder::new()
+            .name("brain-snapshot".into())
+            .spawn(move || snapshot_loop(&state, min))
+            .ok();
+    }
+
+    /// Waits for a snapshot being written (tests, and `Drop`).
+    fn wait_for_snapshot(&self) {
+        let handle = self
+            .snapshotter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 
     /// Validates (text 1 byte..=64 KiB; at most 16 tags of 1..=64 chars of [a-z0-9_-] after
@@ -569,8 +447,8 @@ impl Brain {
         let tags = normalize_tags(tags)?;
         // Checked under the writer lock, so two identical concurrent calls store one note.
         let mut w = self.lock_writer();
-        if let Some(existing) = self.read().duplicate_of(text, &tags) {
-            return Ok((existing.clone(), true));
+        if let Some(existing) = duplicate_of(&self.read(), text, &tags) {
+            return Ok((existing, true));
         }
         let id = self.fresh_id()?;
         let now = time::format_rfc3339(time::unix_now());
@@ -581,20 +459,30 @@ impl Brain {
             created_at: now.clone(),
             updated_at: now,
         };
-        let seq = w.next_seq;
-        w.append(&log::put_line(seq, &note))?;
-        self.write().apply(Record::Put {
-            seq,
-            note: note.clone(),
-        });
+        self.append_put(&mut w, &note)?;
+        drop(w);
+        self.maybe_snapshot();
         Ok((note, false))
+    }
+
+    /// Appends and applies a new version of `note`.
+    fn append_put(&self, w: &mut Writer, note: &Note) -> Result<(), BrainError> {
+        let seq = w.next_seq;
+        let line = log::put_line(seq, note);
+        let at = w.len;
+        w.append(&line)?;
+        let mut s = self.write();
+        apply_note(&mut s, seq, at, line.len(), note);
+        s.appended(&line);
+        s.compact_memory(w.memory_min_garbage);
+        Ok(())
     }
 
     /// A new id no live note has. Call with the writer lock held.
     fn fresh_id(&self) -> Result<String, BrainError> {
         loop {
             let id = new_id()?;
-            if !self.read().ids.contains_key(&id) {
+            if self.read().row_of(&id).is_none() {
                 return Ok(id);
             }
         }
@@ -628,29 +516,24 @@ impl Brain {
             return Ok(Updated::Unchanged(current));
         }
         note.updated_at = time::format_rfc3339(time::unix_now());
-        let seq = w.next_seq;
-        w.append(&log::put_line(seq, &note))?;
-        self.write().apply(Record::Put {
-            seq,
-            note: note.clone(),
-        });
+        self.append_put(&mut w, &note)?;
+        drop(w);
+        self.maybe_snapshot();
         Ok(Updated::Changed(note))
     }
 
     /// The note and its earlier versions, oldest first.
     pub fn recall_with_history(&self, id: &str) -> Option<(Note, Vec<Version>)> {
         let s = self.read();
-        let e = s.notes.get(s.ids.get(id)?)?;
-        Some((e.note.clone(), e.history.clone()))
+        s.note_with_history(s.row_of(id)?)
     }
 
     /// Every tag with the number of live notes carrying it, most used first, ties by name.
     pub fn tag_counts(&self) -> Vec<(String, usize)> {
         let s = self.read();
-        let mut v: Vec<(String, usize)> = s
-            .tags
-            .iter()
-            .map(|(t, set)| (t.clone(), set.len()))
+        let mut v: Vec<(String, usize)> = (0..s.tags.names().len() as u32)
+            .map(|t| (s.tags.name(t).to_string(), s.tags.rows(t).len()))
+            .filter(|(_, n)| *n > 0)
             .collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v
@@ -660,16 +543,18 @@ impl Brain {
     /// per line (see [`NoteRecord`]): a consistent snapshot, taken under the read lock.
     pub fn export(&self) -> Vec<u8> {
         let s = self.read();
-        let mut out = Vec::with_capacity(s.notes.len() * 256);
-        for e in s.notes.values() {
-            let n = &e.note;
+        let mut out = Vec::with_capacity(s.live * 256);
+        for row in 0..s.rows.len() as u32 {
+            let Some((n, history)) = s.entry(row).and_then(|_| s.note_with_history(row)) else {
+                continue;
+            };
             let rec = NoteRecord {
-                id: n.id.clone(),
-                text: n.text.clone(),
-                tags: n.tags.clone(),
-                created_at: n.created_at.clone(),
-                updated_at: n.updated_at.clone(),
-                history: e.history.clone(),
+                id: n.id,
+                text: n.text,
+                tags: n.tags,
+                created_at: n.created_at,
+                updated_at: n.updated_at,
+                history,
             };
             // Strings and arrays of strings always serialize.
             if serde_json::to_writer(&mut out, &rec).is_ok() {
@@ -681,29 +566,30 @@ impl Brain {
 
     /// Adds `notes` in one append and one fsync, in order, skipping each whose current version
     /// duplicates a live note or an earlier one of the batch (the rule of
-    /// [`Brain::remember_checked`]) or whose id is already live. Text and tags are validated
-    /// first; on any error nothing is written. Returns (added, skipped).
+    /// [`Brain::remember_checked`]) or whose id is already live. Ids, texts, tags and times are
+    /// validated first, by the rules of new input; on any error nothing is written. Returns
+    /// (added, skipped).
     pub fn import(&self, notes: &[ImportNote]) -> Result<(usize, usize), BrainError> {
         for (i, n) in notes.iter().enumerate() {
             let at = |e: BrainError| BrainError::Invalid(format!("note {}: {e}", i + 1));
             if n.versions.is_empty() {
                 return Err(at(BrainError::Invalid("it has no versions".into())));
             }
+            if let Some(id) = &n.id {
+                validate_id(id).map_err(at)?;
+            }
+            text::validate_time(&n.created_at, "created_at").map_err(at)?;
             for v in &n.versions {
                 validate_text(&v.text).map_err(at)?;
-                if normalize_tags(&v.tags).map_err(at)? != v.tags {
-                    return Err(at(BrainError::Invalid(format!(
-                        "tags {:?} are not normalized",
-                        v.tags
-                    ))));
-                }
+                check_tags(&v.tags).map_err(at)?;
+                text::validate_time(&v.updated_at, "updated_at").map_err(at)?;
             }
         }
         let mut w = self.lock_writer();
         let mut bytes = Vec::new();
-        let mut puts: Vec<(u64, Note)> = Vec::new();
-        let mut batch_ids: BTreeSet<String> = BTreeSet::new();
-        let mut batch_keys: FxHashMap<u128, Vec<usize>> = FxHashMap::default();
+        let mut puts: Vec<(u64, usize, usize, Note)> = Vec::new();
+        let mut batch_ids: std::collections::BTreeSet<String> = Default::default();
+        let mut batch_keys: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
         let (mut added, mut skipped) = (0, 0);
         let mut seq = w.next_seq;
         {
@@ -724,8 +610,8 @@ impl Brain {
                 });
                 let id_taken =
                     n.id.as_ref()
-                        .is_some_and(|id| s.ids.contains_key(id) || batch_ids.contains(id));
-                if dup_in_batch || id_taken || s.duplicate_of(&cur.text, &cur.tags).is_some() {
+                        .is_some_and(|id| s.row_of(id).is_some() || batch_ids.contains(id));
+                if dup_in_batch || id_taken || duplicate_of(&s, &cur.text, &cur.tags).is_some() {
                     skipped += 1;
                     continue;
                 }
@@ -733,7 +619,7 @@ impl Brain {
                     Some(id) => id.clone(),
                     None => loop {
                         let id = new_id()?;
-                        if !s.ids.contains_key(&id) && !batch_ids.contains(&id) {
+                        if s.row_of(&id).is_none() && !batch_ids.contains(&id) {
                             break id;
                         }
                     },
@@ -748,8 +634,9 @@ impl Brain {
                         created_at: n.created_at.clone(),
                         updated_at: v.updated_at.clone(),
                     };
-                    bytes.extend(log::put_line(seq, &note));
-                    puts.push((seq, note));
+                    let line = log::put_line(seq, &note);
+                    puts.push((seq, bytes.len(), line.len(), note));
+                    bytes.extend(line);
                     seq += 1;
                 }
                 added += 1;
@@ -758,35 +645,41 @@ impl Brain {
         if puts.is_empty() {
             return Ok((added, skipped));
         }
+        let base = w.len;
         w.append_records(&bytes, puts.len() as u64)?;
-        let mut s = self.write();
-        for (seq, note) in puts {
-            s.apply(Record::Put { seq, note });
+        {
+            let mut s = self.write();
+            for (seq, offset, len, note) in &puts {
+                apply_note(&mut s, *seq, base + *offset as u64, *len, note);
+            }
+            s.appended(&bytes);
+            s.compact_memory(w.memory_min_garbage);
         }
+        drop(w);
+        self.maybe_snapshot();
         Ok((added, skipped))
     }
 
     pub fn recall(&self, id: &str) -> Option<Note> {
         let s = self.read();
-        let order = s.ids.get(id)?;
-        s.notes.get(order).map(|e| e.note.clone())
+        s.note(s.row_of(id)?)
     }
 
     /// `Ok(false)` when no such note exists. Fsynced before returning `Ok(true)`.
     pub fn forget(&self, id: &str) -> Result<bool, BrainError> {
         let mut w = self.lock_writer();
-        if !self.read().ids.contains_key(id) {
+        let Some(packed) = text::pack_id(id).filter(|_| self.read().row_of(id).is_some()) else {
             return Ok(false);
-        }
+        };
         let seq = w.next_seq;
         let at = time::format_rfc3339(time::unix_now());
-        w.append(&log::del_line(seq, id, &at))?;
+        let line = log::del_line(seq, id, &at);
+        w.append(&line)?;
         let compact = {
             let mut s = self.write();
-            s.apply(Record::Del {
-                seq,
-                id: id.to_string(),
-            });
+            s.del(seq, packed);
+            s.appended(&line);
+            s.compact_memory(w.memory_min_garbage);
             s.should_compact(w.compact_min_dead) && s.dead_records > w.compact_retry_at
         };
         if compact {
@@ -799,37 +692,34 @@ impl Brain {
                 );
             }
         }
+        drop(w);
+        self.maybe_snapshot();
         Ok(true)
     }
 
-    /// Rewrites the log without the records of forgotten notes. Writers are blocked (we hold
-    /// `writer`); readers are not.
+    /// Rewrites the log without the records of forgotten notes, copying the lines of the live
+    /// notes' versions (which the state knows) byte for byte. Writers are blocked (we hold
+    /// `writer`); readers are not, but for the moment the state switches to the new file.
     fn compact_locked(&self, w: &mut Writer) -> io::Result<()> {
-        let bytes = fs::read(&self.log_path)?;
-        let loaded =
-            log::parse_log(&self.log_path, &bytes).map_err(|e| io::Error::other(e.to_string()))?;
-        if loaded.good_len as u64 != w.len || bytes.len() as u64 != w.len {
-            return Err(io::Error::other("the log changed under us; not compacting"));
-        }
-        let keep: Vec<(usize, usize)> = {
-            let s = self.read();
-            loaded
-                .lines
-                .iter()
-                .filter(|l| s.keeps(&l.record))
-                .map(|l| (l.start, l.end))
-                .collect()
-        };
         #[cfg(test)]
         let fault = std::mem::take(&mut w.fail_next_compaction);
         #[cfg(not(test))]
         let fault = false;
-        let (file, len) = log::compact(&self.dir, &self.log_path, &bytes, &keep, fault)?;
-        w.file = file;
-        w.len = len;
+        let (keep, c) = {
+            let s = self.read();
+            let on_disk = s.file.metadata()?.len();
+            if s.log_len != w.len || on_disk != w.len {
+                return Err(io::Error::other("the log changed under us; not compacting"));
+            }
+            let keep = s.kept_lines();
+            let c = log::compact(&self.dir, &self.log_path, &s.file, &keep, fault)?;
+            (keep, c)
+        };
+        w.file = c.append;
+        w.len = c.len;
         w.dirty = false;
         w.compact_retry_at = 0;
-        self.write().dead_records = 0;
+        self.write().moved(&keep, c.read, c.len, c.hash);
         Ok(())
     }
 
@@ -855,19 +745,18 @@ impl Brain {
             return (Vec::new(), false);
         }
         let s = self.read();
-        if filter.tags_all.iter().any(|t| !s.tags.contains_key(t)) {
+        let Some(tags) = TagFilter::new(&s, filter) else {
             return (Vec::new(), false);
-        }
-        // Tags are checked in the tags' own sets (small, dense), and a note is looked up
-        // only for a time window: a broad query has thousands of candidates.
-        let set = |t: &String| s.tags.get(t);
-        let all: Vec<&BTreeSet<u64>> = filter.tags_all.iter().filter_map(set).collect();
-        let any: Vec<&BTreeSet<u64>> = filter.tags_any.iter().filter_map(set).collect();
+        };
+        // Tags are checked in the tags' own row lists (small, dense), and a note's row only
+        // for a time window: a broad query has thousands of candidates.
         let timed = filter.since.is_some() || filter.until.is_some();
-        let accept = |doc: u64| {
-            all.iter().all(|t| t.contains(&doc))
-                && (filter.tags_any.is_empty() || any.iter().any(|t| t.contains(&doc)))
-                && (!timed || s.notes.get(&doc).is_some_and(|e| filter.in_window(e)))
+        let accept = |row: u32| {
+            tags.accepts(row)
+                && (!timed
+                    || s.rows
+                        .get(row as usize)
+                        .is_some_and(|e| filter.in_window(e)))
         };
         let want = offset.saturating_add(limit).saturating_add(1);
         let ranked = rank(&s, query, accept, want);
@@ -876,9 +765,9 @@ impl Brain {
             .into_iter()
             .skip(offset)
             .take(limit)
-            .filter_map(|(score, doc)| {
+            .filter_map(|(score, row)| {
                 Some(SearchHit {
-                    note: s.notes.get(&doc)?.note.clone(),
+                    note: s.note(row)?,
                     score,
                 })
             })
@@ -930,38 +819,40 @@ impl Brain {
             })?,
         };
         let s = self.read();
-        // Walk the notes of the rarest required tag, or all notes.
-        let mut smallest: Option<&BTreeSet<u64>> = None;
-        for t in &filter.tags_all {
-            match s.tags.get(t) {
-                None => return Ok((Vec::new(), false)),
-                Some(set) if smallest.is_none_or(|m| set.len() < m.len()) => smallest = Some(set),
-                Some(_) => {}
+        let Some(tags) = TagFilter::new(&s, filter) else {
+            return Ok((Vec::new(), false));
+        };
+        // Walk the rows of the rarest required tag, or all rows, newest first.
+        let end = s.first_row_from(before);
+        let rows: Box<dyn Iterator<Item = u32> + '_> = match tags.rarest() {
+            None => Box::new((0..end as u32).rev()),
+            Some(list) => {
+                let n = list.partition_point(|&r| (r as usize) < end);
+                Box::new(list[..n].iter().rev().copied())
             }
-        }
-        let orders: Box<dyn Iterator<Item = u64> + '_> = match smallest {
-            None => Box::new(s.notes.range(..before).rev().map(|(&o, _)| o)),
-            Some(set) => Box::new(set.range(..before).rev().copied()),
         };
         let mut page = Vec::new();
-        for o in orders {
-            let Some(e) = s.notes.get(&o) else {
+        for row in rows {
+            let Some(e) = s.entry(row) else {
                 continue;
             };
-            if !filter.accepts(e) {
+            if !tags.accepts(row) || !filter.in_window(e) {
                 continue;
             }
-            if page.len() >= limit || !fits(&e.note) {
+            let Some(note) = s.note(row) else {
+                continue;
+            };
+            if page.len() >= limit || !fits(&note) {
                 return Ok((page, true));
             }
-            page.push((encode_cursor(o), e.note.clone()));
+            page.push((encode_cursor(e.order), note));
         }
         Ok((page, false))
     }
 
     /// Number of live notes.
     pub fn len(&self) -> usize {
-        self.read().notes.len()
+        self.read().live
     }
 
     pub fn is_empty(&self) -> bool {
@@ -980,21 +871,24 @@ impl Brain {
             return Vec::new();
         }
         let s = self.read();
-        let mut heap: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::with_capacity(limit + 1);
-        for (&order, e) in &s.notes {
-            heap.push(Reverse((e.written, order)));
+        // (seq of the current version, row): the log sequence orders writes exactly.
+        let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::with_capacity(limit + 1);
+        for (row, e) in s.rows.iter().enumerate() {
+            if !e.live() {
+                continue;
+            }
+            heap.push(Reverse((e.current.seq, row as u32)));
             if heap.len() > limit {
                 heap.pop();
             }
         }
-        let mut newest: Vec<(u64, u64)> = heap.into_iter().map(|Reverse(w)| w).collect();
+        let mut newest: Vec<(u64, u32)> = heap.into_iter().map(|Reverse(w)| w).collect();
         newest.sort_unstable_by(|a, b| b.cmp(a));
         newest
             .into_iter()
-            .filter_map(|(_, o)| {
-                s.notes
-                    .get(&o)
-                    .map(|e| (e.note.clone(), e.history.len() + 1))
+            .filter_map(|(_, row)| {
+                let versions = s.history.get(&row).map_or(0, Vec::len) + 1;
+                s.note(row).map(|n| (n, versions))
             })
             .collect()
     }
@@ -1015,9 +909,51 @@ impl Brain {
     }
 }
 
-// ---- ranking: the query string → ranked (score, doc) results (owned by the search work) ----
+impl Drop for Brain {
+    /// A snapshot being written is finished (it is the next start's head start).
+    fn drop(&mut self) {
+        self.wait_for_snapshot();
+    }
+}
+
+/// A filter's tags as the rows lists they name.
+struct TagFilter<'a> {
+    all: Vec<&'a [u32]>,
+    /// `None`: no `tags_any` given (everything passes that part).
+    any: Option<Vec<&'a [u32]>>,
+}
+
+impl<'a> TagFilter<'a> {
+    /// `None` when a required tag is on no note (nothing can match).
+    fn new(s: &'a State, f: &Filter) -> Option<TagFilter<'a>> {
+        let mut all = Vec::with_capacity(f.tags_all.len());
+        for t in &f.tags_all {
+            all.push(s.tags.rows(s.tags.id(t)?));
+        }
+        let any = (!f.tags_any.is_empty()).then(|| {
+            f.tags_any
+                .iter()
+                .filter_map(|t| s.tags.id(t))
+                .map(|t| s.tags.rows(t))
+                .collect()
+        });
+        Some(TagFilter { all, any })
+    }
+
+    fn accepts(&self, row: u32) -> bool {
+        let has = |rows: &&[u32]| rows.binary_search(&row).is_ok();
+        self.all.iter().all(has) && self.any.as_ref().is_none_or(|any| any.iter().any(has))
+    }
+
+    /// The shortest list of a required tag.
+    fn rarest(&self) -> Option<&'a [u32]> {
+        self.all.iter().min_by_key(|r| r.len()).copied()
+    }
+}
+
+// ---- ranking: the query string → ranked (score, row) results (owned by the search work) ----
 /// The `limit` best notes for `query` among those `accept` lets through, best first.
-fn rank(s: &State, query: &str, accept: impl Fn(u64) -> bool, limit: usize) -> Vec<(f64, u64)> {
+fn rank(s: &State, query: &str, accept: impl Fn(u32) -> bool, limit: usize) -> Vec<(f64, u32)> {
     let query = query::Query::parse(query);
     if query.is_empty() {
         return Vec::new();
@@ -1025,28 +961,42 @@ fn rank(s: &State, query: &str, accept: impl Fn(u64) -> bool, limit: usize) -> V
     s.index.search(
         &query,
         accept,
-        |doc| query::phrases_in_note(s, &query, doc),
+        |row| query::phrases_in_note(s, &query, row),
         limit,
     )
 }
 // ---- end of ranking ----
 
+/// Gives the memory `open` and a snapshot write used for a while (chunk buffers, parsed lines,
+/// the parser threads' heaps) back to the OS now. The static build's allocator, mimalloc,
+/// would otherwise return it only as later allocations come, and an idle server makes none:
+/// 14.5 MB idle with 10,000 notes instead of 6. glibc's keeps it in per-thread arenas.
+pub(crate) fn release_freed_memory() {
+    #[cfg(target_env = "musl")]
+    {
+        extern "C" {
+            // mimalloc's (linked into the static build, see Cargo.toml).
+            fn mi_collect(force: bool);
+        }
+        // SAFETY: mi_collect only walks the allocator's own free memory; any thread may
+        // call it at any time.
+        unsafe { mi_collect(true) }
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only returns free memory of glibc's arenas to the OS.
+        unsafe { libc::malloc_trim(0) };
+    }
+}
+
 /// `n_` and 12 characters of Crockford's base32 (lower case, no i/l/o/u): 60 random bits, so
 /// two notes of one brain sharing an id is never going to happen, and an id says nothing
 /// about when it was made or how many notes exist. Live ids are also checked for a clash.
 fn new_id() -> Result<String, BrainError> {
-    const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
     let mut b = [0u8; 8];
     getrandom::fill(&mut b)
         .map_err(|e| BrainError::Io(io::Error::other(format!("no randomness for an id: {e}"))))?;
-    let mut v = u64::from_le_bytes(b);
-    let mut id = String::with_capacity(14);
-    id.push_str("n_");
-    for _ in 0..12 {
-        id.push(char::from(ALPHABET[(v & 31) as usize]));
-        v >>= 5;
-    }
-    Ok(id)
+    Ok(text::unpack_id(u64::from_le_bytes(b)))
 }
 
 /// A cursor is base64url of a version byte and the creation seq of the last note returned.
@@ -1315,8 +1265,8 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
         };
-        let mut bytes = log::put_line(5, &note("n_a"));
-        bytes.extend_from_slice(&log::put_line(5, &note("n_b")));
+        let mut bytes = log::put_line(5, &note("n_a00000000000"));
+        bytes.extend_from_slice(&log::put_line(5, &note("n_b00000000000")));
         fs::write(d.log(), &bytes).unwrap();
         match Brain::open(&d.0) {
             Err(BrainError::Corrupt(m)) => assert!(m.contains("line 2: seq 5"), "{m}"),
@@ -1361,7 +1311,7 @@ mod tests {
             seq
         };
         let mut live = Note {
-            id: "n_live00000000".into(),
+            id: "n_keep00000000".into(),
             text: "first version".into(),
             tags: vec!["keep".into()],
             created_at: "2026-01-01T00:00:00Z".into(),
@@ -1969,5 +1919,390 @@ mod tests {
         let before = fs::read(d.log()).unwrap();
         assert!(invalid(b.import(&[to_import[0].clone(), bad])).starts_with("note 2: "));
         assert_eq!(fs::read(d.log()).unwrap(), before);
+    }
+
+    /// Everything a brain shows (see [`view`]).
+    type View = (
+        String,
+        Vec<(String, usize)>,
+        Vec<String>,
+        Vec<Vec<(String, f64)>>,
+    );
+
+    /// Everything a brain shows: every note with every version (export), the tag counts,
+    /// the list order, and the results and scores of searches of every kind.
+    fn view(b: &Brain) -> View {
+        let export = String::from_utf8(b.export()).unwrap();
+        let list = ids(&b.list(None, 100_000, None).unwrap().0);
+        let queries = [
+            "apple",
+            "pear note",
+            "\"apple pear\"",
+            "app",
+            "-apple note",
+            "aplpe",
+            "edited",
+            "x9",
+        ];
+        let searches = queries
+            .iter()
+            .map(|q| {
+                let mut hits: Vec<(String, f64)> = b
+                    .search(q, None, 50)
+                    .into_iter()
+                    .map(|h| (h.note.id, h.score))
+                    .collect();
+                let tagged = b.search_page(q, &Filter::tag(Some("t3")), 0, 20).0;
+                hits.extend(tagged.into_iter().map(|h| (h.note.id, -h.score)));
+                hits
+            })
+            .collect();
+        (export, b.tag_counts(), list, searches)
+    }
+
+    /// Notes with tags, updates and forgets, written through `b`.
+    fn busy(b: &Brain, n: usize, salt: &str) {
+        let mut made = Vec::new();
+        for i in 0..n {
+            let t = tags(&[&format!("t{}", i % 7), if i % 3 == 0 { "x" } else { "y" }]);
+            let text = format!("{salt} note {i} apple pear w{} x{}", i % 13, i % 10);
+            made.push(b.remember(&text, &t).unwrap());
+        }
+        for (i, note) in made.iter().enumerate() {
+            if i % 5 == 1 {
+                b.update(&note.id, Some(&format!("{} edited", note.text)), None)
+                    .unwrap();
+            }
+            if i % 9 == 2 {
+                b.update(&note.id, None, Some(&tags(&["t3", "z"]))).unwrap();
+            }
+            if i % 11 == 4 {
+                b.forget(&note.id).unwrap();
+            }
+        }
+    }
+
+    fn snapshot_file(d: &TempDir) -> PathBuf {
+        d.0.join(snapshot::SNAPSHOT_NAME)
+    }
+
+    /// The brain as the log alone says it (the snapshot moved away and back).
+    fn view_from_log(d: &TempDir) -> View {
+        let snap = snapshot_file(d);
+        let kept = fs::read(&snap).ok();
+        let _ = fs::remove_file(&snap);
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert_eq!(b.read().snapshot_len, 0);
+        let v = view(&b);
+        drop(b);
+        if let Some(k) = kept {
+            fs::write(&snap, k).unwrap();
+        }
+        v
+    }
+
+    #[test]
+    fn a_snapshot_and_its_tail_give_the_brain_the_log_gives() {
+        let d = TempDir::new("snapshot");
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, 1).unwrap();
+        busy(&b, 300, "first");
+        b.wait_for_snapshot();
+        drop(b);
+        assert!(snapshot_file(&d).exists());
+        let want = view_from_log(&d);
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        let covered = b.read().snapshot_len;
+        assert!(covered > 0, "the snapshot was used");
+        assert_eq!(view(&b), want);
+        // Records after the snapshot are replayed on top of it.
+        busy(&b, 120, "second");
+        let want = view(&b);
+        drop(b);
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert_eq!(b.read().snapshot_len, covered, "the same, older snapshot");
+        assert!(b.read().log_len > covered);
+        assert_eq!(view(&b), want);
+        drop(b);
+        assert_eq!(view_from_log(&d), want);
+        // A torn line after the snapshot is set aside as always.
+        let mut f = fs::OpenOptions::new().append(true).open(d.log()).unwrap();
+        std::io::Write::write_all(&mut f, b"{\"op\":\"put\",\"seq\":99999,\"id\"").unwrap();
+        drop(f);
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert_eq!(b.read().snapshot_len, covered);
+        assert_eq!(view(&b), want);
+        assert_eq!(d.files().len(), 3, "{:?}", d.files());
+    }
+
+    #[test]
+    fn a_damaged_or_stale_snapshot_only_slows_the_start() {
+        let d = TempDir::new("snapshot-damage");
+        {
+            let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, 1).unwrap();
+            busy(&b, 60, "damage");
+        }
+        let want = view_from_log(&d);
+        let good = fs::read(snapshot_file(&d)).unwrap();
+        let check = |snap: &[u8], what: &str| {
+            fs::write(snapshot_file(&d), snap).unwrap();
+            let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+            assert_eq!(b.read().snapshot_len, 0, "{what}: not used");
+            assert_eq!(view(&b), want, "{what}");
+        };
+        // A sample of bytes (each check opens a brain and looks at everything in it).
+        let step = (good.len() / 60).max(1);
+        for i in (0..good.len())
+            .step_by(step)
+            .chain((good.len() - 40..good.len()).step_by(4))
+        {
+            let mut b = good.clone();
+            b[i] ^= 0x10;
+            check(&b, &format!("byte {i} changed"));
+        }
+        for cut in [
+            0,
+            10,
+            27,
+            100,
+            good.len() / 2,
+            good.len() - 33,
+            good.len() - 1,
+        ] {
+            check(&good[..cut], &format!("cut at {cut}"));
+        }
+        let mut longer = good.clone();
+        longer.extend_from_slice(b"more");
+        check(&longer, "bytes added");
+        // The snapshot itself is fine, but the log it was made from changed: a note's text
+        // edited in place, same length.
+        fs::write(snapshot_file(&d), &good).unwrap();
+        let log = fs::read_to_string(d.log()).unwrap();
+        let edited = log.replacen("damage note 0 apple", "damage note 0 melon", 1);
+        assert_ne!(edited, log);
+        fs::write(d.log(), &edited).unwrap();
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert_eq!(b.read().snapshot_len, 0, "an edited log is read whole");
+        assert_eq!(b.search("melon", None, 5).len(), 1);
+        drop(b);
+        // A log shorter than the snapshot says (truncated to a line boundary by hand).
+        let cut = log[..log.len() / 2].rfind('\n').unwrap() + 1;
+        fs::write(d.log(), &log[..cut]).unwrap();
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, 1).unwrap();
+        assert_eq!(b.read().snapshot_len, 0);
+        b.wait_for_snapshot();
+        let half = view(&b);
+        drop(b);
+        // ... and the new snapshot written for it is used next time.
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert_eq!(b.read().snapshot_len, cut as u64);
+        assert_eq!(view(&b), half);
+    }
+
+    /// A snapshot that passes every check but points a note at another note's line (what a
+    /// crafted one could do): the note is not shown, and the snapshot is removed.
+    #[test]
+    fn a_snapshot_never_shows_what_the_log_does_not_say() {
+        let d = TempDir::new("snapshot-crafted");
+        let (a, c) = {
+            let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+            let a = b.remember("alpha apple", &tags(&["t"])).unwrap();
+            let c = b.remember("gamma apple", &tags(&["t"])).unwrap();
+            {
+                let mut s = b.write();
+                let (x, y) = (s.rows[0].current, s.rows[1].current);
+                s.rows[0].current.at = y.at;
+                s.rows[0].current.len = y.len;
+                s.rows[1].current.at = x.at;
+                s.rows[1].current.len = x.len;
+                let tmp = snapshot::write(&s).unwrap();
+                snapshot::install(&tmp).unwrap();
+            }
+            (a, c)
+        };
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert!(b.read().snapshot_len > 0, "it passed the checks");
+        assert_eq!(b.recall(&a.id), None);
+        assert!(!snapshot_file(&d).exists(), "and was removed");
+        assert!(b.search("apple", None, 10).is_empty());
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.recall(&a.id), Some(a));
+        assert_eq!(b.recall(&c.id), Some(c));
+    }
+
+    #[test]
+    fn compaction_of_the_log_and_of_memory_keep_everything() {
+        let d = TempDir::new("compact-memory");
+        let b = Brain::open_with(&d.0, 2, 1).unwrap();
+        b.lock_writer().memory_min_garbage = 0;
+        busy(&b, 200, "mem");
+        // Forget most: the log is compacted (and the snapshot made stale, then rewritten).
+        let (page, _) = b.list(None, 1000, None).unwrap();
+        for n in page.iter().skip(20) {
+            b.forget(&n.id).unwrap();
+        }
+        {
+            let s = b.read();
+            // Dead rows and slots were dropped as they came to outnumber the live notes.
+            assert!(s.rows.len() < 50, "{} rows", s.rows.len());
+            assert!(s.dead_rows + s.index.dead_slots() <= s.live);
+            assert!(
+                s.dead_records <= s.live_records.max(2),
+                "the log was compacted"
+            );
+            assert_eq!(line_count(&d.log()) as u64, s.live_records + s.dead_records);
+        }
+        let want = view(&b);
+        b.wait_for_snapshot();
+        drop(b);
+        assert_eq!(view_from_log(&d), want);
+        let b = Brain::open_with(&d.0, 2, u64::MAX).unwrap();
+        let covered = b.read().snapshot_len;
+        assert!(
+            covered > b.read().log_len / 2,
+            "a snapshot of the compacted log"
+        );
+        assert_eq!(view(&b), want);
+    }
+
+    /// A log edited by hand where a later version has another creation time: the note shows
+    /// (and is filtered by) what its current line says, and reads back cleanly.
+    #[test]
+    fn a_version_with_another_creation_time_reads_back() {
+        let d = TempDir::new("created");
+        let mut n = Note {
+            id: "n_c00000000000".into(),
+            text: "first".into(),
+            tags: vec![],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut bytes = log::put_line(1, &n);
+        n.text = "second".into();
+        n.created_at = "2026-02-01".into();
+        bytes.extend(log::put_line(2, &n));
+        fs::write(d.log(), &bytes).unwrap();
+        for snapshot in [u64::MAX, 1] {
+            let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, snapshot).unwrap();
+            assert_eq!(b.recall(&n.id), Some(n.clone()));
+            let day = time::parse_rfc3339_or_date("2026-02-01").unwrap();
+            let f = Filter {
+                since: Some(day),
+                ..Filter::default()
+            };
+            assert_eq!(b.list_filtered(&f, None, |_| true, 5).unwrap().0.len(), 1);
+        }
+        let b = Brain::open_with(&d.0, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        assert!(b.read().snapshot_len > 0);
+        assert_eq!(b.recall(&n.id), Some(n));
+        assert!(snapshot_file(&d).exists(), "it read back cleanly");
+    }
+
+    /// Every file the brain creates is its owner's alone (0600), whatever the umask.
+    #[test]
+    fn files_are_created_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = TempDir::new("modes");
+        let b = Brain::open_with(&d.0, 2, 1).unwrap();
+        let keep = b.remember("keep", &[]).unwrap();
+        for i in 0..4 {
+            let n = b.remember(&format!("drop {i}"), &[]).unwrap();
+            b.forget(&n.id).unwrap(); // compacts: the log is a new file
+        }
+        b.wait_for_snapshot();
+        drop(b);
+        let mut f = fs::OpenOptions::new().append(true).open(d.log()).unwrap();
+        std::io::Write::write_all(&mut f, b"{\"op\"").unwrap();
+        drop(f);
+        let b = Brain::open(&d.0).unwrap(); // sets the torn line aside
+        assert_eq!(b.recall(&keep.id), Some(keep));
+        let files = d.files();
+        assert_eq!(files.len(), 3, "{files:?}");
+        for name in files {
+            let mode = fs::metadata(d.0.join(&name)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+
+    #[test]
+    fn long_lines_and_chunk_boundaries() {
+        let d = TempDir::new("chunks");
+        let (big, small) = {
+            let b = Brain::open(&d.0).unwrap();
+            let big = b.remember(&"ü\"x".repeat(16_000), &tags(&["big"])).unwrap();
+            // Many notes in one append (one fsync), then the usual mix.
+            let many: Vec<ImportNote> = (0..2000)
+                .map(|i| ImportNote {
+                    id: None,
+                    created_at: "2026-01-01T00:00:00Z".into(),
+                    versions: vec![Version {
+                        text: format!("imported apple {i} w{}", i % 17),
+                        tags: tags(&[&format!("t{}", i % 5)]),
+                        updated_at: "2026-01-02T00:00:00Z".into(),
+                    }],
+                })
+                .collect();
+            assert_eq!(b.import(&many).unwrap(), (2000, 0));
+            busy(&b, 60, "chunk");
+            let small = b.remember("the last one", &[]).unwrap();
+            (big, small)
+        };
+        assert!(fs::metadata(d.log()).unwrap().len() > 3 * (64 << 10));
+        let b = Brain::open(&d.0).unwrap();
+        assert_eq!(b.recall(&big.id), Some(big));
+        assert_eq!(b.recall(&small.id), Some(small));
+        assert_eq!(view(&b), view_from_log(&d));
+    }
+}
+
+/// Where a loaded brain's heap goes, structure by structure: glibc's count of bytes in use,
+/// before and after dropping each one. Rerun with
+/// `PROBE_DIR=<a data dir> cargo test --release --lib where_the_bytes_go -- --ignored --nocapture`
+/// (docs/bench.md has the figures).
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod bytes_probe {
+    use super::*;
+
+    fn used() -> i64 {
+        // SAFETY: mallinfo2 only reads glibc's allocator statistics.
+        let m = unsafe { libc::mallinfo2() };
+        (m.uordblks + m.hblkhd) as i64
+    }
+
+    #[test]
+    #[ignore]
+    fn where_the_bytes_go() {
+        let Some(dir) = std::env::var_os("PROBE_DIR").map(PathBuf::from) else {
+            return;
+        };
+        let before = used();
+        let b = Brain::open_with(&dir, COMPACT_MIN_DEAD, u64::MAX).unwrap();
+        let _ = b.search("budget meeting", None, 10);
+        let live = b.len().max(1) as i64;
+        let total = used() - before;
+        println!(
+            "heap after open and one search: {total} B, {} per note",
+            total / live
+        );
+        let mut s = b.write();
+        let mut last = used();
+        let mut step = |name: &str, s: &mut State, drop_it: &dyn Fn(&mut State)| {
+            drop_it(s);
+            let now = used();
+            println!(
+                "{name:>14}: {:>11} B {:>5} per note",
+                last - now,
+                (last - now) / live
+            );
+            last = now;
+        };
+        step("index", &mut s, &|s| s.index = Default::default());
+        step("tags", &mut s, &|s| s.tags = Default::default());
+        step("ids", &mut s, &|s| s.ids = Default::default());
+        step("history", &mut s, &|s| s.history = Default::default());
+        step("rows", &mut s, &|s| s.rows = Default::default());
+        step("dedup, rest", &mut s, &|s| {
+            *s = State::new(s.file.try_clone().unwrap(), PathBuf::new())
+        });
     }
 }

@@ -16,8 +16,8 @@
 //!
 //! A query with nothing but exclusions (or no words at all) matches nothing.
 
+use super::state::State;
 use super::text::{for_each_term, terms};
-use super::State;
 
 /// One positive query word.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,13 +138,12 @@ impl Query {
     }
 }
 
-/// Whether the note `doc` of `state` has the phrases `query` asks for (the `verify` of
-/// [`super::index::Index::search`]).
-pub(super) fn phrases_in_note(state: &State, query: &Query, doc: u64) -> bool {
+/// Whether the note in `row` of `state` has the phrases `query` asks for (the `verify` of
+/// [`super::index::Index::search`]): its text is read back from the log.
+pub(super) fn phrases_in_note(state: &State, query: &Query, row: u32) -> bool {
     state
-        .notes
-        .get(&doc)
-        .is_some_and(|e| query.phrases_match(&e.note.text))
+        .note(row)
+        .is_some_and(|n| query.phrases_match(&n.text))
 }
 
 /// The relevance test set of `tests/relevance/` (its runner is shared with

@@ -61,10 +61,10 @@ pub fn normalize_tag(tag: &str) -> Result<String, BrainError> {
 
 /// Normalizes every tag (see [`normalize_tag`]), drops duplicates keeping the first occurrence,
 /// and allows at most 16 distinct tags.
-pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, BrainError> {
+pub fn normalize_tags<S: AsRef<str>>(tags: &[S]) -> Result<Vec<String>, BrainError> {
     let mut out: Vec<String> = Vec::with_capacity(tags.len().min(MAX_TAGS));
     for tag in tags {
-        let t = normalize_tag(tag)?;
+        let t = normalize_tag(tag.as_ref())?;
         if !out.contains(&t) {
             out.push(t);
         }
@@ -76,6 +76,103 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, BrainError> {
         )));
     }
     Ok(out)
+}
+
+/// That `tags` are exactly what [`normalize_tags`] makes of them (lower case, valid, each
+/// once, at most 16): the rule for tags that arrive already stored, in an import or in the log.
+pub fn check_tags<S: AsRef<str>>(tags: &[S]) -> Result<(), BrainError> {
+    // What nearly every stored tag list is, decided without building the normal form; the
+    // rule is the one below, where anything else goes.
+    let stored_form = |t: &str| {
+        (1..=MAX_TAG_CHARS).contains(&t.len())
+            && t.bytes()
+                .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+    };
+    if tags.len() <= MAX_TAGS
+        && tags.iter().enumerate().all(|(i, t)| {
+            stored_form(t.as_ref()) && !tags[..i].iter().any(|u| u.as_ref() == t.as_ref())
+        })
+    {
+        return Ok(());
+    }
+    let normal = normalize_tags(tags)?;
+    if !normal
+        .iter()
+        .map(String::as_str)
+        .eq(tags.iter().map(AsRef::as_ref))
+    {
+        let given: Vec<&str> = tags.iter().map(AsRef::as_ref).collect();
+        return Err(BrainError::Invalid(format!(
+            "tags {given:?} are not in their stored form (lower case, each once): {normal:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The alphabet of note ids: Crockford's base32 in lower case (no i, l, o, u).
+pub const ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+/// Each byte's value as a digit of [`ID_ALPHABET`], 0xff for a byte that is not one.
+const ID_DIGITS: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 32 {
+        t[ID_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+/// Characters of an id after its `n_`.
+const ID_CHARS: usize = 12;
+
+/// A note id as the 60-bit number it spells (character `k` after `n_` is bits `5k..5k+5`), or
+/// `None` when `id` is not one: `n_` and 12 characters of [`ID_ALPHABET`]. Ids are only ever
+/// made by [`unpack_id`] of a random number, so this is the whole rule for an id.
+pub fn pack_id(id: &str) -> Option<u64> {
+    let rest = id.strip_prefix("n_")?.as_bytes();
+    if rest.len() != ID_CHARS {
+        return None;
+    }
+    let mut v = 0u64;
+    for (k, &c) in rest.iter().enumerate() {
+        let digit = ID_DIGITS[c as usize];
+        if digit == 0xff {
+            return None;
+        }
+        v |= u64::from(digit) << (5 * k);
+    }
+    Some(v)
+}
+
+/// The id that [`pack_id`] turns into `v` (its low 60 bits).
+pub fn unpack_id(mut v: u64) -> String {
+    let mut id = String::with_capacity(2 + ID_CHARS);
+    id.push_str("n_");
+    for _ in 0..ID_CHARS {
+        id.push(char::from(ID_ALPHABET[(v & 31) as usize]));
+        v >>= 5;
+    }
+    id
+}
+
+/// A note id, as every id this server makes (see [`pack_id`]): what an import or the log may
+/// hold, so that an id is always safe to print, to use in a file name or a URL.
+pub fn validate_id(id: &str) -> Result<u64, BrainError> {
+    pack_id(id).ok_or_else(|| {
+        let shown: String = id.chars().take(40).collect();
+        BrainError::Invalid(format!(
+            "id {shown:?} is not a note id: ids are \"n_\" and 12 characters of 0-9 and a-z \
+             without i, l, o and u"
+        ))
+    })
+}
+
+/// A stored time (`created_at`, `updated_at`, a forget's `at`): an RFC 3339 time or a date, as
+/// [`crate::time::parse_rfc3339_or_date`] reads them. Returns Unix seconds.
+pub fn validate_time(s: &str, field: &str) -> Result<u64, BrainError> {
+    crate::time::parse_rfc3339_or_date(s).ok_or_else(|| {
+        let shown: String = s.chars().take(40).collect();
+        BrainError::Invalid(format!("`{field}` {shown:?} is not an RFC 3339 time"))
+    })
 }
 
 /// A valid tag close to an invalid one: runs of other characters become one `-`.
@@ -464,6 +561,57 @@ mod tests {
             Err(BrainError::Invalid(m)) => m,
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn ids_pack_into_60_bits_and_nothing_else_is_an_id() {
+        for v in [0u64, 1, 31, 32, (1 << 60) - 1, 0x0123_4567_89ab_cdef] {
+            let id = unpack_id(v);
+            assert_eq!(pack_id(&id), Some(v & ((1 << 60) - 1)), "{id}");
+            assert_eq!(validate_id(&id).ok(), pack_id(&id));
+        }
+        assert_eq!(unpack_id(0), "n_000000000000");
+        for bad in [
+            "",
+            "n_",
+            "../../etc/passwd",
+            "n_00000000000",
+            "n_0000000000000",
+            "n_00000000000i",
+            "n_00000000000U",
+            "N_000000000000",
+            "n_00000000000\n",
+            "n_0000000000é",
+        ] {
+            assert!(pack_id(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(
+            invalid(validate_id("../../etc/passwd")),
+            "id \"../../etc/passwd\" is not a note id: ids are \"n_\" and 12 characters of 0-9 \
+             and a-z without i, l, o and u"
+        );
+    }
+
+    #[test]
+    fn stored_tags_and_times() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_tags(&t(&["a", "b-c_9"])).is_ok());
+        assert_eq!(
+            invalid(check_tags(&t(&["Work"]))),
+            "tags [\"Work\"] are not in their stored form (lower case, each once): [\"work\"]"
+        );
+        assert!(invalid(check_tags(&t(&["a", "a"]))).contains("each once"));
+        assert!(invalid(check_tags(&t(&["a b"]))).contains("contains ' '"));
+        let many: Vec<String> = (0..17).map(|i| format!("t{i}")).collect();
+        assert!(invalid(check_tags(&many)).contains("at most 16"));
+        assert_eq!(
+            validate_time("2026-01-31", "created_at").ok(),
+            Some(1_769_817_600)
+        );
+        assert_eq!(
+            invalid(validate_time("yesterday", "updated_at")),
+            "`updated_at` \"yesterday\" is not an RFC 3339 time"
+        );
     }
 
     #[test]

@@ -23,7 +23,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{normalize_tags, text, validate_text, ImportNote, Version};
+use super::text::{self, validate_id, validate_time};
+use super::{normalize_tags, validate_text, ImportNote, Version};
 use crate::time;
 
 /// How many bad lines an error report lists.
@@ -97,21 +98,12 @@ fn parse_line(line: &[u8], now: &str) -> Result<Vec<ImportNote>, String> {
     }
 }
 
-fn timestamp(s: &str, field: &str) -> Result<(), String> {
-    time::parse_rfc3339_or_date(s)
-        .map(|_| ())
-        .ok_or_else(|| format!("`{field}` {s:?} is not an RFC 3339 time"))
-}
-
 fn exported(v: Value) -> Result<Vec<ImportNote>, String> {
     let n: ExportedNote = serde_json::from_value(v).map_err(|e| e.to_string())?;
-    if n.id.is_empty()
-        || n.id.len() > 256
-        || n.id.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(format!("`id` {:?} is not a usable note id", n.id));
-    }
-    timestamp(&n.created_at, "created_at")?;
+    // The rules of the log itself (`log::parse_line`), so an import never stores what
+    // `open` would refuse.
+    validate_id(&n.id).map_err(|e| e.to_string())?;
+    validate_time(&n.created_at, "created_at").map_err(|e| e.to_string())?;
     let mut versions = Vec::with_capacity(n.history.len() + 1);
     let all = n
         .history
@@ -119,7 +111,7 @@ fn exported(v: Value) -> Result<Vec<ImportNote>, String> {
         .map(|h| (h.text, h.tags, h.updated_at));
     for (text, tags, updated_at) in all.chain([(n.text, n.tags, n.updated_at)]) {
         validate_text(&text).map_err(|e| e.to_string())?;
-        timestamp(&updated_at, "updated_at")?;
+        validate_time(&updated_at, "updated_at").map_err(|e| e.to_string())?;
         let tags = normalize_tags(&tags).map_err(|e| e.to_string())?;
         versions.push(Version {
             text,
@@ -220,7 +212,7 @@ mod tests {
 
     #[test]
     fn bad_lines_are_reported_by_number() {
-        let file = b"{\"type\":\"entity\",\"name\":\"A\",\"entityType\":\"x\"}\nnope\n{\"type\":\"thing\"}\n{\"id\":\"n_1\",\"text\":\"t\",\"tags\":[],\"created_at\":\"bad\",\"updated_at\":\"2026-01-01T00:00:00Z\"}\n{\"type\":\"relation\",\"from\":\"a\"}\n";
+        let file = b"{\"type\":\"entity\",\"name\":\"A\",\"entityType\":\"x\"}\nnope\n{\"type\":\"thing\"}\n{\"id\":\"n_100000000000\",\"text\":\"t\",\"tags\":[],\"created_at\":\"bad\",\"updated_at\":\"2026-01-01T00:00:00Z\"}\n{\"type\":\"relation\",\"from\":\"a\"}\n";
         let e = parse(file).unwrap_err();
         let lines: Vec<&str> = e.lines().collect();
         assert_eq!(lines.len(), 4, "{e}");
