@@ -244,7 +244,15 @@ fn scan(
                 )));
             }
             *last_seq = seq;
-            apply(state, item);
+            let at = item.at;
+            if !apply(state, item) {
+                return Err(BrainError::Corrupt(format!(
+                    "{} line {}: a note names a space beyond the {} a brain may have",
+                    log_path.display(),
+                    line_of(file, at)?,
+                    super::state::MAX_SPACES
+                )));
+            }
         }
         match stop {
             Some(Stop::Bad { at, why }) => {
@@ -278,10 +286,15 @@ fn scan(
     Ok(())
 }
 
-fn apply(state: &mut State, item: Item) {
+/// Applies one record; false when it names a space the brain has no room for.
+fn apply(state: &mut State, item: Item) -> bool {
     match item.record {
         Record::Put(p) => {
             let tagset = state.tags.intern(&p.tags);
+            let Some(space) = state.intern_space(&p.space) else {
+                return false;
+            };
+            let writer = state.intern_writer(p.by.as_ref());
             state.put(
                 NewVersion {
                     id: p.id,
@@ -289,11 +302,13 @@ fn apply(state: &mut State, item: Item) {
                         at: item.at,
                         len: item.len,
                         seq: p.seq,
-                        writer: 0,
+                        writer,
                     },
                     created: p.created,
                     tagset,
                     digest: item.digest,
+                    space,
+                    pending: p.pending,
                 },
                 &p.text,
             );
@@ -302,6 +317,7 @@ fn apply(state: &mut State, item: Item) {
             state.del(seq, id);
         }
     }
+    true
 }
 
 /// The 1-based number of the line that starts at byte `at` of the log (for messages: reads
@@ -396,7 +412,7 @@ fn parse_piece(
             match log::parse_line(raw) {
                 Ok(record) => {
                     let digest = match &record {
-                        Record::Put(p) => dedup_key(&p.text, &p.tags),
+                        Record::Put(p) => dedup_key(&p.text, &p.tags, &p.space),
                         Record::Del { .. } => 0,
                     };
                     items.push(Item {

@@ -3,8 +3,13 @@
 //!
 //! ```text
 //! {"op":"put","seq":1,"id":"n_k3v9q2m7x4ab","text":"Buy oat milk","tags":["shopping"],"created_at":"2026-11-26T23:15:57Z","updated_at":"2026-11-26T23:15:57Z"}
-//! {"op":"del","seq":2,"id":"n_k3v9q2m7x4ab","at":"2026-11-27T08:00:02Z"}
+//! {"op":"put","seq":2,"id":"n_p0w2d7f4c9hj","text":"Q3 plan","tags":[],"created_at":"2026-11-27T08:00:00Z","updated_at":"2026-11-27T08:00:00Z","space":"work","by":{"kind":"grant","id":"g_x5Tq0pLm9aBc2dEf","client":"https://claude.ai/oauth/mcp-oauth-client-metadata","name":"Claude"}}
+//! {"op":"del","seq":3,"id":"n_k3v9q2m7x4ab","at":"2026-11-27T08:00:02Z"}
 //! ```
+//!
+//! `space` (absent: `main`), `by` (who wrote the version; absent in logs written before
+//! provenance: "unknown") and `pending` (absent: false; a write awaiting the owner's review)
+//! come after the fields every `put` has.
 //!
 //! `seq` goes up by one with every record appended (compaction leaves gaps), is never reused,
 //! and must increase down the file (`open` says `Corrupt` otherwise); it orders notes and backs the
@@ -21,7 +26,10 @@ use super::hash::Xxh64;
 use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 
-use super::text::{check_tags, unpack_id, validate_id, validate_text, validate_time};
+use super::text::{
+    check_tags, normalize_space, unpack_id, validate_id, validate_text, validate_time, Writer,
+    MAIN_SPACE,
+};
 use super::{BrainError, Note};
 
 pub const LOG_NAME: &str = "notes.jsonl";
@@ -36,6 +44,20 @@ struct PutOut<'a> {
     tags: &'a [String],
     created_at: &'a str,
     updated_at: &'a str,
+    #[serde(skip_serializing_if = "is_main")]
+    space: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a Writer>,
+    #[serde(skip_serializing_if = "is_false")]
+    pending: bool,
+}
+
+fn is_main(s: &&str) -> bool {
+    *s == MAIN_SPACE
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Serialize)]
@@ -66,6 +88,10 @@ struct RecordIn<'a> {
     updated_at: Option<Cow<'a, str>>,
     #[serde(borrow)]
     at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    space: Option<Cow<'a, str>>,
+    by: Option<Writer>,
+    pending: Option<bool>,
 }
 
 /// A `put` line, checked by the rules new input goes through (see [`parse_line`]).
@@ -79,6 +105,10 @@ pub struct Put<'a> {
     pub created: u64,
     pub created_at: Cow<'a, str>,
     pub updated_at: Cow<'a, str>,
+    /// Checked by the space rules; `main` when the line names none.
+    pub space: Cow<'a, str>,
+    pub by: Option<Writer>,
+    pub pending: bool,
 }
 
 impl Put<'_> {
@@ -89,10 +119,15 @@ impl Put<'_> {
             tags: self.tags.iter().map(|t| t.to_string()).collect(),
             created_at: self.created_at.to_string(),
             updated_at: self.updated_at.to_string(),
+            space: self.space.to_string(),
+            by: self.by.clone(),
+            pending: self.pending,
         }
     }
 }
 
+// Nearly every record is a `Put`: boxing it would add an allocation per line read.
+#[allow(clippy::large_enum_variant)]
 pub enum Record<'a> {
     Put(Put<'a>),
     Del { seq: u64, id: u64 },
@@ -134,6 +169,9 @@ pub fn put_line(seq: u64, note: &Note) -> Vec<u8> {
         tags: &note.tags,
         created_at: &note.created_at,
         updated_at: &note.updated_at,
+        space: &note.space,
+        by: note.by.as_ref(),
+        pending: note.pending,
     }))
 }
 
@@ -180,6 +218,21 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineError> {
             check_tags(&tags).map_err(invalid)?;
             let created = validate_time(&created_at, "created_at").map_err(invalid)?;
             validate_time(&updated_at, "updated_at").map_err(invalid)?;
+            let space = match r.space {
+                None => Cow::Borrowed(MAIN_SPACE),
+                Some(sp) => {
+                    if normalize_space(&sp).map_err(invalid)? != sp {
+                        return Err(LineError::Invalid(format!(
+                            "space {:?} is not in its stored form (lower case)",
+                            sp.chars().take(64).collect::<String>()
+                        )));
+                    }
+                    sp
+                }
+            };
+            if let Some(w) = &r.by {
+                w.check().map_err(invalid)?;
+            }
             Ok(Record::Put(Put {
                 seq: r.seq,
                 id,
@@ -188,6 +241,9 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineError> {
                 created,
                 created_at,
                 updated_at,
+                space,
+                by: r.by,
+                pending: r.pending.unwrap_or(false),
             }))
         }
         "del" => {
@@ -232,6 +288,29 @@ fn fast_put(line: &[u8]) -> Option<RecordIn<'_>> {
     let created_at = c.string()?;
     c.expect(",\"updated_at\":")?;
     let updated_at = c.string()?;
+    // The optional fields, in the order `put_line` writes them.
+    let space = if c.eat(",\"space\":") {
+        Some(c.string()?)
+    } else {
+        None
+    };
+    let by = if c.eat(",\"by\":{\"kind\":") {
+        let mut w = Writer::of_kind(&c.string()?);
+        if c.eat(",\"id\":") {
+            w.id = c.string()?.into_owned();
+        }
+        if c.eat(",\"client\":") {
+            w.client = c.string()?.into_owned();
+        }
+        if c.eat(",\"name\":") {
+            w.name = c.string()?.into_owned();
+        }
+        c.expect("}")?;
+        Some(w)
+    } else {
+        None
+    };
+    let pending = c.eat(",\"pending\":true").then_some(true);
     c.expect("}")?;
     (c.at == s.len()).then_some(RecordIn {
         op: Cow::Borrowed("put"),
@@ -242,6 +321,9 @@ fn fast_put(line: &[u8]) -> Option<RecordIn<'_>> {
         created_at: Some(created_at),
         updated_at: Some(updated_at),
         at: None,
+        space,
+        by,
+        pending,
     })
 }
 
@@ -407,7 +489,7 @@ pub fn open_append(dir: &Path, log: &Path) -> io::Result<File> {
 }
 
 /// Appends one whole line with a single `write_all`, then `sync_data`. On failure the caller
-/// truncates back (see `Writer::append` in mod.rs). `fault` makes this call write half the line
+/// truncates back (see `LogWriter::append` in mod.rs). `fault` makes this call write half the line
 /// and fail, as a full disk would.
 pub fn write_durably(f: &mut File, line: &[u8], fault: bool) -> io::Result<()> {
     if fault {
@@ -524,6 +606,7 @@ mod tests {
             tags: vec!["a".into()],
             created_at: "2026-11-26T23:15:57Z".into(),
             updated_at: "2026-11-26T23:15:57Z".into(),
+            ..Default::default()
         }
     }
 
@@ -583,6 +666,7 @@ mod tests {
                 &a.created_at,
                 &a.updated_at,
                 &a.at,
+                (&a.space, &a.by, a.pending),
             ) == (
                 &b.op,
                 b.seq,
@@ -592,17 +676,36 @@ mod tests {
                 &b.created_at,
                 &b.updated_at,
                 &b.at,
+                (&b.space, &b.by, b.pending),
             )
         };
         let mut fast_used = 0;
+        let grant = Writer {
+            kind: "grant".into(),
+            id: "g_x5Tq0pLm9aBc2dEf".into(),
+            client: "https://claude.ai/oauth/mcp-oauth-client-metadata".into(),
+            name: "Claude \"Opus\" ✓".into(),
+        };
+        let extras = [
+            ("main", None, false),
+            ("work", None, false),
+            ("main", Some(Writer::of_kind("static")), false),
+            ("side-project", Some(grant), true),
+        ];
         for text in texts {
-            for tags in tag_lists {
+            for (tags, (space, by, pending)) in tag_lists
+                .iter()
+                .flat_map(|t| extras.iter().map(move |x| (t, x)))
+            {
                 let n = Note {
                     id: ID.into(),
                     text: text.into(),
                     tags: tags.iter().map(|t| t.to_string()).collect(),
                     created_at: "2026-11-26".into(),
                     updated_at: "2026-11-26T23:15:57Z".into(),
+                    space: (*space).into(),
+                    by: by.clone(),
+                    pending: *pending,
                 };
                 for seq in [0, 1, 7, u64::MAX] {
                     let line = put_line(seq, &n);
@@ -615,9 +718,9 @@ mod tests {
                 }
             }
         }
-        assert!(fast_used >= 48, "{fast_used}"); // all but the \u escapes of controls
-                                                 // Every cut and every single-byte change of a line: when the fast decoder accepts
-                                                 // it, serde reads the same; it never accepts what serde refuses.
+        assert!(fast_used >= 4 * 48, "{fast_used}"); // all but the \u escapes of controls
+                                                     // Every cut and every single-byte change of a line: when the fast decoder accepts
+                                                     // it, serde reads the same; it never accepts what serde refuses.
         let line = put_line(12, &note(ID, "a \"b\" \\ c\nü ✓"));
         let line = &line[..line.len() - 1];
         for i in 0..=line.len() {

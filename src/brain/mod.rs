@@ -43,8 +43,8 @@ use state::{Entry, NewVersion, State, Ver};
 
 use crate::time;
 pub use text::{
-    check_tags, normalize_tag, normalize_tags, validate_id, validate_text, MAX_TAGS, MAX_TAG_CHARS,
-    MAX_TEXT_BYTES,
+    check_tags, normalize_space, normalize_tag, normalize_tags, validate_id, validate_text, Writer,
+    MAIN_SPACE, MAX_TAGS, MAX_TAG_CHARS, MAX_TEXT_BYTES,
 };
 
 /// One note as the tools show it. Timestamps are RFC 3339 UTC, e.g. `2026-11-26T23:15:57Z`.
@@ -55,6 +55,39 @@ pub struct Note {
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// The space it lives in (`main` unless another was named).
+    #[serde(default = "main_space")]
+    pub space: String,
+    /// Who wrote its current version; `None` in logs written before provenance ("unknown").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Writer>,
+    /// Written by a grant the owner reviews, and not yet accepted: seen only by its writer
+    /// and the owner.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pending: bool,
+}
+
+impl Default for Note {
+    fn default() -> Note {
+        Note {
+            id: String::new(),
+            text: String::new(),
+            tags: Vec::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            space: main_space(),
+            by: None,
+            pending: false,
+        }
+    }
+}
+
+fn main_space() -> String {
+    text::MAIN_SPACE.to_string()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// An earlier version of a note, as `recall` with history and `export` show it.
@@ -63,6 +96,22 @@ pub struct Version {
     pub text: String,
     pub tags: Vec<String>,
     pub updated_at: String,
+    #[serde(default = "main_space")]
+    pub space: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Writer>,
+}
+
+impl Default for Version {
+    fn default() -> Version {
+        Version {
+            text: String::new(),
+            tags: Vec::new(),
+            updated_at: String::new(),
+            space: main_space(),
+            by: None,
+        }
+    }
 }
 
 /// One note with its earlier versions (oldest first): what `export` writes per line and
@@ -74,6 +123,12 @@ pub struct NoteRecord {
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(default = "main_space")]
+    pub space: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Writer>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pending: bool,
     pub history: Vec<Version>,
 }
 
@@ -88,14 +143,20 @@ pub struct Filter {
     pub tags_any: Vec<String>,
     pub since: Option<u64>,
     pub until: Option<u64>,
+    /// Only notes in these spaces (`None`: every space). A caller limited to some spaces
+    /// passes what it asked for intersected with them, never `None`.
+    pub spaces: Option<Vec<String>>,
+    /// Only notes whose current version one of these wrote ([`Writer::matches`]; `unknown`
+    /// names versions written before provenance). Empty: any writer.
+    pub by: Vec<String>,
+    /// Who is looking, for notes awaiting review: `None` is the owner, who sees them all;
+    /// a writer sees only the pending notes it wrote.
+    pub viewer: Option<Writer>,
+    /// Only notes awaiting review (the owner's `pending` list).
+    pub pending_only: bool,
 }
 
 impl Filter {
-    /// The `since`/`until` part of the filter.
-    fn in_window(&self, e: &Entry) -> bool {
-        self.since.is_none_or(|t| e.created >= t) && self.until.is_none_or(|t| e.created <= t)
-    }
-
     /// Only notes with this tag (ASCII case-insensitive).
     pub fn tag(tag: Option<&str>) -> Filter {
         Filter {
@@ -104,6 +165,78 @@ impl Filter {
                 .unwrap_or_default(),
             ..Filter::default()
         }
+    }
+}
+
+/// Who writes, and what they may see: what every write needs besides its input.
+#[derive(Debug, Clone, Default)]
+pub struct Author {
+    /// Recorded as the version's writer (`None`, "unknown", only in tests).
+    pub by: Option<Writer>,
+    /// The writer's grant is under the owner's review: its new notes and versions are
+    /// pending, and it may change or forget only its own pending notes (so it can neither
+    /// hide nor rewrite what the owner has accepted).
+    pub review: bool,
+    /// What the writer may see: the duplicate check and the notes it may change look only
+    /// there, and a space it names must be one of `view.spaces` when that is limited.
+    pub view: Filter,
+}
+
+impl Author {
+    /// The space a write goes to, checked: named (space rules) or `main`, and one the
+    /// author may write to.
+    fn space_to_write(&self, space: Option<&str>) -> Result<String, BrainError> {
+        let space = match space {
+            None => MAIN_SPACE.to_string(),
+            Some(s) => normalize_space(s)?,
+        };
+        if let Some(allowed) = &self.view.spaces {
+            if !allowed.contains(&space) {
+                return Err(BrainError::Invalid(format!(
+                    "this client may write only to the space{} {}; {space:?} is not one of them",
+                    if allowed.len() == 1 { "" } else { "s" },
+                    allowed.join(", ")
+                )));
+            }
+        }
+        Ok(space)
+    }
+
+    /// Whether the author may change or forget `note` (which it can see).
+    fn may_change(&self, note: &Note) -> Result<(), BrainError> {
+        if self.review && !(note.pending && note.by == self.by) {
+            return Err(BrainError::Invalid(
+                "this client's writes wait for the owner's review: it may add notes and change \
+                 or forget its own pending ones, not a note the owner has accepted"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a note in a space the brain has no room for.
+fn room_for(s: &State, space: &str) -> Result<(), BrainError> {
+    if s.space_id(space).is_some() || s.spaces.len() < state::MAX_SPACES {
+        Ok(())
+    } else {
+        Err(too_many_spaces())
+    }
+}
+
+fn too_many_spaces() -> BrainError {
+    BrainError::Invalid(format!(
+        "this brain has {} spaces, the most it may have; use one of them (list_spaces)",
+        state::MAX_SPACES
+    ))
+}
+
+/// `view` without its tag and time parts (counts are over everything a caller may see).
+fn untagged(view: &Filter) -> Filter {
+    Filter {
+        spaces: view.spaces.clone(),
+        viewer: view.viewer.clone(),
+        ..Filter::default()
     }
 }
 
@@ -125,6 +258,8 @@ pub struct ImportNote {
     pub id: Option<String>,
     pub created_at: String,
     pub versions: Vec<Version>,
+    /// Its current version awaits review (an export of a pending note).
+    pub pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,7 +308,7 @@ impl From<std::io::Error> for BrainError {
 pub struct Brain {
     dir: PathBuf,
     log_path: PathBuf,
-    writer: Mutex<Writer>,
+    writer: Mutex<LogWriter>,
     state: Arc<RwLock<State>>,
     /// The thread writing a snapshot, if one was started (see [`Brain::maybe_snapshot`]).
     snapshotter: Mutex<Option<JoinHandle<()>>>,
@@ -182,7 +317,7 @@ pub struct Brain {
 }
 
 /// The open log and what the next append needs to know.
-struct Writer {
+struct LogWriter {
     file: fs::File,
     /// Length of the log up to its last acknowledged record: where a failed append truncates to.
     len: u64,
@@ -203,7 +338,7 @@ struct Writer {
     fail_next_compaction: bool,
 }
 
-impl Writer {
+impl LogWriter {
     fn append(&mut self, line: &[u8]) -> Result<(), BrainError> {
         self.append_records(line, 1)
     }
@@ -246,6 +381,9 @@ fn apply_note(s: &mut State, seq: u64, at: u64, len: usize, note: &Note) {
         return;
     };
     let tagset = s.tags.intern(&note.tags);
+    // The writer made room for a new space before appending (see `Brain::room_for`).
+    let space = s.intern_space(&note.space).unwrap_or(0);
+    let writer = s.intern_writer(note.by.as_ref());
     s.put(
         NewVersion {
             id,
@@ -253,22 +391,36 @@ fn apply_note(s: &mut State, seq: u64, at: u64, len: usize, note: &Note) {
                 at,
                 len: len as u32,
                 seq,
-                writer: 0,
+                writer,
             },
             created: time::parse_rfc3339_or_date(&note.created_at).unwrap_or(0),
             tagset,
-            digest: dedup_key(&note.text, &note.tags),
+            digest: dedup_key(&note.text, &note.tags, &note.space),
+            space,
+            pending: note.pending,
         },
         &note.text,
     );
 }
 
-/// A live note whose current text (trimmed, whitespace folded) and tag set equal these.
-fn duplicate_of(s: &State, text: &str, tags: &[String]) -> Option<Note> {
+/// A live note `seen` lets through whose space, current text (trimmed, whitespace folded)
+/// and tag set equal these.
+fn duplicate_of(
+    s: &State,
+    text: &str,
+    tags: &[String],
+    space: &str,
+    seen: &Seen<'_>,
+) -> Option<Note> {
     let (want_text, want_tags) = (fold_whitespace(text), sorted(tags));
-    s.with_digest(dedup_key(text, tags))
+    s.with_digest(dedup_key(text, tags, space))
+        .filter(|&row| seen.accepts(s, row))
         .filter_map(|row| s.note(row))
-        .find(|n| fold_whitespace(&n.text) == want_text && sorted(&n.tags) == want_tags)
+        .find(|n| {
+            n.space == space
+                && fold_whitespace(&n.text) == want_text
+                && sorted(&n.tags) == want_tags
+        })
 }
 
 /// The text with its ends trimmed and every run of whitespace inside folded to one space.
@@ -283,11 +435,16 @@ fn sorted<S: AsRef<str>>(tags: &[S]) -> Vec<&str> {
     v
 }
 
-/// The duplicate-detection key of a note: XXH64 of its text with whitespace folded and its
-/// sorted tag set. Hits are confirmed by comparing the folded texts
-/// and tag sets, so a collision could only cost a lookup, never a wrong answer.
-fn dedup_key<S: AsRef<str>>(text: &str, tags: &[S]) -> u64 {
+/// The duplicate-detection key of a note: XXH64 of its text with whitespace folded, its
+/// sorted tag set and its space (a note in another space is not a duplicate; `main` adds
+/// nothing, so keys from before spaces stay). Hits are confirmed by comparing the folded
+/// texts, tag sets and spaces, so a collision could only cost a lookup, never a wrong answer.
+fn dedup_key<S: AsRef<str>>(text: &str, tags: &[S], space: &str) -> u64 {
     let mut h = hash::Xxh64::new();
+    if space != MAIN_SPACE {
+        h.update(space.as_bytes());
+        h.update(b"\x01");
+    }
     for (i, word) in text.split_whitespace().enumerate() {
         if i > 0 {
             h.update(b" ");
@@ -372,7 +529,7 @@ impl Brain {
         let brain = Brain {
             dir: dir.to_path_buf(),
             log_path,
-            writer: Mutex::new(Writer {
+            writer: Mutex::new(LogWriter {
                 file: opened.append,
                 len: opened.state.log_len,
                 next_seq: opened.next_seq,
@@ -435,20 +592,40 @@ impl Brain {
         self.remember_checked(text, tags).map(|(note, _)| note)
     }
 
-    /// [`Brain::remember`], saying whether the note was a duplicate: when a live note has the
-    /// same text (after trimming and folding whitespace) and the same tag set, nothing is
-    /// stored and that note is returned with `true`, so a client's retry never makes a copy.
+    /// [`Brain::remember_by`] in `main` by an unknown writer who sees everything (tests).
     pub fn remember_checked(
         &self,
         text: &str,
         tags: &[String],
     ) -> Result<(Note, bool), BrainError> {
+        self.remember_by(text, tags, None, &Author::default())
+    }
+
+    /// Stores a note in `space` (default `main`) written by `author`, saying whether it was a
+    /// duplicate: when a note the author can see has the same space, text (after trimming and
+    /// folding whitespace) and tag set, nothing is stored and that note is returned with
+    /// `true`, so a client's retry never makes a copy. An author under review stores it
+    /// pending.
+    pub fn remember_by(
+        &self,
+        text: &str,
+        tags: &[String],
+        space: Option<&str>,
+        author: &Author,
+    ) -> Result<(Note, bool), BrainError> {
         validate_text(text)?;
         let tags = normalize_tags(tags)?;
+        let space = author.space_to_write(space)?;
         // Checked under the writer lock, so two identical concurrent calls store one note.
         let mut w = self.lock_writer();
-        if let Some(existing) = duplicate_of(&self.read(), text, &tags) {
-            return Ok((existing, true));
+        {
+            let s = self.read();
+            room_for(&s, &space)?;
+            if let Some(seen) = Seen::new(&s, &author.view) {
+                if let Some(existing) = duplicate_of(&s, text, &tags, &space, &seen) {
+                    return Ok((existing, true));
+                }
+            }
         }
         let id = self.fresh_id()?;
         let now = time::format_rfc3339(time::unix_now());
@@ -458,15 +635,17 @@ impl Brain {
             tags,
             created_at: now.clone(),
             updated_at: now,
+            space,
+            by: author.by.clone(),
+            pending: author.review,
         };
         self.append_put(&mut w, &note)?;
         drop(w);
         self.maybe_snapshot();
         Ok((note, false))
     }
-
     /// Appends and applies a new version of `note`.
-    fn append_put(&self, w: &mut Writer, note: &Note) -> Result<(), BrainError> {
+    fn append_put(&self, w: &mut LogWriter, note: &Note) -> Result<(), BrainError> {
         let seq = w.next_seq;
         let line = log::put_line(seq, note);
         let at = w.len;
@@ -488,23 +667,39 @@ impl Brain {
         }
     }
 
-    /// Changes a note in place: appends a new version (same id and `created_at`, `updated_at`
-    /// now) with `text` and/or `tags` replaced; the previous version stays in the log as
-    /// history. Giving what the note already says writes nothing ([`Updated::Unchanged`]).
+    /// [`Brain::update_by`] by an unknown writer who sees everything (tests).
     pub fn update(
         &self,
         id: &str,
         text: Option<&str>,
         tags: Option<&[String]>,
     ) -> Result<Updated, BrainError> {
+        self.update_by(id, text, tags, None, &Author::default())
+    }
+
+    /// Changes a note in place: appends a new version (same id and `created_at`, `updated_at`
+    /// now) with `text`, `tags` and/or `space` replaced (a move between spaces is a version
+    /// like any other); the previous version stays in the log as history. Giving what the note
+    /// already says writes nothing ([`Updated::Unchanged`]). A note the author cannot see is
+    /// [`Updated::NotFound`]; an author under review may change only its own pending notes.
+    pub fn update_by(
+        &self,
+        id: &str,
+        text: Option<&str>,
+        tags: Option<&[String]>,
+        space: Option<&str>,
+        author: &Author,
+    ) -> Result<Updated, BrainError> {
         if let Some(t) = text {
             validate_text(t)?;
         }
         let tags = tags.map(normalize_tags).transpose()?;
+        let space = space.map(|s| author.space_to_write(Some(s))).transpose()?;
         let mut w = self.lock_writer();
-        let Some(current) = self.recall(id) else {
+        let Some(current) = self.recall_in(id, &author.view) else {
             return Ok(Updated::NotFound);
         };
+        author.may_change(&current)?;
         let mut note = current.clone();
         if let Some(t) = text {
             note.text = t.to_string();
@@ -512,28 +707,99 @@ impl Brain {
         if let Some(t) = tags {
             note.tags = t;
         }
-        if note.text == current.text && note.tags == current.tags {
+        if let Some(sp) = space {
+            room_for(&self.read(), &sp)?;
+            note.space = sp;
+        }
+        if note.text == current.text && note.tags == current.tags && note.space == current.space {
             return Ok(Updated::Unchanged(current));
         }
         note.updated_at = time::format_rfc3339(time::unix_now());
+        note.by = author.by.clone();
+        note.pending = author.review;
         self.append_put(&mut w, &note)?;
         drop(w);
         self.maybe_snapshot();
         Ok(Updated::Changed(note))
     }
 
+    /// The owner accepts a pending note: a new version with the same text, tags, space and
+    /// writer, no longer pending. `None` when no pending note has that id.
+    pub fn accept(&self, id: &str) -> Result<Option<Note>, BrainError> {
+        let mut w = self.lock_writer();
+        let Some(mut note) = self.recall(id).filter(|n| n.pending) else {
+            return Ok(None);
+        };
+        note.pending = false;
+        note.updated_at = time::format_rfc3339(time::unix_now());
+        self.append_put(&mut w, &note)?;
+        drop(w);
+        self.maybe_snapshot();
+        Ok(Some(note))
+    }
+
     /// The note and its earlier versions, oldest first.
     pub fn recall_with_history(&self, id: &str) -> Option<(Note, Vec<Version>)> {
+        self.recall_with_history_in(id, &Filter::default())
+    }
+
+    /// [`Brain::recall_with_history`] of a note `view` lets through.
+    pub fn recall_with_history_in(&self, id: &str, view: &Filter) -> Option<(Note, Vec<Version>)> {
         let s = self.read();
-        s.note_with_history(s.row_of(id)?)
+        let row = s.row_of(id)?;
+        Seen::new(&s, view)?.accepts(&s, row).then_some(())?;
+        s.note_with_history(row)
     }
 
     /// Every tag with the number of live notes carrying it, most used first, ties by name.
     pub fn tag_counts(&self) -> Vec<(String, usize)> {
+        self.tag_counts_in(&Filter::default())
+    }
+
+    /// [`Brain::tag_counts`] among the notes `view` lets through (its tag parts ignored).
+    pub fn tag_counts_in(&self, view: &Filter) -> Vec<(String, usize)> {
         let s = self.read();
+        let Some(seen) = Seen::new(&s, &untagged(view)) else {
+            return Vec::new();
+        };
         let mut v: Vec<(String, usize)> = (0..s.tags.names().len() as u32)
-            .map(|t| (s.tags.name(t).to_string(), s.tags.rows(t).len()))
+            .map(|t| {
+                let rows = s.tags.rows(t);
+                let n = if seen.needs_row() {
+                    rows.iter().filter(|&&r| seen.accepts(&s, r)).count()
+                } else {
+                    rows.len()
+                };
+                (s.tags.name(t).to_string(), n)
+            })
             .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Every space with the number of notes `view` lets through in it (its space part
+    /// included: a caller limited to some spaces learns nothing of the others), most used
+    /// first, ties by name; spaces with no such note are left out, but `main` always shows.
+    pub fn space_counts(&self, view: &Filter) -> Vec<(String, usize)> {
+        let s = self.read();
+        let mut counts = vec![0usize; s.spaces.len()];
+        if let Some(seen) = Seen::new(&s, &untagged(view)) {
+            for (row, e) in s.rows.iter().enumerate() {
+                if e.live() && seen.entry_passes(e) && seen.tags_accept(row as u32) {
+                    counts[e.space as usize] += 1;
+                }
+            }
+        }
+        let main_shown = view
+            .spaces
+            .as_ref()
+            .is_none_or(|sp| sp.iter().any(|x| x == MAIN_SPACE));
+        let mut v: Vec<(String, usize)> = counts
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, n)| n > 0 || (i == 0 && main_shown))
+            .map(|(i, n)| (s.space_name(i as u16).to_string(), n))
             .collect();
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v
@@ -542,10 +808,21 @@ impl Brain {
     /// Every live note with its history, in the order they entered the brain, one JSON object
     /// per line (see [`NoteRecord`]): a consistent snapshot, taken under the read lock.
     pub fn export(&self) -> Vec<u8> {
+        self.export_in(&Filter::default())
+    }
+
+    /// [`Brain::export`] of the notes `view` lets through.
+    pub fn export_in(&self, view: &Filter) -> Vec<u8> {
         let s = self.read();
+        let Some(seen) = Seen::new(&s, view) else {
+            return Vec::new();
+        };
         let mut out = Vec::with_capacity(s.live * 256);
         for row in 0..s.rows.len() as u32 {
-            let Some((n, history)) = s.entry(row).and_then(|_| s.note_with_history(row)) else {
+            if !seen.accepts(&s, row) {
+                continue;
+            }
+            let Some((n, history)) = s.note_with_history(row) else {
                 continue;
             };
             let rec = NoteRecord {
@@ -554,21 +831,24 @@ impl Brain {
                 tags: n.tags,
                 created_at: n.created_at,
                 updated_at: n.updated_at,
+                space: n.space,
+                by: n.by,
+                pending: n.pending,
                 history,
             };
-            // Strings and arrays of strings always serialize.
+            // Strings, booleans and arrays of strings always serialize.
             if serde_json::to_writer(&mut out, &rec).is_ok() {
                 out.push(b'\n');
             }
         }
         out
     }
-
     /// Adds `notes` in one append and one fsync, in order, skipping each whose current version
     /// duplicates a live note or an earlier one of the batch (the rule of
-    /// [`Brain::remember_checked`]) or whose id is already live. Ids, texts, tags and times are
-    /// validated first, by the rules of new input; on any error nothing is written. Returns
-    /// (added, skipped).
+    /// [`Brain::remember_by`]: same space, text and tags) or whose id is already live. Ids,
+    /// texts, tags, spaces, writers and times are validated first, by the rules of new input;
+    /// on any error nothing is written. A version that names no writer is recorded as written
+    /// by `import`; one that does keeps it. Returns (added, skipped).
     pub fn import(&self, notes: &[ImportNote]) -> Result<(usize, usize), BrainError> {
         for (i, n) in notes.iter().enumerate() {
             let at = |e: BrainError| BrainError::Invalid(format!("note {}: {e}", i + 1));
@@ -583,8 +863,18 @@ impl Brain {
                 validate_text(&v.text).map_err(at)?;
                 check_tags(&v.tags).map_err(at)?;
                 text::validate_time(&v.updated_at, "updated_at").map_err(at)?;
+                if normalize_space(&v.space).map_err(at)? != v.space {
+                    return Err(at(BrainError::Invalid(format!(
+                        "space {:?} is not in its stored form (lower case)",
+                        v.space
+                    ))));
+                }
+                if let Some(by) = &v.by {
+                    by.check().map_err(at)?;
+                }
             }
         }
+        let import = Writer::of_kind("import");
         let mut w = self.lock_writer();
         let mut bytes = Vec::new();
         let mut puts: Vec<(u64, usize, usize, Note)> = Vec::new();
@@ -594,16 +884,19 @@ impl Brain {
         let mut seq = w.next_seq;
         {
             let s = self.read();
+            let all = Seen::new(&s, &Filter::default());
+            let mut new_spaces: std::collections::BTreeSet<&str> = Default::default();
             for (i, n) in notes.iter().enumerate() {
                 let Some(cur) = n.versions.last() else {
                     continue;
                 };
-                let key = dedup_key(&cur.text, &cur.tags);
+                let key = dedup_key(&cur.text, &cur.tags, &cur.space);
                 let folded = fold_whitespace(&cur.text);
                 let dup_in_batch = batch_keys.get(&key).is_some_and(|js| {
                     js.iter().any(|&j| {
                         notes[j].versions.last().is_some_and(|v| {
-                            fold_whitespace(&v.text) == folded
+                            v.space == cur.space
+                                && fold_whitespace(&v.text) == folded
                                 && sorted(&v.tags) == sorted(&cur.tags)
                         })
                     })
@@ -611,9 +904,20 @@ impl Brain {
                 let id_taken =
                     n.id.as_ref()
                         .is_some_and(|id| s.row_of(id).is_some() || batch_ids.contains(id));
-                if dup_in_batch || id_taken || duplicate_of(&s, &cur.text, &cur.tags).is_some() {
+                let dup_live = all.as_ref().is_some_and(|seen| {
+                    duplicate_of(&s, &cur.text, &cur.tags, &cur.space, seen).is_some()
+                });
+                if dup_in_batch || id_taken || dup_live {
                     skipped += 1;
                     continue;
+                }
+                for v in &n.versions {
+                    if s.space_id(&v.space).is_none() {
+                        new_spaces.insert(&v.space);
+                    }
+                }
+                if s.spaces.len() + new_spaces.len() > state::MAX_SPACES {
+                    return Err(too_many_spaces());
                 }
                 let id = match &n.id {
                     Some(id) => id.clone(),
@@ -626,13 +930,17 @@ impl Brain {
                 };
                 batch_ids.insert(id.clone());
                 batch_keys.entry(key).or_default().push(i);
-                for v in &n.versions {
+                let last = n.versions.len() - 1;
+                for (k, v) in n.versions.iter().enumerate() {
                     let note = Note {
                         id: id.clone(),
                         text: v.text.clone(),
                         tags: v.tags.clone(),
                         created_at: n.created_at.clone(),
                         updated_at: v.updated_at.clone(),
+                        space: v.space.clone(),
+                        by: Some(v.by.clone().unwrap_or_else(|| import.clone())),
+                        pending: k == last && n.pending,
                     };
                     let line = log::put_line(seq, &note);
                     puts.push((seq, bytes.len(), line.len(), note));
@@ -661,14 +969,32 @@ impl Brain {
     }
 
     pub fn recall(&self, id: &str) -> Option<Note> {
-        let s = self.read();
-        s.note(s.row_of(id)?)
+        self.recall_in(id, &Filter::default())
     }
 
-    /// `Ok(false)` when no such note exists. Fsynced before returning `Ok(true)`.
+    /// The note with this id if `view` lets it through: a note in a space the caller may not
+    /// see, or another writer's pending note, is not found, exactly as a note that never was.
+    pub fn recall_in(&self, id: &str, view: &Filter) -> Option<Note> {
+        let s = self.read();
+        let row = s.row_of(id)?;
+        Seen::new(&s, view)?.accepts(&s, row).then_some(())?;
+        s.note(row)
+    }
+
+    /// [`Brain::forget_by`] by someone who sees everything.
     pub fn forget(&self, id: &str) -> Result<bool, BrainError> {
+        self.forget_by(id, &Author::default())
+    }
+
+    /// `Ok(false)` when no note the author can see has this id; an author under review may
+    /// forget only its own pending notes. Fsynced before returning `Ok(true)`.
+    pub fn forget_by(&self, id: &str, author: &Author) -> Result<bool, BrainError> {
         let mut w = self.lock_writer();
-        let Some(packed) = text::pack_id(id).filter(|_| self.read().row_of(id).is_some()) else {
+        let Some(current) = self.recall_in(id, &author.view) else {
+            return Ok(false);
+        };
+        author.may_change(&current)?;
+        let Some(packed) = text::pack_id(id) else {
             return Ok(false);
         };
         let seq = w.next_seq;
@@ -700,7 +1026,7 @@ impl Brain {
     /// Rewrites the log without the records of forgotten notes, copying the lines of the live
     /// notes' versions (which the state knows) byte for byte. Writers are blocked (we hold
     /// `writer`); readers are not, but for the moment the state switches to the new file.
-    fn compact_locked(&self, w: &mut Writer) -> io::Result<()> {
+    fn compact_locked(&self, w: &mut LogWriter) -> io::Result<()> {
         #[cfg(test)]
         let fault = std::mem::take(&mut w.fail_next_compaction);
         #[cfg(not(test))]
@@ -745,18 +1071,19 @@ impl Brain {
             return (Vec::new(), false);
         }
         let s = self.read();
-        let Some(tags) = TagFilter::new(&s, filter) else {
+        let Some(seen) = Seen::new(&s, filter) else {
             return (Vec::new(), false);
         };
         // Tags are checked in the tags' own row lists (small, dense), and a note's row only
-        // for a time window: a broad query has thousands of candidates.
-        let timed = filter.since.is_some() || filter.until.is_some();
+        // when a time window, space, writer or pending note could exclude it: a broad query
+        // has thousands of candidates (the index yields live notes only).
+        let rows = seen.needs_row();
         let accept = |row: u32| {
-            tags.accepts(row)
-                && (!timed
+            seen.tags_accept(row)
+                && (!rows
                     || s.rows
                         .get(row as usize)
-                        .is_some_and(|e| filter.in_window(e)))
+                        .is_some_and(|e| seen.entry_passes(e)))
         };
         let want = offset.saturating_add(limit).saturating_add(1);
         let ranked = rank(&s, query, accept, want);
@@ -819,12 +1146,12 @@ impl Brain {
             })?,
         };
         let s = self.read();
-        let Some(tags) = TagFilter::new(&s, filter) else {
+        let Some(seen) = Seen::new(&s, filter) else {
             return Ok((Vec::new(), false));
         };
         // Walk the rows of the rarest required tag, or all rows, newest first.
         let end = s.first_row_from(before);
-        let rows: Box<dyn Iterator<Item = u32> + '_> = match tags.rarest() {
+        let rows: Box<dyn Iterator<Item = u32> + '_> = match seen.rarest() {
             None => Box::new((0..end as u32).rev()),
             Some(list) => {
                 let n = list.partition_point(|&r| (r as usize) < end);
@@ -836,7 +1163,7 @@ impl Brain {
             let Some(e) = s.entry(row) else {
                 continue;
             };
-            if !tags.accepts(row) || !filter.in_window(e) {
+            if !seen.tags_accept(row) || !seen.entry_passes(e) {
                 continue;
             }
             let Some(note) = s.note(row) else {
@@ -904,7 +1231,7 @@ impl Brain {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+    fn lock_writer(&self) -> MutexGuard<'_, LogWriter> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -916,16 +1243,28 @@ impl Drop for Brain {
     }
 }
 
-/// A filter's tags as the rows lists they name.
-struct TagFilter<'a> {
+/// A [`Filter`] resolved against the state: tags as the row lists they name, spaces and
+/// writers as their numbers. Parts that cannot exclude anything are left out, so a search
+/// with no space, writer or time filter and no pending notes never reads a candidate's row.
+struct Seen<'a> {
     all: Vec<&'a [u32]>,
     /// `None`: no `tags_any` given (everything passes that part).
     any: Option<Vec<&'a [u32]>>,
+    window: Option<(u64, u64)>,
+    /// Per space number, whether it is let through; `None`: every space.
+    spaces: Option<Vec<bool>>,
+    /// The writers `by` names; `None`: any.
+    writers: Option<Vec<u32>>,
+    /// The writer who may see its own pending notes; `Some(None)`: nobody's pending notes
+    /// show; `None`: every pending note shows (the owner) or none exist.
+    viewer: Option<Option<u32>>,
+    pending_only: bool,
 }
 
-impl<'a> TagFilter<'a> {
-    /// `None` when a required tag is on no note (nothing can match).
-    fn new(s: &'a State, f: &Filter) -> Option<TagFilter<'a>> {
+impl<'a> Seen<'a> {
+    /// `None` when nothing can match (a required tag on no note, no space or writer named
+    /// that exists).
+    fn new(s: &'a State, f: &Filter) -> Option<Seen<'a>> {
         let mut all = Vec::with_capacity(f.tags_all.len());
         for t in &f.tags_all {
             all.push(s.tags.rows(s.tags.id(t)?));
@@ -937,12 +1276,95 @@ impl<'a> TagFilter<'a> {
                 .map(|t| s.tags.rows(t))
                 .collect()
         });
-        Some(TagFilter { all, any })
+        let window = (f.since.is_some() || f.until.is_some())
+            .then(|| (f.since.unwrap_or(0), f.until.unwrap_or(u64::MAX)));
+        let spaces = match &f.spaces {
+            None => None,
+            Some(names) => {
+                let mut mask = vec![false; s.spaces.len()];
+                for n in names {
+                    if let Some(i) = s.space_id(n) {
+                        mask[i as usize] = true;
+                    }
+                }
+                if !mask.contains(&true) {
+                    return None;
+                }
+                (!mask.iter().all(|&b| b)).then_some(mask)
+            }
+        };
+        let writers = if f.by.is_empty() {
+            None
+        } else {
+            let ids: Vec<u32> = (0..s.writers.len() as u32)
+                .filter(|&i| match s.writer(i) {
+                    None => f.by.iter().any(|b| b == "unknown"),
+                    Some(w) => f.by.iter().any(|b| w.matches(b)),
+                })
+                .collect();
+            if ids.is_empty() {
+                return None;
+            }
+            Some(ids)
+        };
+        let viewer = match &f.viewer {
+            _ if s.pending == 0 => None,
+            None => None,
+            Some(w) => Some(s.writer_id(w)),
+        };
+        if f.pending_only && s.pending == 0 {
+            return None;
+        }
+        Some(Seen {
+            all,
+            any,
+            window,
+            spaces,
+            writers,
+            viewer,
+            pending_only: f.pending_only,
+        })
     }
 
-    fn accepts(&self, row: u32) -> bool {
+    /// Whether it reads rows at all (a search over thousands of candidates asks).
+    fn needs_row(&self) -> bool {
+        self.window.is_some()
+            || self.spaces.is_some()
+            || self.writers.is_some()
+            || self.viewer.is_some()
+            || self.pending_only
+    }
+
+    fn tags_accept(&self, row: u32) -> bool {
         let has = |rows: &&[u32]| rows.binary_search(&row).is_ok();
         self.all.iter().all(has) && self.any.as_ref().is_none_or(|any| any.iter().any(has))
+    }
+
+    /// Whether the live note in `row` passes (false for a dead row).
+    fn accepts(&self, s: &State, row: u32) -> bool {
+        if !self.tags_accept(row) {
+            return false;
+        }
+        if !self.needs_row() {
+            return s.entry(row).is_some();
+        }
+        s.entry(row).is_some_and(|e| self.entry_passes(e))
+    }
+
+    fn entry_passes(&self, e: &Entry) -> bool {
+        let pending = e.flags & state::PENDING != 0;
+        self.window
+            .is_none_or(|(a, b)| e.created >= a && e.created <= b)
+            && self
+                .spaces
+                .as_ref()
+                .is_none_or(|m| m.get(e.space as usize).copied().unwrap_or(false))
+            && self
+                .writers
+                .as_ref()
+                .is_none_or(|w| w.contains(&e.current.writer))
+            && (!pending || self.viewer.is_none_or(|v| v == Some(e.current.writer)))
+            && (!self.pending_only || pending)
     }
 
     /// The shortest list of a required tag.
@@ -1264,6 +1686,7 @@ mod tests {
             tags: vec![],
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
         };
         let mut bytes = log::put_line(5, &note("n_a00000000000"));
         bytes.extend_from_slice(&log::put_line(5, &note("n_b00000000000")));
@@ -1316,6 +1739,7 @@ mod tests {
             tags: vec!["keep".into()],
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
         };
         bytes.extend(log::put_line(next(), &live));
         for i in 0..dead {
@@ -1374,6 +1798,7 @@ mod tests {
                 tags: vec![],
                 created_at: "2026-01-01T00:00:00Z".into(),
                 updated_at: "2026-01-01T00:00:00Z".into(),
+                ..Default::default()
             };
             bytes.extend(log::put_line(i, &n));
         }
@@ -1778,6 +2203,7 @@ mod tests {
             tags: tags(t),
             created_at: format!("{day}T12:00:00Z"),
             updated_at: format!("{day}T12:00:00Z"),
+            ..Default::default()
         };
         let notes = [
             mk(1, "2026-01-01", &["a"]),
@@ -1869,9 +2295,17 @@ mod tests {
     fn export_then_import_round_trips_and_skips_duplicates() {
         let d = TempDir::new("export");
         let b = Brain::open(&d.0).unwrap();
-        let n = b.remember("one", &tags(&["t"])).unwrap();
-        b.remember("two \"quoted\"\nlines", &[]).unwrap();
-        b.update(&n.id, Some("one, edited"), None).unwrap();
+        let author = |kind: &str| Author {
+            by: Some(Writer::of_kind(kind)),
+            ..Author::default()
+        };
+        let (n, _) = b
+            .remember_by("one", &tags(&["t"]), Some("work"), &author("static"))
+            .unwrap();
+        b.remember_by("two \"quoted\"\nlines", &[], None, &author("owner"))
+            .unwrap();
+        b.update_by(&n.id, Some("one, edited"), None, None, &author("owner"))
+            .unwrap();
         let gone = b.remember("gone", &[]).unwrap();
         b.forget(&gone.id).unwrap();
         let out = b.export();
@@ -1890,11 +2324,14 @@ mod tests {
                     text: r.text.clone(),
                     tags: r.tags.clone(),
                     updated_at: r.updated_at.clone(),
+                    space: r.space.clone(),
+                    by: r.by.clone(),
                 });
                 ImportNote {
                     id: Some(r.id.clone()),
                     created_at: r.created_at.clone(),
                     versions,
+                    pending: false,
                 }
             })
             .collect();
@@ -1914,7 +2351,9 @@ mod tests {
                 text: "ok".into(),
                 tags: tags(&["Upper"]),
                 updated_at: n.created_at.clone(),
+                ..Default::default()
             }],
+            pending: false,
         };
         let before = fs::read(d.log()).unwrap();
         assert!(invalid(b.import(&[to_import[0].clone(), bad])).starts_with("note 2: "));
@@ -1957,7 +2396,9 @@ mod tests {
                 hits
             })
             .collect();
-        (export, b.tag_counts(), list, searches)
+        let mut counts = b.tag_counts();
+        counts.extend(b.space_counts(&Filter::default()));
+        (export, counts, list, searches)
     }
 
     /// Notes with tags, updates and forgets, written through `b`.
@@ -1966,7 +2407,19 @@ mod tests {
         for i in 0..n {
             let t = tags(&[&format!("t{}", i % 7), if i % 3 == 0 { "x" } else { "y" }]);
             let text = format!("{salt} note {i} apple pear w{} x{}", i % 13, i % 10);
-            made.push(b.remember(&text, &t).unwrap());
+            // Spaces, writers and pending marks all go through the snapshot too.
+            let space = ["main", "work", "home"][i % 3];
+            let author = Author {
+                by: (i % 4 != 0).then(|| Writer {
+                    kind: "grant".into(),
+                    id: format!("g_{}", i % 4),
+                    client: "c".into(),
+                    name: format!("client {}", i % 4),
+                }),
+                review: i % 8 == 3,
+                view: Filter::default(),
+            };
+            made.push(b.remember_by(&text, &t, Some(space), &author).unwrap().0);
         }
         for (i, note) in made.iter().enumerate() {
             if i % 5 == 1 {
@@ -1999,6 +2452,161 @@ mod tests {
             fs::write(&snap, k).unwrap();
         }
         v
+    }
+
+    #[test]
+    fn spaces_writers_and_pending_notes_are_seen_only_by_who_may() {
+        let d = TempDir::new("spaces");
+        let b = Brain::open(&d.0).unwrap();
+        let grant = |id: &str| Writer {
+            kind: "grant".into(),
+            id: id.into(),
+            client: "https://example.com/client.json".into(),
+            name: format!("Client {id}"),
+        };
+        let work_only = Filter {
+            spaces: Some(vec!["work".into()]),
+            viewer: Some(grant("g_w")),
+            ..Filter::default()
+        };
+        let worker = Author {
+            by: Some(grant("g_w")),
+            review: false,
+            view: work_only.clone(),
+        };
+        let reviewed = Author {
+            by: Some(grant("g_r")),
+            review: true,
+            view: Filter {
+                viewer: Some(grant("g_r")),
+                ..Filter::default()
+            },
+        };
+        let everyone = Author {
+            by: Some(Writer::of_kind("static")),
+            ..Author::default()
+        };
+        let private = b
+            .remember_by("apple private", &[], None, &everyone)
+            .unwrap()
+            .0;
+        let (work, dup) = b
+            .remember_by("apple work", &tags(&["q"]), Some("Work"), &worker)
+            .unwrap();
+        assert!(!dup);
+        assert_eq!(
+            (work.space.as_str(), work.by.clone()),
+            ("work", Some(grant("g_w")))
+        );
+        // The same text in another space is not a duplicate; in the same one it is.
+        assert!(
+            !b.remember_by("apple work", &tags(&["q"]), None, &everyone)
+                .unwrap()
+                .1
+        );
+        assert!(
+            b.remember_by("apple work", &tags(&["q"]), Some("work"), &worker)
+                .unwrap()
+                .1
+        );
+        // The worker cannot write elsewhere, see, recall, change or forget the private note.
+        let e = invalid(b.remember_by("x", &[], Some("main"), &worker));
+        assert_eq!(
+            e,
+            "this client may write only to the space work; \"main\" is not one of them"
+        );
+        assert_eq!(b.search_page("apple", &work_only, 0, 10).0.len(), 1);
+        assert!(b.recall_in(&private.id, &work_only).is_none());
+        assert!(b.recall_with_history_in(&private.id, &work_only).is_none());
+        assert_eq!(
+            b.update_by(&private.id, Some("mine"), None, None, &worker)
+                .unwrap(),
+            Updated::NotFound
+        );
+        assert!(!b.forget_by(&private.id, &worker).unwrap());
+        assert_eq!(b.tag_counts_in(&work_only), vec![("q".to_string(), 1)]);
+        assert_eq!(b.space_counts(&work_only), vec![("work".to_string(), 1)]);
+        assert_eq!(b.export_in(&work_only).split(|&c| c == b'\n').count(), 2);
+        // A writer under review: pending, seen by itself and the owner only.
+        let (p, _) = b
+            .remember_by("apple pending", &[], None, &reviewed)
+            .unwrap();
+        assert!(p.pending);
+        let others = Filter {
+            viewer: Some(Writer::of_kind("static")),
+            ..Filter::default()
+        };
+        assert!(b.recall_in(&p.id, &others).is_none());
+        assert!(b.recall_in(&p.id, &reviewed.view).is_some());
+        assert!(b.recall(&p.id).is_some(), "the owner sees it");
+        assert_eq!(b.search_page("apple", &others, 0, 10).0.len(), 3);
+        assert_eq!(b.search_page("apple", &reviewed.view, 0, 10).0.len(), 4);
+        let pending = Filter {
+            pending_only: true,
+            ..Filter::default()
+        };
+        assert_eq!(
+            ids(&b
+                .list_filtered(&pending, None, |_| true, 10)
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect::<Vec<_>>()),
+            vec![p.id.clone()]
+        );
+        // It may not change what the owner accepted, only its own pending note.
+        let e = invalid(b.update_by(&private.id, Some("x"), None, None, &reviewed));
+        assert!(
+            e.starts_with("this client's writes wait for the owner's review"),
+            "{e}"
+        );
+        assert!(matches!(
+            b.update_by(&p.id, Some("apple pending, fixed"), None, None, &reviewed).unwrap(),
+            Updated::Changed(n) if n.pending
+        ));
+        let accepted = b.accept(&p.id).unwrap().unwrap();
+        assert!(!accepted.pending);
+        assert_eq!(accepted.by, Some(grant("g_r")));
+        assert!(b.recall_in(&p.id, &others).is_some());
+        assert!(
+            b.accept(&p.id).unwrap().is_none(),
+            "only a pending note is accepted"
+        );
+        // By writer, and "unknown" for versions from before provenance.
+        b.remember("apple old", &[]).unwrap();
+        let by = |w: &str| Filter {
+            by: vec![w.into()],
+            ..Filter::default()
+        };
+        assert_eq!(b.search_page("apple", &by("g_w"), 0, 10).0.len(), 1);
+        assert_eq!(b.search_page("apple", &by("Client g_r"), 0, 10).0.len(), 1);
+        assert_eq!(b.search_page("apple", &by("static"), 0, 10).0.len(), 2);
+        assert_eq!(b.search_page("apple", &by("unknown"), 0, 10).0.len(), 1);
+        assert!(b.search_page("apple", &by("nobody"), 0, 10).0.is_empty());
+        // A moved note keeps its history, and everything reads back after a restart.
+        let Updated::Changed(moved) = b
+            .update_by(&work.id, None, None, Some("main"), &everyone)
+            .unwrap()
+        else {
+            panic!("moved")
+        };
+        assert_eq!(moved.space, "main");
+        drop(b);
+        let b = Brain::open(&d.0).unwrap();
+        let (n, history) = b.recall_with_history(&work.id).unwrap();
+        assert_eq!(
+            (n.space.as_str(), n.by),
+            ("main", Some(Writer::of_kind("static")))
+        );
+        assert_eq!(
+            (history[0].space.as_str(), history[0].by.clone()),
+            ("work", Some(grant("g_w")))
+        );
+        assert!(
+            b.recall_in(&work.id, &work_only).is_none(),
+            "moved out of its sight"
+        );
     }
 
     #[test]
@@ -2176,6 +2784,7 @@ mod tests {
             tags: vec![],
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
         };
         let mut bytes = log::put_line(1, &n);
         n.text = "second".into();
@@ -2239,7 +2848,9 @@ mod tests {
                         text: format!("imported apple {i} w{}", i % 17),
                         tags: tags(&[&format!("t{}", i % 5)]),
                         updated_at: "2026-01-02T00:00:00Z".into(),
+                        ..Default::default()
                     }],
+                    pending: false,
                 })
                 .collect();
             assert_eq!(b.import(&many).unwrap(), (2000, 0));

@@ -12,7 +12,7 @@
 //! checked there (see `State::read_put`).
 //!
 //! Layout, little-endian: the magic line, a header (log length, log hash, next seq, live and
-//! dead record counts), the rows, the histories, the tag names, the tag lists, the index, and
+//! dead record counts), the space names, the writers, the rows, the histories, the tag names, the tag lists, the index, and
 //! the XXH64 of everything before it. Written to `notes.snapshot.tmp`, fsynced, renamed.
 
 use std::fs::{self, File};
@@ -23,12 +23,14 @@ use super::hash::Xxh64;
 
 use super::index::Index;
 use super::log::sync_dir;
-use super::state::{Entry, State, Tags, Ver, DEAD};
-use super::text::{normalize_tag, MAX_TAGS};
+use super::state::{Entry, State, Tags, Ver, DEAD, PENDING};
+use super::text::{normalize_space, normalize_tag, Writer, MAX_TAGS};
 
 pub const SNAPSHOT_NAME: &str = "notes.snapshot";
 pub const SNAPSHOT_TMP_NAME: &str = "notes.snapshot.tmp";
-const MAGIC: &[u8] = b"brain-mcp notes snapshot 1\n";
+/// Format 2 added the space and writer tables (issue 12); a format-1 snapshot is "another
+/// format": the log is replayed and a new one written.
+const MAGIC: &[u8] = b"brain-mcp notes snapshot 2\n";
 /// The last second of year 9999, the latest time a stored timestamp may name.
 const MAX_TIME: u64 = 253_402_300_799;
 
@@ -211,6 +213,16 @@ pub fn write(s: &State) -> io::Result<PathBuf> {
         e.u64(s.next_seq)?;
         e.u64(s.live_records)?;
         e.u64(s.dead_records)?;
+        e.u64(s.spaces.len() as u64)?;
+        for n in &s.spaces {
+            e.str(n)?;
+        }
+        e.u64(s.writers.len() as u64)?;
+        for w in s.writers.iter().skip(1).flatten() {
+            for f in [&w.kind, &w.id, &w.client, &w.name] {
+                e.str(f)?;
+            }
+        }
         e.u64(s.rows.len() as u64)?;
         for r in &s.rows {
             e.u64(r.order)?;
@@ -355,6 +367,31 @@ impl Reader {
         log_path: PathBuf,
     ) -> Result<State, String> {
         let mut s = State::new(file, log_path);
+        let spaces = (0..d.count(8)?)
+            .map(|_| {
+                let name = d.str()?;
+                match normalize_space(&name) {
+                    Ok(t) if t == name => Ok(name),
+                    Ok(_) => Err(format!("space {name:?} is not in its stored form")),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .collect::<Result<Vec<String>, String>>()?;
+        let writer_count = d.count(8)?;
+        let mut writers = vec![None];
+        for _ in 1..writer_count {
+            let w = Writer {
+                kind: d.str()?,
+                id: d.str()?,
+                client: d.str()?,
+                name: d.str()?,
+            };
+            w.check().map_err(|e| e.to_string())?;
+            writers.push(Some(w));
+        }
+        if !s.set_names(spaces, writers) {
+            return Err("the space or writer tables are not valid".into());
+        }
         let n = d.count(67)?;
         s.rows.reserve_exact(n);
         let in_log = |v: &Ver| {
@@ -387,9 +424,9 @@ impl Reader {
                 && e.current.seq >= e.order
                 && e.current.seq < h.next_seq
                 && e.created <= MAX_TIME
-                && e.space == 0
-                && e.current.writer == 0
-                && e.flags & !DEAD == 0;
+                && (e.space as usize) < s.spaces.len()
+                && (e.current.writer as usize) < s.writers.len()
+                && e.flags & !(DEAD | PENDING) == 0;
             if !ok {
                 return Err(format!("row {} is not valid", s.rows.len()));
             }
@@ -411,7 +448,11 @@ impl Reader {
             for _ in 0..m {
                 let v = d.ver()?;
                 let before = vers.last().map_or(e.order, |p: &Ver| p.seq + 1);
-                if !in_log(&v) || v.seq < before || v.seq >= e.current.seq || v.writer != 0 {
+                if !in_log(&v)
+                    || v.seq < before
+                    || v.seq >= e.current.seq
+                    || v.writer as usize >= s.writers.len()
+                {
                     return Err(format!("a version of row {row} is not valid"));
                 }
                 vers.push(v);

@@ -15,14 +15,18 @@ use super::hash::Xxh64;
 
 use super::index::{FxHashMap, Index, NO_SLOT};
 use super::log::{self, Record};
-use super::text::unpack_id;
+use super::text::{unpack_id, Writer, MAIN_SPACE};
 use super::{Note, Version};
 
 /// `Entry::flags`: the note was forgotten (the row waits for [`State::compact_memory`]).
 pub const DEAD: u8 = 1;
-// Room for what issue 12 adds: a pending flag (bit 2) here, the note's space in `Entry::space`
-// (0 is `main`) and each version's writer in `Ver::writer` (interned, 0 is "unknown"). All
-// three are already in the snapshot format, so they cost no format change. Issue 14's vector
+/// `Entry::flags`: its current version awaits the owner's review (issue 12).
+pub const PENDING: u8 = 2;
+/// Spaces a brain may have: a space is a name a client chose, and each costs a little memory
+/// in every row's table.
+pub const MAX_SPACES: usize = 4096;
+// A note's space is `Entry::space` (an index into `State::spaces`, 0 is `main`) and each
+// version's writer `Ver::writer` (an index into `State::writers`, 0 is "unknown"). Issue 14's vector
 // per note fits beside the rows as an array indexed by row (renumbered where
 // `drop_dead_rows` renumbers the rows).
 
@@ -34,7 +38,8 @@ pub struct Ver {
     pub len: u32,
     /// The line's `seq`: what reading it back checks, with the id.
     pub seq: u64,
-    /// Who wrote it (reserved for issue 12; always 0 now).
+    /// Who wrote it: an index into [`State::writers`] (0: unknown, a log from before
+    /// provenance).
     pub writer: u32,
 }
 
@@ -258,6 +263,15 @@ pub struct State {
     pub snapshot_failed_at: u64,
     /// One more than the highest seq applied.
     pub next_seq: u64,
+    /// Space names, each once; 0 is `main`.
+    pub spaces: Vec<String>,
+    space_ids: FxHashMap<String, u16>,
+    /// Writers, each once; 0 is "unknown".
+    pub writers: Vec<Option<Writer>>,
+    writer_ids: FxHashMap<Writer, u32>,
+    /// Live notes awaiting review: while there are none, a search need not look at a
+    /// candidate's row for the mark.
+    pub pending: usize,
 }
 
 /// A new version of a note, as the log says it (already checked).
@@ -267,6 +281,8 @@ pub struct NewVersion {
     pub created: u64,
     pub tagset: u32,
     pub digest: u64,
+    pub space: u16,
+    pub pending: bool,
 }
 
 impl State {
@@ -292,7 +308,86 @@ impl State {
             snapshot_len: 0,
             snapshot_failed_at: 0,
             next_seq: 1,
+            spaces: vec![MAIN_SPACE.to_string()],
+            space_ids: FxHashMap::from_iter([(MAIN_SPACE.to_string(), 0)]),
+            writers: vec![None],
+            writer_ids: FxHashMap::default(),
+            pending: 0,
         }
+    }
+
+    /// The number of space `name` (already checked), made if new; `None` past [`MAX_SPACES`].
+    pub fn intern_space(&mut self, name: &str) -> Option<u16> {
+        if let Some(&i) = self.space_ids.get(name) {
+            return Some(i);
+        }
+        if self.spaces.len() >= MAX_SPACES {
+            return None;
+        }
+        let i = self.spaces.len() as u16;
+        self.spaces.push(name.to_string());
+        self.space_ids.insert(name.to_string(), i);
+        Some(i)
+    }
+
+    pub fn space_id(&self, name: &str) -> Option<u16> {
+        self.space_ids.get(name).copied()
+    }
+
+    pub fn space_name(&self, i: u16) -> &str {
+        self.spaces
+            .get(i as usize)
+            .map_or(MAIN_SPACE, String::as_str)
+    }
+
+    /// The number of writer `w` (already checked), made if new.
+    pub fn intern_writer(&mut self, w: Option<&Writer>) -> u32 {
+        let Some(w) = w else {
+            return 0;
+        };
+        if let Some(&i) = self.writer_ids.get(w) {
+            return i;
+        }
+        let i = self.writers.len() as u32;
+        self.writers.push(Some(w.clone()));
+        self.writer_ids.insert(w.clone(), i);
+        i
+    }
+
+    /// The number of a writer that wrote something here.
+    pub fn writer_id(&self, w: &Writer) -> Option<u32> {
+        self.writer_ids.get(w).copied()
+    }
+
+    pub fn writer(&self, i: u32) -> Option<&Writer> {
+        self.writers.get(i as usize).and_then(Option::as_ref)
+    }
+
+    /// Sets the space and writer tables (a snapshot's), which must start with `main` and
+    /// "unknown"; false when one repeats.
+    pub fn set_names(&mut self, spaces: Vec<String>, writers: Vec<Option<Writer>>) -> bool {
+        let space_ids: FxHashMap<String, u16> = spaces
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u16))
+            .collect();
+        let writer_ids: FxHashMap<Writer, u32> = writers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((w.clone()?, i as u32)))
+            .collect();
+        let ok = space_ids.len() == spaces.len()
+            && spaces.first().map(String::as_str) == Some(MAIN_SPACE)
+            && spaces.len() <= MAX_SPACES
+            && writers.first() == Some(&None)
+            && writer_ids.len() + 1 == writers.len();
+        if ok {
+            self.spaces = spaces;
+            self.space_ids = space_ids;
+            self.writers = writers;
+            self.writer_ids = writer_ids;
+        }
+        ok
     }
 
     /// The live note in `row`.
@@ -332,6 +427,10 @@ impl State {
             e.created = v.created;
             e.tagset = v.tagset;
             e.digest = v.digest;
+            e.space = v.space;
+            let was = e.flags & PENDING != 0;
+            e.flags = (e.flags & !PENDING) | if v.pending { PENDING } else { 0 };
+            self.pending = self.pending + usize::from(v.pending) - usize::from(was);
             if self.indexing {
                 e.slot = self.index.add(row, text);
                 self.tags.add_row(v.tagset, row);
@@ -353,11 +452,12 @@ impl State {
                 digest: v.digest,
                 slot,
                 tagset: v.tagset,
-                space: 0,
-                flags: 0,
+                space: v.space,
+                flags: if v.pending { PENDING } else { 0 },
             });
             self.ids.insert(v.id, row);
             self.live += 1;
+            self.pending += usize::from(v.pending);
             if self.indexing {
                 self.tags.add_row(v.tagset, row);
                 self.dedup_add(v.digest, row);
@@ -380,6 +480,7 @@ impl State {
         self.dead_records += versions;
         self.rows[row as usize].flags |= DEAD;
         self.live -= 1;
+        self.pending -= usize::from(e.flags & PENDING != 0);
         self.dead_rows += 1;
         true
     }
@@ -479,6 +580,11 @@ impl State {
         self.dedup = dedup;
         self.dedup_more = dedup_more;
         self.tags.rows = tag_rows;
+        self.pending = self
+            .rows
+            .iter()
+            .filter(|e| e.live() && e.flags & PENDING != 0)
+            .count();
         if let Some(m) = id_map {
             self.ids = m;
         } else if ids {
@@ -548,8 +654,18 @@ impl State {
                 unpack_id(e.id)
             ));
         }
-        if *ver == e.current && (!self.tags.set_is(e.tagset, &p.tags) || p.created != e.created) {
-            return Err("its tags or creation time differ from the index's".into());
+        if *ver == e.current
+            && (!self.tags.set_is(e.tagset, &p.tags)
+                || p.created != e.created
+                || p.space != self.space_name(e.space)
+                || p.pending != (e.flags & PENDING != 0))
+        {
+            return Err(
+                "its tags, creation time, space or review mark differ from the index's".into(),
+            );
+        }
+        if p.by.as_ref() != self.writer(ver.writer) {
+            return Err("its writer differs from the index's".into());
         }
         Ok(p.to_note())
     }
@@ -591,6 +707,8 @@ impl State {
                 text: old.text,
                 tags: old.tags,
                 updated_at: old.updated_at,
+                space: old.space,
+                by: old.by,
             });
         }
         Some((note, history))

@@ -774,3 +774,98 @@ mod tests {
         }
     }
 }
+
+// ---- spaces and writers (issue 12) ----
+
+/// The space a note lives in when none is named.
+pub const MAIN_SPACE: &str = "main";
+
+/// A space name: the tag rules (1 to 64 of `a-z 0-9 _ -`, lower-cased). The message names a
+/// space, not a tag.
+pub fn normalize_space(space: &str) -> Result<String, BrainError> {
+    normalize_tag(space).map_err(|e| BrainError::Invalid(e.to_string().replace("tag", "space")))
+}
+
+/// Who wrote a version of a note: what the credential behind the write was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Writer {
+    /// `static` (the static bearer token), `client_credentials`, `grant` (an authorization
+    /// the owner approved), `oidc` (a token from the owner's provider), `owner` (the owner's
+    /// pages or commands), `import`.
+    pub kind: String,
+    /// The grant ID, the client ID of a client_credentials token, or the provider subject.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// A grant's client ID.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client: String,
+    /// A grant's client name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+pub const WRITER_KINDS: [&str; 6] = [
+    "static",
+    "client_credentials",
+    "grant",
+    "oidc",
+    "owner",
+    "import",
+];
+
+impl Writer {
+    pub fn of_kind(kind: &str) -> Writer {
+        Writer {
+            kind: kind.into(),
+            id: String::new(),
+            client: String::new(),
+            name: String::new(),
+        }
+    }
+
+    /// The rules a writer read back from the log or an import passes: a known kind, and
+    /// fields of at most 255 characters without control characters.
+    pub fn check(&self) -> Result<(), BrainError> {
+        if !WRITER_KINDS.contains(&self.kind.as_str()) {
+            return Err(BrainError::Invalid(format!(
+                "writer kind {:?} is not one of {}",
+                clip(&self.kind),
+                WRITER_KINDS.join(", ")
+            )));
+        }
+        for f in [&self.id, &self.client, &self.name] {
+            if f.chars().count() > 255 || f.chars().any(char::is_control) {
+                return Err(BrainError::Invalid(
+                    "a writer field is over 255 characters or holds a control character".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// For people: `Claude (grant g_abc)`, `client_credentials my-script`, `static token`.
+    pub fn label(&self) -> String {
+        match self.kind.as_str() {
+            "static" => "static token".into(),
+            "grant" if !self.name.is_empty() => format!("{} (grant {})", self.name, self.id),
+            "grant" => format!("grant {} ({})", self.id, self.client),
+            "owner" | "import" => self.kind.clone(),
+            k => format!("{k} {}", self.id),
+        }
+    }
+
+    /// Whether a `by` filter names this writer: its kind, grant or client ID, subject or
+    /// client name, exactly (the name ASCII case-insensitively).
+    pub fn matches(&self, by: &str) -> bool {
+        !by.is_empty()
+            && (by == self.kind
+                || by == self.id
+                || by == self.client
+                || (by.eq_ignore_ascii_case(&self.name) && !self.name.is_empty())
+                || (by == "static token" && self.kind == "static"))
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(40).collect()
+}

@@ -23,7 +23,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::text::{self, validate_id, validate_time};
+use super::text::{self, normalize_space, validate_id, validate_time, Writer, MAIN_SPACE};
 use super::{normalize_tags, validate_text, ImportNote, Version};
 use crate::time;
 
@@ -39,6 +39,12 @@ struct ExportedNote {
     created_at: String,
     updated_at: String,
     #[serde(default)]
+    space: Option<String>,
+    #[serde(default)]
+    by: Option<Writer>,
+    #[serde(default)]
+    pending: bool,
+    #[serde(default)]
     history: Vec<ExportedVersion>,
 }
 
@@ -48,6 +54,10 @@ struct ExportedVersion {
     text: String,
     tags: Vec<String>,
     updated_at: String,
+    #[serde(default)]
+    space: Option<String>,
+    #[serde(default)]
+    by: Option<Writer>,
 }
 
 /// Parses a whole import file. `Err` lists the bad lines by number (1-based).
@@ -108,21 +118,32 @@ fn exported(v: Value) -> Result<Vec<ImportNote>, String> {
     let all = n
         .history
         .into_iter()
-        .map(|h| (h.text, h.tags, h.updated_at));
-    for (text, tags, updated_at) in all.chain([(n.text, n.tags, n.updated_at)]) {
+        .map(|h| (h.text, h.tags, h.updated_at, h.space, h.by));
+    let current = (n.text, n.tags, n.updated_at, n.space, n.by);
+    for (text, tags, updated_at, space, by) in all.chain([current]) {
         validate_text(&text).map_err(|e| e.to_string())?;
         validate_time(&updated_at, "updated_at").map_err(|e| e.to_string())?;
         let tags = normalize_tags(&tags).map_err(|e| e.to_string())?;
+        let space = match space {
+            None => MAIN_SPACE.to_string(),
+            Some(s) => normalize_space(&s).map_err(|e| e.to_string())?,
+        };
+        if let Some(w) = &by {
+            w.check().map_err(|e| e.to_string())?;
+        }
         versions.push(Version {
             text,
             tags,
             updated_at,
+            space,
+            by,
         });
     }
     Ok(vec![ImportNote {
         id: Some(n.id),
         created_at: n.created_at,
         versions,
+        pending: n.pending,
     }])
 }
 
@@ -142,7 +163,9 @@ fn new_note(text: String, tag: String, now: &str) -> Result<ImportNote, String> 
             text,
             tags: vec![tag],
             updated_at: now.to_string(),
+            ..Default::default()
         }],
+        pending: false,
     })
 }
 

@@ -584,6 +584,7 @@ impl Args<'_> {
             tags_any: self.tag_list("tags_any")?,
             since: self.time("since")?,
             until: self.time("until")?,
+            ..Filter::default()
         };
         if let (Some(a), Some(b)) = (f.since, f.until) {
             if a > b {

@@ -83,6 +83,7 @@ impl Wanted {
             tags_any: tag_list(&self.any, "Any of tags")?,
             since,
             until,
+            ..Filter::default()
         })
     }
 }
@@ -342,6 +343,7 @@ fn versions(note: &Note, history: &[Version]) -> Vec<Version> {
         text: note.text.clone(),
         tags: note.tags.clone(),
         updated_at: note.updated_at.clone(),
+        ..Default::default()
     });
     v
 }
