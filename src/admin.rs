@@ -90,8 +90,14 @@ pub const MAX_IMPORT_BYTES: u64 = 1 << 30;
 pub fn command(store: &Store, brain: &Brain, line: &str, body: &[u8]) -> Vec<u8> {
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("grants"), None, None) => grants_table(store).into_bytes(),
+        (Some("grants"), None, None) => grants_table(store, brain).into_bytes(),
         (Some("revoke"), Some(id), None) => revoke(store, id).into_bytes(),
+        (Some("review"), Some(id), Some(on @ ("on" | "off"))) => {
+            review(store, id, on == "on").into_bytes()
+        }
+        (Some("pending"), None, None) => pending(brain).into_bytes(),
+        (Some("accept"), Some(id), None) => accept(brain, id).into_bytes(),
+        (Some("reject"), Some(id), None) => reject(brain, id).into_bytes(),
         (Some("export"), None, None) => brain.export(),
         (Some("import"), None, None) => import(brain, body).into_bytes(),
         _ => b"error: unknown admin command\n".to_vec(),
@@ -114,6 +120,74 @@ fn revoke(store: &Store, id: &str) -> String {
     match store.revoke_client(id) {
         Ok(()) => format!("revoked every grant and token of client {shown}\n"),
         Err(e) => format!("error: could not write the revocation: {e}\n"),
+    }
+}
+
+/// `review GRANT on|off`: hold that grant's writes for the owner (issue 12, item 5).
+fn review(store: &Store, id: &str, on: bool) -> String {
+    let shown = cell(id, 255);
+    match store.set_review(id, on) {
+        Ok(true) if on => format!(
+            "grant {shown}: its writes now wait for review (brain-mcp pending, accept, reject)\n"
+        ),
+        Ok(true) => format!("grant {shown}: its writes are no longer held for review\n"),
+        Ok(false) => format!("error: no live grant {shown}\n"),
+        Err(e) => format!("error: could not write the change: {e}\n"),
+    }
+}
+
+/// The notes waiting for the owner, oldest first, with who wrote them.
+fn pending(brain: &Brain) -> String {
+    let filter = crate::brain::Filter {
+        pending_only: true,
+        ..Default::default()
+    };
+    let Ok((mut notes, _)) = brain.list_filtered(&filter, None, |_| true, 10_000) else {
+        return "error: the pending notes could not be read\n".into();
+    };
+    if notes.is_empty() {
+        return "no notes wait for review\n".into();
+    }
+    notes.reverse();
+    let mut out = format!(
+        "PENDING NOTES (`brain-mcp accept ID` keeps one, `brain-mcp reject ID` forgets it)\n{:<16} {:<21} {:<12} {:<32} {}\n",
+        "ID", "WRITTEN", "SPACE", "BY", "TEXT"
+    );
+    for (_, n) in &notes {
+        let by =
+            n.by.as_ref()
+                .map_or_else(|| "unknown".into(), |w| w.label());
+        out.push_str(&format!(
+            "{:<16} {:<21} {:<12} {:<32} {}\n",
+            cell(&n.id, 16),
+            cell(&n.updated_at, 21),
+            cell(&n.space, 12),
+            cell(&by, 32),
+            cell(&n.text, 60)
+        ));
+    }
+    out
+}
+
+fn accept(brain: &Brain, id: &str) -> String {
+    let shown = cell(id, 80);
+    match brain.accept(id) {
+        Ok(Some(_)) => format!("accepted note {shown}: every client it may reach sees it now\n"),
+        Ok(None) => format!("error: no note {shown} waits for review\n"),
+        Err(e) => format!("error: nothing was accepted: {e}\n"),
+    }
+}
+
+/// Rejecting is forgetting, for a note that waits for review (never another).
+fn reject(brain: &Brain, id: &str) -> String {
+    let shown = cell(id, 80);
+    if !brain.recall(id).is_some_and(|n| n.pending) {
+        return format!("error: no note {shown} waits for review\n");
+    }
+    match brain.forget(id) {
+        Ok(true) => format!("rejected note {shown}: it is forgotten\n"),
+        Ok(false) => format!("error: no note {shown} waits for review\n"),
+        Err(e) => format!("error: nothing was rejected: {e}\n"),
     }
 }
 
@@ -157,7 +231,8 @@ fn scope_cell(s: &crate::oauth::scope::Scope) -> String {
 
 /// Everything that has access (issue 16, item 5): every grant, every client holding
 /// `client_credentials` tokens, and every registered client, used or not.
-fn grants_table(store: &Store) -> String {
+fn grants_table(store: &Store, brain: &Brain) -> String {
+    let wrote = brain.last_written_by_grants();
     let mut grants = store.grants();
     grants.sort_by_key(|(_, g)| std::cmp::Reverse(g.last_used));
     let mut tokens = store.grantless_tokens();
@@ -171,8 +246,8 @@ fn grants_table(store: &Store) -> String {
     let mut out = String::new();
     if !grants.is_empty() {
         out.push_str(&format!(
-            "GRANTS (`brain-mcp revoke GRANT` ends one)\n{:<20} {:<24} {:<20} {:<21} {:<21} {:<24} {}\n",
-            "GRANT", "NAME", "REDIRECT", "CREATED", "LAST_USED", "SCOPE", "CLIENT_ID"
+            "GRANTS (`brain-mcp revoke GRANT` ends one; `brain-mcp review GRANT on` holds its writes)\n{:<20} {:<24} {:<20} {:<21} {:<21} {:<24} {:<6} {:<38} {}\n",
+            "GRANT", "NAME", "REDIRECT", "CREATED", "LAST_USED", "SCOPE", "REVIEW", "LAST_WROTE", "CLIENT_ID"
         ));
         for (id, g) in &grants {
             let name = g
@@ -180,14 +255,19 @@ fn grants_table(store: &Store) -> String {
                 .clone()
                 .or_else(|| store.client(&g.client).and_then(|c| c.client_name))
                 .unwrap_or_else(|| "-".into());
+            let last = wrote
+                .get(id.as_str())
+                .map_or_else(|| "-".to_string(), |(note, at)| format!("{note} {at}"));
             out.push_str(&format!(
-                "{:<20} {:<24} {:<20} {:<21} {:<21} {:<24} {}\n",
+                "{:<20} {:<24} {:<20} {:<21} {:<21} {:<24} {:<6} {:<38} {}\n",
                 cell(id, 20),
                 cell(&name, 24),
                 cell(g.redirect.as_deref().unwrap_or("-"), 20),
                 when(g.created),
                 when(g.last_used),
                 scope_cell(&g.scope),
+                if g.review { "on" } else { "off" },
+                cell(&last, 38),
                 cell(&g.client, 255),
             ));
         }

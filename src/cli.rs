@@ -22,7 +22,12 @@ USAGE:
     brain-mcp gen-secret     print one new random secret (43 characters)
     brain-mcp healthcheck    GET /healthz on LISTEN_ADDR; exit 0 when healthy
     brain-mcp grants         list connected OAuth clients (works while the server runs)
-    brain-mcp revoke ID      end every grant and token of client ID
+    brain-mcp revoke ID      end every grant and token of client ID (or one grant, g_...)
+    brain-mcp review GRANT on|off
+                             hold that grant's writes until the owner accepts them
+    brain-mcp pending        list the notes that wait for review
+    brain-mcp accept ID      keep a pending note (other clients see it from now on)
+    brain-mcp reject ID      forget a pending note
     brain-mcp export         write every note (with history) as JSON lines to stdout
     brain-mcp import FILE    add the notes of an export or of a memory-server JSONL file
                              (FILE - reads stdin); skips duplicates; all or nothing
@@ -94,6 +99,17 @@ pub fn main(args: &[String]) -> Result<i32, Error> {
         Some("grants") if args.len() == 1 => admin("grants"),
         Some("revoke") if args.len() == 2 => admin(&format!("revoke {}", args[1])),
         Some("revoke") => Err(Error::Usage("usage: brain-mcp revoke CLIENT_ID".into())),
+        Some("review") if args.len() == 3 && matches!(args[2].as_str(), "on" | "off") => {
+            admin(&format!("review {} {}", args[1], args[2]))
+        }
+        Some("review") => Err(Error::Usage("usage: brain-mcp review GRANT on|off".into())),
+        Some("pending") if args.len() == 1 => admin("pending"),
+        Some(verb @ ("accept" | "reject")) if args.len() == 2 => {
+            admin(&format!("{verb} {}", args[1]))
+        }
+        Some("accept" | "reject") => Err(Error::Usage(
+            "usage: brain-mcp accept NOTE_ID, or brain-mcp reject NOTE_ID".into(),
+        )),
         Some("export") if args.len() == 1 => admin("export"),
         Some("import") if args.len() == 2 => import(&args[1]),
         Some("export" | "import") => Err(Error::Usage(

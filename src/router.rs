@@ -425,6 +425,7 @@ fn check_bearer(app: &App, req: &Request) -> Result<Caller, Response> {
                     name: g.name,
                 },
                 scope: g.scope,
+                review: g.review,
             })
         }
         // A token outside a grant (client_credentials) is good only for the pre-registered
@@ -440,6 +441,7 @@ fn check_bearer(app: &App, req: &Request) -> Result<Caller, Response> {
             return Ok(Caller {
                 who: Who::ClientCredentials { client: a.client },
                 scope: app.cfg.client_credentials_scope.clone(),
+                review: false,
             })
         }
         Some(_) => return Err(unauthorized(invalid)),
@@ -457,6 +459,7 @@ fn check_bearer(app: &App, req: &Request) -> Result<Caller, Response> {
                 return Ok(Caller {
                     who: Who::External { subject: id.sub },
                     scope: crate::oauth::scope::Scope::full(),
+                    review: false,
                 });
             }
             app.limiter.fail(req.client);

@@ -1219,6 +1219,28 @@ impl Brain {
             })
             .collect()
     }
+
+    /// Per grant ID, the note whose current version it wrote last, and when: the owner's
+    /// `grants` table. One pass over the rows.
+    pub fn last_written_by_grants(&self) -> std::collections::HashMap<String, (String, String)> {
+        let s = self.read();
+        let mut best: FxHashMap<u32, (u64, u32)> = FxHashMap::default();
+        for (row, e) in s.rows.iter().enumerate() {
+            if !e.live() || s.writer(e.current.writer).is_none_or(|w| w.kind != "grant") {
+                continue;
+            }
+            let b = best.entry(e.current.writer).or_insert((0, row as u32));
+            if e.current.seq >= b.0 {
+                *b = (e.current.seq, row as u32);
+            }
+        }
+        best.into_iter()
+            .filter_map(|(w, (_, row))| {
+                let n = s.note(row)?;
+                Some((s.writer(w)?.id.clone(), (n.id, n.updated_at)))
+            })
+            .collect()
+    }
     // ---- end of the pages' accessor ----
 
     fn read(&self) -> RwLockReadGuard<'_, State> {

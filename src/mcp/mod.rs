@@ -651,6 +651,7 @@ fn dispatch<'a>(
                 call.shape,
                 tool,
                 params.get("arguments"),
+                call.caller,
             ))
         }
         _ => Err(fail(
@@ -1558,7 +1559,8 @@ mod tests {
                 "fetch",
                 "forget",
                 "list_notes",
-                "list_tags"
+                "list_tags",
+                "list_spaces"
             ]
         );
         for t in &tools {
@@ -1681,7 +1683,7 @@ mod tests {
             (
                 "list_notes",
                 json!({"page": 2}),
-                "Accepted arguments: cursor, limit, since, tag, tags_all, tags_any, until",
+                "Accepted arguments: by, cursor, limit, since, spaces, tag, tags_all, tags_any, until",
             ),
         ];
         for (tool, args, expect) in cases {
@@ -2244,6 +2246,8 @@ mod tests {
                     "tags": ["family"],
                     "created_at": note.created_at,
                     "updated_at": note.updated_at,
+                    "space": "main",
+                    "by": "static token",
                 },
                 "length": 41,
                 "offset": 0,

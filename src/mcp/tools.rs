@@ -21,7 +21,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::brain::snippet::title;
-use crate::brain::{normalize_tag, Brain, BrainError, Filter, Note, Updated, MAX_TAGS};
+use crate::brain::{
+    normalize_space, normalize_tag, Author, Brain, BrainError, Filter, Note, Updated, Writer,
+    MAIN_SPACE, MAX_TAGS,
+};
+use crate::caller::Caller;
 use crate::time::{format_rfc3339, parse_rfc3339_or_date};
 
 /// `limit` bounds for `search` and `list_notes`.
@@ -52,6 +56,9 @@ pub struct Ctx<'a> {
     pub notes_url: &'a str,
     /// Already narrowed to [`Shape::Readable`] for tools that have no OpenAI shape.
     pub shape: Shape,
+    /// The caller as the brain sees it: its writer, review mark and what it may see
+    /// (`author.view`, the base of every filter).
+    pub author: Author,
 }
 
 impl Ctx<'_> {
@@ -131,7 +138,7 @@ impl ToolError {
 }
 
 /// The tools, in the fixed order `tools/list` shows them.
-pub static TOOLS: [Tool; 8] = [
+pub static TOOLS: [Tool; 9] = [
     Tool {
         name: "remember",
         title: "Remember a note",
@@ -274,6 +281,20 @@ filtering by tag. When `next_cursor` is not null, pass it back as `cursor` for m
         hints: READ_ONLY,
         openai_shape: false,
     },
+    Tool {
+        name: "list_spaces",
+        title: "List spaces",
+        description: "List the spaces this client can see, each with how many notes it holds, \
+most used first. A note lives in one space (`main` unless another was named): spaces keep \
+areas apart, e.g. \"work\" and \"home\". `remember` and `update` take `space`; `search` and \
+`list_notes` take `spaces` to look only there (by default they look in every space this \
+client can see).",
+        input_schema: list_spaces_input,
+        output_schema: list_spaces_output,
+        run: list_spaces,
+        hints: READ_ONLY,
+        openai_shape: false,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
@@ -308,6 +329,7 @@ pub fn call(
     shape: Shape,
     tool: &Tool,
     arguments: Option<&Value>,
+    caller: &Caller,
 ) -> Value {
     let ctx = Ctx {
         brain,
@@ -317,6 +339,7 @@ pub fn call(
         } else {
             Shape::Readable
         },
+        author: caller.author(),
     };
     let empty = Map::new();
     let map = match arguments {
@@ -571,8 +594,9 @@ impl Args<'_> {
         }))
     }
 
-    /// `tag`, `tags_all`, `tags_any`, `since` and `until`.
-    fn filter(&self) -> Result<Filter, ToolError> {
+    /// `tag`, `tags_all`, `tags_any`, `since`, `until`, `spaces` and `by`, within what
+    /// `view` (the caller's) lets through.
+    fn filter(&self, view: &Filter) -> Result<Filter, ToolError> {
         let mut tags_all = self.tag_list("tags_all")?;
         if let Some(t) = self.tag_filter()? {
             if !tags_all.contains(&t) {
@@ -584,7 +608,13 @@ impl Args<'_> {
             tags_any: self.tag_list("tags_any")?,
             since: self.time("since")?,
             until: self.time("until")?,
-            ..Filter::default()
+            spaces: self.spaces(view)?,
+            by: self
+                .opt_str("by")?
+                .map(|b| vec![b.to_string()])
+                .unwrap_or_default(),
+            viewer: view.viewer.clone(),
+            pending_only: false,
         };
         if let (Some(a), Some(b)) = (f.since, f.until) {
             if a > b {
@@ -597,6 +627,54 @@ impl Args<'_> {
             }
         }
         Ok(f)
+    }
+
+    /// `spaces`: the spaces to look in, each one the caller may see; absent, every space it
+    /// may see (`view.spaces`).
+    fn spaces(&self, view: &Filter) -> Result<Option<Vec<String>>, ToolError> {
+        let Some(v) = self.get("spaces") else {
+            return Ok(view.spaces.clone());
+        };
+        let Value::Array(items) = v else {
+            return Err(ToolError::new(format!(
+                "`spaces` must be an array of space names like [\"work\"], not {}",
+                kind(v)
+            )));
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(name) = item else {
+                return Err(ToolError::new(format!(
+                    "every space in `spaces` must be a string, but one is {}",
+                    kind(item)
+                )));
+            };
+            let name = normalize_space(name).map_err(from_brain_invalid)?;
+            if let Some(allowed) = &view.spaces {
+                if !allowed.contains(&name) {
+                    return Err(ToolError::new(format!(
+                        "this client may see only the space{} {}; {name:?} is not one of them",
+                        if allowed.len() == 1 { "" } else { "s" },
+                        allowed.join(", ")
+                    )));
+                }
+            }
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        if out.is_empty() {
+            return Err(ToolError::new(
+                "`spaces` is empty: name at least one space, or leave it out for every space",
+            ));
+        }
+        Ok(Some(out))
+    }
+
+    /// `space`, for a write: checked by the space rules (the brain checks the caller may
+    /// write there).
+    fn space(&self) -> Result<Option<&str>, ToolError> {
+        self.opt_str("space")
     }
 
     fn tags(&self) -> Result<Vec<String>, ToolError> {
@@ -835,6 +913,16 @@ fn scope_text(f: &Filter) -> String {
     if let Some(t) = f.until {
         s.push_str(&format!(" created until {}", format_rfc3339(t)));
     }
+    if let Some(sp) = &f.spaces {
+        s.push_str(&format!(
+            " in {} {}",
+            if sp.len() == 1 { "space" } else { "spaces" },
+            sp.join(", ")
+        ));
+    }
+    if let Some(b) = f.by.first() {
+        s.push_str(&format!(" written by {b:?}"));
+    }
     s
 }
 
@@ -908,40 +996,76 @@ fn bad_cursor(how: &str) -> ToolError {
     ))
 }
 
+/// Who wrote a version, for people and models: `Claude (grant g_x)`, `static token`, and
+/// `unknown` for what was written before provenance.
+fn writer_text(by: Option<&Writer>) -> String {
+    by.map_or_else(|| "unknown".to_string(), Writer::label)
+}
+
+/// `, space work, pending review`: what a result line adds about a note outside `main` or
+/// awaiting the owner's review.
+fn marks(n: &Note) -> String {
+    let mut s = String::new();
+    if n.space != MAIN_SPACE {
+        s.push_str(&format!(", space {}", n.space));
+    }
+    if n.pending {
+        s.push_str(", pending the owner's review");
+    }
+    s
+}
+
+/// A note's space, writer and review mark in structured results.
+fn provenance(item: &mut Value, n: &Note) {
+    item["space"] = json!(n.space);
+    item["by"] = json!(writer_text(n.by.as_ref()));
+    if n.pending {
+        item["pending"] = json!(true);
+    }
+}
+
 // ---- handlers ----
 
 fn remember(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     let brain = ctx.brain;
     let text = args.req_str("text", "the content of the note as a string")?;
     let tags = args.tags()?;
+    let space = args.space()?;
     let (note, duplicate) = brain
-        .remember_checked(text, &tags)
+        .remember_by(text, &tags, space, &ctx.author)
         .map_err(|e| write_failure(e, "the note was NOT saved"))?;
-    let text = if duplicate {
+    let mut text = if duplicate {
         format!(
-            "Already saved: note {} (created {}, {}) has exactly this text and these tags, \
+            "Already saved: note {} (created {}, {}{}) has exactly this text and these tags, \
              so nothing new was stored.",
             note.id,
             note.created_at,
-            tags_text(&note.tags)
+            tags_text(&note.tags),
+            marks(&note)
         )
     } else {
         format!(
-            "Saved note {} (created {}, {}).",
+            "Saved note {} (created {}, {}{}).",
             note.id,
             note.created_at,
-            tags_text(&note.tags)
+            tags_text(&note.tags),
+            marks(&note)
         )
     };
-    Ok(Output {
-        text,
-        structured: json!({
-            "id": note.id,
-            "created_at": note.created_at,
-            "tags": note.tags,
-            "duplicate": duplicate,
-        }),
-    })
+    if note.pending && !duplicate {
+        text.push_str(
+            " The owner reviews this client's notes: other clients see it once the owner \
+             accepts it.",
+        );
+    }
+    let mut structured = json!({
+        "id": note.id,
+        "created_at": note.created_at,
+        "tags": note.tags,
+        "duplicate": duplicate,
+    });
+    provenance(&mut structured, &note);
+    Ok(Output { text, structured })
 }
 
 fn update(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
@@ -952,10 +1076,11 @@ fn update(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         None => None,
         Some(_) => Some(args.tags()?),
     };
-    if text.is_none() && tags.is_none() {
+    let space = args.space()?;
+    if text.is_none() && tags.is_none() && space.is_none() {
         return Err(ToolError::new(format!(
             "nothing to change: pass `text` (the note's new content), `tags` (its new tag \
-             list, replacing the old one), or both; for example {}",
+             list, replacing the old one), `space` (to move it), or any of them; for example {}",
             example("update")
         )));
     }
@@ -963,7 +1088,7 @@ fn update(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         return Err(not_found(id));
     }
     let (note, changed) = match brain
-        .update(id, text, tags.as_deref())
+        .update_by(id, text, tags.as_deref(), space, &ctx.author)
         .map_err(|e| write_failure(e, "the note was NOT updated"))?
     {
         Updated::NotFound => return Err(not_found(id)),
@@ -972,30 +1097,31 @@ fn update(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     };
     let text = if changed {
         format!(
-            "Updated note {} (updated {}, {}). The previous version is kept: recall with \
+            "Updated note {} (updated {}, {}{}). The previous version is kept: recall with \
              history=true shows it.",
             note.id,
             note.updated_at,
-            tags_text(&note.tags)
+            tags_text(&note.tags),
+            marks(&note)
         )
     } else {
         format!(
-            "Note {} already says this ({}); nothing changed.",
+            "Note {} already says this ({}{}); nothing changed.",
             note.id,
-            tags_text(&note.tags)
+            tags_text(&note.tags),
+            marks(&note)
         )
     };
-    Ok(Output {
-        text,
-        structured: json!({
-            "id": note.id,
-            "tags": note.tags,
-            "created_at": note.created_at,
-            "updated_at": note.updated_at,
-            "length": note.text.chars().count(),
-            "changed": changed,
-        }),
-    })
+    let mut structured = json!({
+        "id": note.id,
+        "tags": note.tags,
+        "created_at": note.created_at,
+        "updated_at": note.updated_at,
+        "length": note.text.chars().count(),
+        "changed": changed,
+    });
+    provenance(&mut structured, &note);
+    Ok(Output { text, structured })
 }
 
 fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
@@ -1013,7 +1139,7 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         )));
     }
     let limit = args.limit()?;
-    let filter = args.filter()?;
+    let filter = args.filter(&ctx.author.view)?;
     let key = search_key(query, &filter);
     let offset = match cursor_arg(args, "search")? {
         None => 0,
@@ -1025,7 +1151,7 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         let score = if h.score.is_finite() { h.score } else { 0.0 };
         let snippet = crate::brain::snippet::snippet(&h.note.text, query, SNIPPET_CHARS);
         let length = h.note.text.chars().count();
-        let item = json!({
+        let mut item = json!({
             "id": h.note.id,
             "title": title(&h.note.text),
             "url": ctx.url(&h.note.id),
@@ -1036,13 +1162,15 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
             "updated_at": h.note.updated_at,
             "score": score,
         });
+        provenance(&mut item, &h.note);
         let text = format!(
-            "\n\n{}. id {} (created {}, updated {}, {}, {}, score {score:.3})\n{snippet}",
+            "\n\n{}. id {} (created {}, updated {}, {}{}, {}, score {score:.3})\n{snippet}",
             offset + i + 1,
             h.note.id,
             h.note.created_at,
             h.note.updated_at,
             tags_text(&h.note.tags),
+            marks(&h.note),
             plural(length, "character", "characters"),
         );
         if !page.push(item, &text) {
@@ -1090,16 +1218,25 @@ fn recall(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     if id.len() > MAX_ID_BYTES {
         return Err(not_found(id));
     }
-    let Some((note, history)) = brain.recall_with_history(id) else {
+    let Some((note, history)) = brain.recall_with_history_in(id, &ctx.author.view) else {
         return Err(not_found(id));
     };
     let versions = history.len() + 1;
-    let (text, tags, updated_at, v) = match version {
-        None => (&note.text, &note.tags, &note.updated_at, versions),
-        Some(v) if v == versions => (&note.text, &note.tags, &note.updated_at, v),
+    let current = (
+        &note.text,
+        &note.tags,
+        &note.updated_at,
+        &note.space,
+        note.by.as_ref(),
+    );
+    let (text, tags, updated_at, space, by, v) = match version {
+        None => (
+            current.0, current.1, current.2, current.3, current.4, versions,
+        ),
+        Some(v) if v == versions => (current.0, current.1, current.2, current.3, current.4, v),
         Some(v) if v >= 1 && v < versions => {
             let h = &history[v - 1];
-            (&h.text, &h.tags, &h.updated_at, v)
+            (&h.text, &h.tags, &h.updated_at, &h.space, h.by.as_ref(), v)
         }
         Some(v) => {
             return Err(ToolError::new(format!(
@@ -1127,12 +1264,16 @@ fn recall(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
                 "length": h.text.chars().count(),
                 "tags": h.tags,
                 "updated_at": h.updated_at,
+                "space": h.space,
+                "by": writer_text(h.by.as_ref()),
             });
             let mut line = format!(
-                "\n\nversion {} (updated {}, {}):\n{cut}",
+                "\n\nversion {} (updated {}, {}, space {}, by {}):\n{cut}",
                 i + 1,
                 h.updated_at,
-                tags_text(&h.tags)
+                tags_text(&h.tags),
+                h.space,
+                writer_text(h.by.as_ref())
             );
             if truncated {
                 line.push_str(&format!(
@@ -1165,17 +1306,28 @@ fn recall(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         "length": length,
         "offset": offset,
         "next_offset": null,
+        "space": space,
+        "by": writer_text(by),
     });
+    if note.pending {
+        structured["pending"] = json!(true);
+    }
     if with_history {
         structured["history"] = Value::Array(hist_items);
         structured["history_omitted"] = json!(omitted);
     }
     let head = format!(
-        "Note {} (created {}, updated {}, {}, version {v} of {versions}, {})",
+        "Note {} (created {}, updated {}, {}, space {space}, by {}{}, version {v} of {versions}, {})",
         note.id,
         note.created_at,
         updated_at,
         tags_text(tags),
+        writer_text(by),
+        if note.pending {
+            ", pending the owner's review"
+        } else {
+            ""
+        },
         plural(length, "character", "characters")
     );
     let tail: String = if with_history {
@@ -1246,7 +1398,7 @@ fn fetch(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     if id.len() > MAX_ID_BYTES {
         return Err(not_found(id));
     }
-    let Some(note) = ctx.brain.recall(id) else {
+    let Some(note) = ctx.brain.recall_in(id, &ctx.author.view) else {
         return Err(not_found(id));
     };
     let length = note.text.chars().count();
@@ -1260,6 +1412,8 @@ fn fetch(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
             "tags": note.tags,
             "created_at": note.created_at,
             "updated_at": note.updated_at,
+            "space": note.space,
+            "by": writer_text(note.by.as_ref()),
         },
         "length": length,
         "offset": offset,
@@ -1312,7 +1466,7 @@ fn forget(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         false
     } else {
         brain
-            .forget(id)
+            .forget_by(id, &ctx.author)
             .map_err(|e| write_failure(e, "the note was NOT deleted"))?
     };
     if !deleted {
@@ -1331,7 +1485,7 @@ fn forget(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
 fn list_item(n: &Note, number: usize, max: usize) -> (Value, String) {
     let (cut, truncated) = preview(&n.text, max);
     let length = n.text.chars().count();
-    let item = json!({
+    let mut item = json!({
         "id": n.id,
         "text": cut,
         "truncated": truncated,
@@ -1340,12 +1494,14 @@ fn list_item(n: &Note, number: usize, max: usize) -> (Value, String) {
         "created_at": n.created_at,
         "updated_at": n.updated_at,
     });
+    provenance(&mut item, n);
     let mut text = format!(
-        "\n\n{number}. id {} (created {}, updated {}, {}, {})\n{cut}",
+        "\n\n{number}. id {} (created {}, updated {}, {}{}, {})\n{cut}",
         n.id,
         n.created_at,
         n.updated_at,
         tags_text(&n.tags),
+        marks(n),
         plural(length, "character", "characters")
     );
     if truncated {
@@ -1360,7 +1516,7 @@ fn list_item(n: &Note, number: usize, max: usize) -> (Value, String) {
 fn list_notes(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     let brain = ctx.brain;
     let limit = args.limit()?;
-    let filter = args.filter()?;
+    let filter = args.filter(&ctx.author.view)?;
     let cursor = cursor_arg(args, "list_notes")?;
     let mut page = Page::new();
     let (notes, more) = brain
@@ -1416,7 +1572,7 @@ fn list_notes(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
 fn list_tags(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     let brain = ctx.brain;
     let cursor = cursor_arg(args, "list_tags")?;
-    let all = brain.tag_counts();
+    let all = brain.tag_counts_in(&ctx.author.view);
     let start = match cursor {
         None => 0,
         Some(c) => {
@@ -1461,7 +1617,57 @@ fn list_tags(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
     })
 }
 
+fn list_spaces(ctx: &Ctx, _args: &Args) -> Result<Output, ToolError> {
+    let all = ctx.brain.space_counts(&ctx.author.view);
+    let mut text = format!("{}, most used first:", plural(all.len(), "space", "spaces"));
+    for (sp, n) in &all {
+        text.push_str(&format!("\n{sp}: {}", plural(*n, "note", "notes")));
+    }
+    if let Some(only) = &ctx.author.view.spaces {
+        text.push_str(&format!(
+            "\n\nThis client may see and write only {}.",
+            only.join(", ")
+        ));
+    }
+    let items: Vec<Value> = all
+        .iter()
+        .map(|(sp, n)| json!({"space": sp, "count": n}))
+        .collect();
+    Ok(Output {
+        structured: json!({"spaces": items}),
+        text,
+    })
+}
+
 // ---- schemas ----
+
+fn space_schema(description: &str) -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_-]+$",
+        "description": description,
+    })
+}
+
+fn list_spaces_input() -> Value {
+    json!({"type": "object", "properties": {}, "additionalProperties": false})
+}
+
+fn list_spaces_output() -> Value {
+    let space = object(
+        json!({
+            "space": {"type": "string"},
+            "count": {"type": "integer", "description": "How many notes it holds."},
+        }),
+        &["space", "count"],
+    );
+    object(
+        json!({"spaces": {"type": "array", "items": space, "description": "Most used first."}}),
+        &["spaces"],
+    )
+}
 
 fn tag_schema(description: &str) -> Value {
     json!({
@@ -1534,6 +1740,26 @@ fn filter_properties(p: &mut Map<String, Value>) {
             (2026-01-31T18:00:00Z) or a date (2026-01-31, meaning the end of that day, UTC).",
         ),
     );
+    p.insert(
+        "spaces".into(),
+        json!({
+            "type": "array",
+            "items": space_schema("A space name."),
+            "minItems": 1,
+            "description": "Only notes in these spaces (default: every space this client can see).",
+        }),
+    );
+    p.insert(
+        "by".into(),
+        json!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "description": "Only notes whose current version this writer wrote: a client's \
+                name, a grant or client ID, or a kind (static, client_credentials, grant, oidc, \
+                owner, import, unknown).",
+        }),
+    );
 }
 
 fn with_filters(mut schema: Value) -> Value {
@@ -1562,6 +1788,8 @@ fn remember_input() -> Value {
                     1 byte to 64 KiB of UTF-8.",
             },
             "tags": tag_array_schema("Optional tags to group and filter notes, e.g. [\"work\"]."),
+            "space": space_schema("The space to keep it in (default `main`); list_spaces \
+                shows the existing ones. Same rules as a tag."),
         },
         "required": ["text"],
         "additionalProperties": false,
@@ -1598,6 +1826,8 @@ fn update_input() -> Value {
             },
             "tags": tag_array_schema("The note's new tags (replace all the old ones; [] \
                 removes them)."),
+            "space": space_schema("Move the note to this space (the move is a version like \
+                any other)."),
         },
         "required": ["id"],
         "additionalProperties": false,

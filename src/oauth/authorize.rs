@@ -149,7 +149,7 @@ pub fn get(app: &App, req: &Request) -> Response {
         // No owner password: the pre-registered confidential client is approved here, and
         // its secret, checked at the token endpoint, is the gate.
         // The pre-registered client keeps full access (the operator configured it).
-        return approve(app, req, &client, &ar, &super::scope::Scope::full());
+        return approve(app, req, &client, &ar, &super::scope::Scope::full(), false);
     }
     // Never without consent for any other, and above all not for a metadata-document client:
     // anyone can present claude.ai's client ID, and without the owner's approval another
@@ -227,17 +227,18 @@ pub fn post(app: &App, req: &Request) -> Response {
             403,
         );
     }
-    let scope = match chosen_scope(&form) {
+    let (scope, review) = match chosen_scope(&form) {
         Ok(s) => s,
         Err(why) => return consent_page(app, &client, &ar, Consent::Ask(Some(&why)), 400),
     };
-    approve(app, req, &client, &ar, &scope)
+    approve(app, req, &client, &ar, &scope, review)
 }
 
 /// What the owner chose on the consent page (issue 12): `access` `write` (the default) or
 /// `read`; `spaces` `all` (the default) or `some`, with `space_list` naming them. The owner's
-/// choice wins over what the client asked for.
-fn chosen_scope(form: &HashMap<String, String>) -> Result<super::scope::Scope, String> {
+/// choice wins over what the client asked for. With it, whether the owner reviews the
+/// grant's writes (`review` checked).
+fn chosen_scope(form: &HashMap<String, String>) -> Result<(super::scope::Scope, bool), String> {
     use super::scope::{valid_space, Scope, MAX_SPACES};
     let write = form.get("access").map(String::as_str) != Some("read");
     let spaces = if form.get("spaces").map(String::as_str) == Some("some") {
@@ -258,7 +259,8 @@ fn chosen_scope(form: &HashMap<String, String>) -> Result<super::scope::Scope, S
     } else {
         None
     };
-    Ok(Scope { write, spaces })
+    let review = form.get("review").map(String::as_str) == Some("on");
+    Ok((Scope { write, spaces }, review))
 }
 
 /// "Sign in with <provider>": off to the provider with the pending request in `state`.
@@ -351,7 +353,7 @@ fn signed_in_decision(
 ) -> Response {
     let action = form.get("action").map(String::as_str);
     // A bad choice leaves the token unspent: the owner goes back and corrects it.
-    let scope = match chosen_scope(form) {
+    let (scope, review) = match chosen_scope(form) {
         Ok(s) => s,
         Err(why) => return page(400, &format!("{why} Go back and correct it.")),
     };
@@ -384,7 +386,7 @@ fn signed_in_decision(
         }
     }
     let resp = match action {
-        Some("approve") => approve(app, req, client, ar, &scope),
+        Some("approve") => approve(app, req, client, ar, &scope, review),
         Some("deny") => redirect_error(app, ar, "access_denied", "the owner denied access"),
         _ => return page(400, "The consent form was posted without Allow or Deny."),
     };
@@ -429,7 +431,14 @@ fn begin(app: &App, req: &Request, raw: &[u8]) -> Result<(Client, AuthRequest), 
     for (k, v) in form_urlencoded::parse(raw) {
         if matches!(
             k.as_ref(),
-            "csrf" | "password" | "action" | "signin" | "access" | "spaces" | "space_list"
+            "csrf"
+                | "password"
+                | "action"
+                | "signin"
+                | "access"
+                | "spaces"
+                | "space_list"
+                | "review"
         ) {
             continue;
         }
@@ -644,6 +653,7 @@ fn approve(
     client: &Client,
     ar: &AuthRequest,
     scope: &super::scope::Scope,
+    review: bool,
 ) -> Response {
     let code = app.codes.issue(&super::grant::CodeRequest {
         client: &client.id,
@@ -651,6 +661,7 @@ fn approve(
         redirect_uri_sent: ar.redirect_uri_sent,
         challenge: &ar.code_challenge,
         scope: scope.clone(),
+        review,
         from: req.client,
     });
     match code {
@@ -806,7 +817,8 @@ fn consent_page(
 <fieldset><legend>Spaces</legend>\
 <label><input type=\"radio\" name=\"spaces\" value=\"all\"{}> Every space</label><br>\
 <label><input type=\"radio\" name=\"spaces\" value=\"some\"{}> Only these:</label> \
-<input type=\"text\" name=\"space_list\" value=\"{}\" aria-label=\"space names, separated by commas\" placeholder=\"work, side-project\"></fieldset>",
+<input type=\"text\" name=\"space_list\" value=\"{}\" aria-label=\"space names, separated by commas\" placeholder=\"work, side-project\"></fieldset>\
+<fieldset><legend>Review</legend><label><input type=\"checkbox\" name=\"review\" value=\"on\"> Hold what it writes until I accept it</label></fieldset>",
         checked(asked.write),
         checked(!asked.write),
         checked(asked.spaces.is_none()),

@@ -44,6 +44,7 @@ struct Code {
     challenge: [u8; 32],
     /// What the owner granted on the consent page.
     scope: Scope,
+    review: bool,
     issued: Instant,
     /// `Some` once redeemed: the grant it created (revoked if the code comes back).
     redeemed: Option<Option<String>>,
@@ -56,6 +57,7 @@ pub struct CodeRequest<'a> {
     pub redirect_uri_sent: bool,
     pub challenge: &'a str,
     pub scope: Scope,
+    pub review: bool,
     pub from: IpAddr,
 }
 
@@ -125,6 +127,7 @@ impl Codes {
                 redirect_uri_sent: r.redirect_uri_sent,
                 challenge: sha256(r.challenge.as_bytes()),
                 scope: r.scope.clone(),
+                review: r.review,
                 issued: now,
                 redeemed: None,
             },
@@ -170,7 +173,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         return error(400, "invalid_request", "code_verifier is required (PKCE)");
     };
     let key = sha256(code.as_bytes());
-    let (replayed_grant, scope) = {
+    let (replayed_grant, scope, review) = {
         let Ok(mut table) = app.codes.table.lock() else {
             return error(500, "server_error", "internal error");
         };
@@ -184,7 +187,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         }
         if let Some(grant) = &c.redeemed {
             // A replay is a replay whatever else it says.
-            (Some(grant.clone()), Scope::full())
+            (Some(grant.clone()), Scope::full(), false)
         } else {
             match form.get("redirect_uri") {
                 Some(r) if sha256(r.as_bytes()) != c.redirect_uri => {
@@ -213,7 +216,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
             if !ok {
                 return invalid_grant("code_verifier does not match the code_challenge");
             }
-            (None, c.scope.clone())
+            (None, c.scope.clone(), c.review)
         }
     };
     if let Some(grant) = replayed_grant {
@@ -237,6 +240,7 @@ pub fn authorization_code(app: &App, client: &Client, form: &Form) -> Response {
         name: client.name.clone(),
         redirect: super::store::redirect_host(&redirect),
         scope: scope.clone(),
+        review,
     };
     let issued = match app.store.create_grant(
         &client.id,

@@ -90,6 +90,14 @@ enum Record {
         /// made before scopes existed).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
+        /// The owner reviews its writes before other clients see them (issue 12).
+        #[serde(default, skip_serializing_if = "is_false")]
+        review: bool,
+    },
+    /// The owner turned review of a grant's writes on or off (`brain-mcp review`).
+    Review {
+        grant: String,
+        on: bool,
     },
     Refresh {
         h: String,
@@ -118,6 +126,11 @@ pub struct GrantInfo {
     pub name: Option<String>,
     pub redirect: Option<String>,
     pub scope: Scope,
+    pub review: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A redirect host as [`redirect_host`] makes it.
@@ -222,7 +235,9 @@ impl Record {
                 check_hash(h)?;
                 check_grant(grant)
             }
-            Record::RevokeGrant { id } | Record::Used { grant: id, .. } => check_grant(id),
+            Record::RevokeGrant { id }
+            | Record::Used { grant: id, .. }
+            | Record::Review { grant: id, .. } => check_grant(id),
             Record::RevokeAccess { h } => check_hash(h),
             Record::RevokeClient { id } => check_client(id),
             Record::Client(c) => {
@@ -253,6 +268,8 @@ pub struct Grant {
     pub redirect: Option<String>,
     /// What the owner granted.
     pub scope: Scope,
+    /// Its writes wait for the owner's review.
+    pub review: bool,
     pub created: u64,
     pub last_used: u64,
     /// The one refresh token that may be used next; earlier ones are rotated out.
@@ -362,6 +379,7 @@ impl State {
                 name,
                 redirect,
                 scope,
+                review,
             } => {
                 // A grant is what makes a registered client "used" (kept past a day). Stores
                 // written before `first_used` existed learn it here.
@@ -379,6 +397,7 @@ impl State {
                             .as_deref()
                             .and_then(Scope::parse_stored)
                             .unwrap_or_else(Scope::full),
+                        review,
                         created: at,
                         last_used: at,
                         current_refresh: None,
@@ -429,6 +448,11 @@ impl State {
             Record::Used { grant, at } => {
                 if let Some(g) = self.grants.get_mut(&grant) {
                     g.last_used = g.last_used.max(at);
+                }
+            }
+            Record::Review { grant, on } => {
+                if let Some(g) = self.grants.get_mut(&grant) {
+                    g.review = on;
                 }
             }
         }
@@ -550,6 +574,7 @@ impl State {
                 name: g.name.clone(),
                 redirect: g.redirect.clone(),
                 scope: (!g.scope.is_full()).then(|| g.scope.to_scope_string()),
+                review: g.review,
             });
             // Rotated tokens first, the current one last (it wins on replay).
             for (h, gid) in &self.refresh {
@@ -846,6 +871,7 @@ impl Store {
                 res: res.to_string(),
                 at: now,
                 scope: (!about.scope.is_full()).then(|| about.scope.to_scope_string()),
+                review: about.review,
                 name: about.name,
                 redirect: about.redirect,
             },
@@ -954,6 +980,21 @@ impl Store {
             .is_some_and(|g| {
                 g.client == client && g.current_refresh == Some(h) && g.refresh_exp > unix_now()
             })
+    }
+
+    /// Turns review of grant `id`'s writes on or off; false when no such grant is live.
+    pub fn set_review(&self, id: &str, on: bool) -> Result<bool, std::io::Error> {
+        if !self.grants().iter().any(|(g, _)| g == id) {
+            return Ok(false);
+        }
+        self.append(
+            vec![Record::Review {
+                grant: id.to_string(),
+                on,
+            }],
+            true,
+        )?;
+        Ok(true)
     }
 
     pub fn revoke_grant(&self, id: &str) -> Result<(), std::io::Error> {
