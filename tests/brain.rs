@@ -56,7 +56,7 @@ fn tool_errors_say_exactly_what_to_change() {
             "update",
             json!({"id": id}),
             "nothing to change: pass `text` (the note's new content), `tags` (its new tag list, \
-             replacing the old one), or both; for example {\"id\": \"<id from search or \
+             replacing the old one), `space` (to move it), or any of them; for example {\"id\": \"<id from search or \
              list_notes>\", \"text\": \"The corrected note\"}"
                 .into(),
         ),

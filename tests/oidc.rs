@@ -186,7 +186,7 @@ fn the_typescript_sdk_uses_a_provider_token() {
         &[&p.issuer, &format!("http://{}/mcp", s.addr)],
         "",
     );
-    assert!(out.starts_with("ok 8 "), "{out}");
+    assert!(out.starts_with("ok 9 "), "{out}");
     s.wait_for_log("oidc: accepted a token for sub \"machine\" (client \"machine\"");
 }
 

@@ -96,7 +96,14 @@ fn a_read_only_grant_reads_and_cannot_write() {
     let list = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
     assert_eq!(
         tool_names(&rpc(&s, &read, Some("2025-06-18"), list)),
-        ["search", "recall", "fetch", "list_notes", "list_tags"]
+        [
+            "search",
+            "recall",
+            "fetch",
+            "list_notes",
+            "list_tags",
+            "list_spaces"
+        ]
     );
     assert_eq!(
         tool_names(&rpc(&s, crate::util::TOKEN, None, list)).len(),

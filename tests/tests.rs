@@ -19,4 +19,5 @@ mod oauth_code;
 mod oauth_errors;
 mod oidc;
 mod scopes;
+mod trust;
 mod web;

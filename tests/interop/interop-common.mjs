@@ -7,7 +7,7 @@ export const ISSUER = process.env.ISSUER;
 export const CLIENT_ID = process.env.OAUTH_CLIENT_ID ?? '';
 export const CLIENT_SECRET = process.env.OAUTH_CLIENT_SECRET ?? '';
 export const OWNER_PASSWORD = process.env.BRAIN_OWNER_PASSWORD || undefined;
-export const TOOLS = ['fetch', 'forget', 'list_notes', 'list_tags', 'recall', 'remember', 'search', 'update'];
+export const TOOLS = ['fetch', 'forget', 'list_notes', 'list_spaces', 'list_tags', 'recall', 'remember', 'search', 'update'];
 /** A note's canonical URL: the issuer, /notes/, the id as one percent-encoded segment. */
 export const noteUrl = (id) => `${ISSUER}/notes/${encodeURIComponent(id)}`;
 // Any loopback port: pre-registered clients may use loopback redirects on any port, and the

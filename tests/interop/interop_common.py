@@ -25,7 +25,7 @@ ISSUER = os.environ["ISSUER"]
 CLIENT_ID = os.environ.get("OAUTH_CLIENT_ID", "")
 CLIENT_SECRET = os.environ.get("OAUTH_CLIENT_SECRET", "")
 OWNER_PASSWORD = os.environ.get("BRAIN_OWNER_PASSWORD") or None
-TOOLS = {"remember", "update", "search", "recall", "fetch", "forget", "list_notes", "list_tags"}
+TOOLS = {"remember", "update", "search", "recall", "fetch", "forget", "list_notes", "list_tags", "list_spaces"}
 # Any loopback port will do: pre-registered clients may use loopback redirects on any port,
 # and nothing listens there because the redirect is never followed.
 REDIRECT_URI = "http://127.0.0.1:53682/callback"

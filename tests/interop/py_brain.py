@@ -37,6 +37,7 @@ ANNOTATIONS = {  # name: (readOnly, destructive, idempotent)
     "forget": (False, True, True),
     "list_notes": (True, False, True),
     "list_tags": (True, False, True),
+    "list_spaces": (True, False, True),
 }
 
 

@@ -56,7 +56,7 @@ async def run() -> None:
         async with Client(streamable_http_client(MCP_URL, http_client=http)) as client:
             check(storage.tokens.scope == "brain:read", f"granted scope {storage.tokens.scope!r}")
             tools = sorted(t.name for t in (await client.list_tools()).tools)
-            check(tools == ["fetch", "list_notes", "list_tags", "recall", "search"], f"read-only tools/list: {tools}")
+            check(tools == ["fetch", "list_notes", "list_spaces", "list_tags", "recall", "search"], f"read-only tools/list: {tools}")
             r = await client.call_tool("search", {"query": "anything at all"})
             check(not r.is_error, f"search failed: {r}")
             if MODE == "granted":

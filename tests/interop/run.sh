@@ -118,7 +118,8 @@ start_server() {
     record "server/start [$label]" 1 "$SERVER_LOG" "no 'listening on http://ADDR' line within 30s"
     return 1
   fi
-  export MCP_URL="http://$addr/mcp" ISSUER="http://$addr" SERVER_ADDR=$addr
+  # The data directory and binary, for checks that run the owner's commands (brain-mcp accept).
+  export MCP_URL="http://$addr/mcp" ISSUER="http://$addr" SERVER_ADDR=$addr SERVER_DATA_DIR=$data BRAIN_BIN=$BIN
   local logfile="$WORK/start-$label.log"
   {
     echo "listening on $addr"
@@ -261,6 +262,9 @@ if start_server consent BRAIN_OWNER_PASSWORD="$BRAIN_OWNER_PASSWORD" BRAIN_CIMD_
   run_check "ts-sdk 1.17.5 (2025-06-18)/scopes/read-only, tool error [consent]" "$NODE" ts_scopes.mjs old
   run_check "py-sdk/scopes/read-only, step-up declined [consent]" "$PY" py_scopes.py declined
   run_check "py-sdk/scopes/read-only, step-up granted [consent]" "$PY" py_scopes.py granted
+  run_check "ts-sdk/trust/space-limited grant cannot reach another space [consent]" "$NODE" ts_trust.mjs
+  run_check "py-sdk/trust/provenance of three writers [consent]" "$PY" py_trust.py provenance
+  run_check "py-sdk/trust/reviewed writes pending until accepted [consent]" "$PY" py_trust.py review
   stop_server consent
 fi
 

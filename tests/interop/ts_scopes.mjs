@@ -76,7 +76,7 @@ runCheck(async () => {
   log(`[ts-sdk] connected, protocol ${transport.protocolVersion ?? '(not exposed)'}`);
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name).sort();
-  check(JSON.stringify(names) === JSON.stringify(['fetch', 'list_notes', 'list_tags', 'recall', 'search']), `read-only tools/list: ${names}`);
+  check(JSON.stringify(names) === JSON.stringify(['fetch', 'list_notes', 'list_spaces', 'list_tags', 'recall', 'search']), `read-only tools/list: ${names}`);
   const found = await client.callTool({ name: 'search', arguments: { query: 'anything at all' } });
   check(!found.isError, `search failed: ${JSON.stringify(found)}`);
   const write = { name: 'remember', arguments: { text: `scopes ${MODE} ${Date.now()}` } };
