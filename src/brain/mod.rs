@@ -1078,12 +1078,17 @@ impl Brain {
         // when a time window, space, writer or pending note could exclude it: a broad query
         // has thousands of candidates (the index yields live notes only).
         let rows = seen.needs_row();
+        let space_only = seen.space_only();
         let accept = |row: u32| {
             seen.tags_accept(row)
                 && (!rows
-                    || s.rows
-                        .get(row as usize)
-                        .is_some_and(|e| seen.entry_passes(e)))
+                    || if space_only {
+                        seen.space_passes(&s, row)
+                    } else {
+                        s.rows
+                            .get(row as usize)
+                            .is_some_and(|e| seen.entry_passes(e))
+                    })
         };
         let want = offset.saturating_add(limit).saturating_add(1);
         let ranked = rank(&s, query, accept, want);
@@ -1355,6 +1360,23 @@ impl<'a> Seen<'a> {
             || self.writers.is_some()
             || self.viewer.is_some()
             || self.pending_only
+    }
+
+    /// Whether the space is all it checks beyond tags: then [`State::row_space`] answers
+    /// without reading the row.
+    fn space_only(&self) -> bool {
+        self.spaces.is_some()
+            && self.window.is_none()
+            && self.writers.is_none()
+            && self.viewer.is_none()
+            && !self.pending_only
+    }
+
+    fn space_passes(&self, s: &State, row: u32) -> bool {
+        let sp = s.row_space.get(row as usize).copied().unwrap_or(0);
+        self.spaces
+            .as_ref()
+            .is_none_or(|m| m.get(sp as usize).copied().unwrap_or(false))
     }
 
     fn tags_accept(&self, row: u32) -> bool {
