@@ -107,7 +107,7 @@ fn a_read_only_grant_reads_and_cannot_write() {
     );
     assert_eq!(
         tool_names(&rpc(&s, crate::util::TOKEN, None, list)).len(),
-        8
+        9
     );
     // Reading works.
     let search = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search","arguments":{"query":"anything"}}}"#;
