@@ -5,6 +5,7 @@
 //! [`esc`] (element content and quoted attribute values alike) and nowhere else. Links are
 //! built from percent-encoded path segments and form-encoded queries, then escaped too.
 
+use crate::brain::Writer;
 use crate::http::Response;
 
 /// HTML-escapes text for element content and for double- or single-quoted attribute values.
@@ -85,8 +86,9 @@ pub struct Nav<'a> {
     pub sign_out: String,
 }
 
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/notes", "Notes"),
+    ("/pending", "Pending"),
     ("/tags", "Tags"),
     ("/clients", "Clients"),
     ("/activity", "Activity"),
@@ -188,6 +190,37 @@ pub fn tag_links(tags: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a `by` filter names `w` by (what [`Writer::matches`] takes): its grant ID, client ID
+/// or subject when it has one, else its kind; `unknown` for versions from before provenance.
+pub fn writer_key(w: Option<&Writer>) -> &str {
+    match w {
+        Some(w) if !w.id.is_empty() => &w.id,
+        Some(w) => &w.kind,
+        None => "unknown",
+    }
+}
+
+/// Who wrote a version, for people ([`Writer::label`], or "unknown" for a version from before
+/// provenance), as a link to the notes whose current version they wrote.
+pub fn writer_link(w: Option<&Writer>) -> String {
+    let label = w.map_or_else(|| "unknown".to_string(), Writer::label);
+    format!(
+        "<a class=\"by{}\" href=\"/notes?{}\">{}</a>",
+        if w.is_none() { " muted" } else { "" },
+        esc(&query(&[("by", writer_key(w))])),
+        esc(&label)
+    )
+}
+
+/// A space as a link to its notes.
+pub fn space_link(space: &str) -> String {
+    format!(
+        "<a class=\"space\" href=\"/notes?{}\">{}</a>",
+        esc(&query(&[("spaces", space)])),
+        esc(space)
+    )
 }
 
 /// A search snippet: the brain marks matches `**like this**`; the text is escaped first, then
