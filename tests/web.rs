@@ -1148,7 +1148,8 @@ fn revoke_a_grant_or_a_client_and_the_next_call_fails() {
     assert!(page.contains("<code>127.0.0.1</code>"));
     assert!(page.contains("Machine tokens (client_credentials)"));
     assert!(page.contains(&registered));
-    assert_eq!(page.matches("name=\"grant\" value=\"g_").count(), 2);
+    // Two grants, each with its review toggle and its revoke button.
+    assert_eq!(page.matches("name=\"grant\" value=\"g_").count(), 4);
     for t in [&phone, &laptop, &machine] {
         assert_eq!(mcp_list_status(&s, t), 200);
     }

@@ -95,7 +95,7 @@ pub fn page_for(app: &App, req: &Request, s: &Signed) -> Response {
     if grants.is_empty() {
         body.push_str("<p>No client holds a grant.</p>");
     } else {
-        body.push_str("<p class=\"muted\">Each approval on the consent page is one grant (a phone, a laptop). Revoking one ends its tokens; revoking the client ends all of its grants. Under review, a grant's writes wait on <a href=\"/pending\">Pending</a> until you accept them.</p><div class=\"table\"><table><thead><tr><th>Client</th><th>Sent back to</th><th>Approved</th><th>Last used</th><th>May</th><th>Review</th><th>Wrote last</th><th>Grant</th><th></th></tr></thead><tbody>");
+        body.push_str("<p class=\"muted\">Each approval on the consent page is one grant (a phone, a laptop). Revoking one ends its tokens; revoking the client ends all of its grants. Under review, a grant's writes wait on <a href=\"/pending\">Pending</a> until you accept them.</p><div class=\"table\"><table><thead><tr><th>Client</th><th>Sent back to</th><th>Approved</th><th>Last used</th><th>May</th><th>Review</th><th>Wrote last</th><th></th></tr></thead><tbody>");
         for (id, g) in &grants {
             let preregistered = app
                 .cfg
@@ -129,16 +129,16 @@ pub fn page_for(app: &App, req: &Request, s: &Signed) -> Response {
                 None => "<span class=\"muted\">nothing</span>".into(),
             };
             body.push_str(&format!(
-                "<tr><td data-label=\"Client\"><strong>{}</strong><br><code class=\"small\">{}</code></td><td data-label=\"Sent back to\"><code>{}</code></td><td data-label=\"Approved\">{}</td><td data-label=\"Last used\">{}</td><td data-label=\"May\" class=\"scope\">{}</td><td data-label=\"Review\" class=\"review\">{} {}</td><td data-label=\"Wrote last\" class=\"wrote\">{last}</td><td data-label=\"Grant\"><code>{}</code></td><td>{} {}</td></tr>",
+                "<tr><td data-label=\"Client\"><strong>{}</strong><br><code class=\"small\">{}</code><br><span class=\"small\">grant <code>{}</code></span></td><td data-label=\"Sent back to\"><code>{}</code></td><td data-label=\"Approved\">{}</td><td data-label=\"Last used\">{}</td><td data-label=\"May\" class=\"scope\">{}</td><td data-label=\"Review\" class=\"review\">{} {}</td><td data-label=\"Wrote last\" class=\"wrote\">{last}</td><td>{} {}</td></tr>",
                 esc(&name),
                 esc(&g.client),
+                esc(id),
                 esc(g.redirect.as_deref().unwrap_or("-")),
                 time_secs(g.created),
                 time_secs(g.last_used),
                 esc(&scope_text(&g.scope)),
                 if g.review { "<strong>on</strong>" } else { "off" },
                 review_button(&review_token, id, g.review),
-                esc(id),
                 revoke_button(&token, "grant", id, "Revoke", &format!("Revoke this grant of {name}?")),
                 revoke_button(&token, "client", &g.client, "Revoke client", &format!("Revoke every grant of {name}?")),
             ));
