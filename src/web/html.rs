@@ -252,6 +252,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn writers_and_spaces_are_text_and_links_to_their_notes() {
+        let w = Writer {
+            kind: "grant".into(),
+            id: "g_x\"y".into(),
+            client: "c".into(),
+            name: "<script>Claude</script>".into(),
+        };
+        let link = writer_link(Some(&w));
+        assert_eq!(
+            link,
+            "<a class=\"by\" href=\"/notes?by=g_x%22y\">&lt;script&gt;Claude&lt;/script&gt; (grant g_x&quot;y)</a>"
+        );
+        assert_eq!(
+            writer_link(None),
+            "<a class=\"by muted\" href=\"/notes?by=unknown\">unknown</a>"
+        );
+        assert_eq!(writer_key(Some(&Writer::of_kind("owner"))), "owner");
+        assert_eq!(
+            space_link("work"),
+            "<a class=\"space\" href=\"/notes?spaces=work\">work</a>"
+        );
+    }
+
+    #[test]
     fn escapes_text_and_attributes() {
         assert_eq!(
             esc("<a href=\"x\" onclick='y'>&</a>"),

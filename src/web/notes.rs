@@ -570,7 +570,6 @@ fn editor(
     tags: &str,
     space: &str,
     versions: Option<usize>,
-    submit: &str,
     cancel: &str,
 ) -> String {
     let versions = versions
@@ -579,7 +578,7 @@ fn editor(
     // The newline right after <textarea> is eaten by the HTML parser, so a note that starts
     // with a newline keeps it.
     format!(
-        "<form method=\"post\" action=\"{}\" class=\"editor\">{}{versions}<p><label for=\"text\">Text</label><textarea id=\"text\" name=\"text\" rows=\"14\" required>\n{}</textarea></p><p><label for=\"tags\">Tags <span class=\"muted\">(separated by spaces or commas; letters, digits, <code>-</code> and <code>_</code>)</span></label><input id=\"tags\" name=\"tags\" value=\"{}\" autocomplete=\"off\"></p><p><label for=\"space\">Space <span class=\"muted\">(empty: <code>main</code>; another space moves the note there, as a new version)</span></label><input id=\"space\" name=\"space\" value=\"{}\" autocomplete=\"off\" placeholder=\"main\"></p><p><button type=\"submit\">{submit}</button> <a href=\"{}\">Cancel</a></p></form>",
+        "<form method=\"post\" action=\"{}\" class=\"editor\">{}{versions}<p><label for=\"text\">Text</label><textarea id=\"text\" name=\"text\" rows=\"14\" required>\n{}</textarea></p><p><label for=\"tags\">Tags <span class=\"muted\">(separated by spaces or commas; letters, digits, <code>-</code> and <code>_</code>)</span></label><input id=\"tags\" name=\"tags\" value=\"{}\" autocomplete=\"off\"></p><p><label for=\"space\">Space <span class=\"muted\">(empty: <code>main</code>; another space moves the note there, as a new version)</span></label><input id=\"space\" name=\"space\" value=\"{}\" autocomplete=\"off\" placeholder=\"main\"></p><p><button type=\"submit\">Save</button> <a href=\"{}\">Cancel</a></p></form>",
         esc(action),
         csrf_field(token),
         esc(text),
@@ -637,7 +636,6 @@ fn edit_form(
             tags,
             space,
             Some(versions),
-            "Save",
             &base
         ),
     );
@@ -805,7 +803,7 @@ pub fn new_page(
     let body = format!(
         "<h1>New note</h1>{}{}",
         error.map(|e| notice(e, true)).unwrap_or_default(),
-        editor("/new", &token, text, tags, space, None, "Save", "/notes")
+        editor("/new", &token, text, tags, space, None, "/notes")
     );
     page(status, "New note", Some(&s.nav("/notes")), &body)
 }
