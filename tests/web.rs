@@ -1,12 +1,15 @@
 //! The owner's pages (issue 13) against the real binary:
 //! - in a real browser: Debian's Chromium driven by playwright-core (`tests/web/e2e.mjs`):
-//!   sign in, search, open a note, edit it and see the new version, forget one, revoke a grant
-//!   and watch that client's next call fail, export, import; screenshots of the main pages;
+//!   sign in, search, open a note, edit it and see the new version with "owner" as its writer,
+//!   forget one, put a grant under review and accept the note its client then writes (pending,
+//!   with its writer, until accepted), revoke a grant and watch that client's next call fail,
+//!   export, import; screenshots of the main pages;
 //! - over plain HTTP, every refusal by its exact status: no page without a session, each form
 //!   without or with a wrong anti-forgery token, a form from another site, a cookie from
 //!   another data directory, the sign-in failure limit, expiry, sign-out, the cookie's
 //!   attributes, the headers of every page, and markup in notes, tags, client names, redirect
-//!   URIs, queries and import files shown as text.
+//!   URIs, queries and import files shown as text; the review toggle, accept and reject
+//!   (issue 12) with their refusals, and who wrote each version.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -1785,6 +1788,38 @@ fn review_pending_accept_reject_and_who_wrote_each_version() {
     assert!(b.contains("review on for grant"), "{b}");
     assert!(b.contains("accepted note"), "{b}");
     assert!(b.contains("rejected note"), "{b}");
+
+    // The owner's edit of a pending note makes the new version the owner's, and accepted.
+    let third = remember_as(&s, &access, "Pending: the plumber comes on Friday");
+    assert_eq!(third["pending"], true, "{third}");
+    let tp = note_path(third["id"].as_str().unwrap());
+    let b = sess.get(&format!("{tp}/edit")).body_str().to_string();
+    assert!(
+        b.contains("This note awaits your review. Saving a change makes the new version yours"),
+        "{b}"
+    );
+    let t = form_token(&b, &format!("{tp}/edit"));
+    let r = sess.post(
+        &format!("{tp}/edit"),
+        &[
+            ("csrf", &t),
+            ("text", "The plumber comes on Friday at 8"),
+            ("tags", "planted"),
+            ("space", ""),
+            ("versions", "1"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let b = sess.get(&tp).body_str().to_string();
+    assert!(b.contains("<dd id=\"status\">accepted</dd>"), "{b}");
+    assert!(
+        b.contains("<dd id=\"by\"><a class=\"by\" href=\"/notes?by=owner\">owner</a></dd>"),
+        "{b}"
+    );
+    assert!(sess
+        .get("/pending")
+        .body_str()
+        .contains("No notes wait for review."));
 
     // Off again: the client's next write is not held.
     let t = sess.token("/clients", "/clients/review");

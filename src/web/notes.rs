@@ -624,8 +624,16 @@ fn edit_form(
 ) -> Response {
     let base = note_path(id);
     let token = app.web.sessions.form_token(&s.cur, &format!("update:{id}"));
+    let pending = if app.mcp.brain.recall(id).is_some_and(|n| n.pending) {
+        notice(
+            "This note awaits your review. Saving a change makes the new version yours (written by owner) and accepts it.",
+            false,
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<h1>Edit note</h1><p class=\"meta\"><code>{}</code> · saving makes version {} (the earlier ones stay readable)</p>{}{}",
+        "<h1>Edit note</h1><p class=\"meta\"><code>{}</code> · saving makes version {} (the earlier ones stay readable)</p>{pending}{}{}",
         esc(id),
         versions + 1,
         error.map(|e| notice(e, true)).unwrap_or_default(),
