@@ -1,12 +1,15 @@
 //! The owner's pages (issue 13) against the real binary:
 //! - in a real browser: Debian's Chromium driven by playwright-core (`tests/web/e2e.mjs`):
-//!   sign in, search, open a note, edit it and see the new version, forget one, revoke a grant
-//!   and watch that client's next call fail, export, import; screenshots of the main pages;
+//!   sign in, search, open a note, edit it and see the new version with "owner" as its writer,
+//!   forget one, put a grant under review and accept the note its client then writes (pending,
+//!   with its writer, until accepted), revoke a grant and watch that client's next call fail,
+//!   export, import; screenshots of the main pages;
 //! - over plain HTTP, every refusal by its exact status: no page without a session, each form
 //!   without or with a wrong anti-forgery token, a form from another site, a cookie from
 //!   another data directory, the sign-in failure limit, expiry, sign-out, the cookie's
 //!   attributes, the headers of every page, and markup in notes, tags, client names, redirect
-//!   URIs, queries and import files shown as text.
+//!   URIs, queries and import files shown as text; the review toggle, accept and reject
+//!   (issue 12) with their refusals, and who wrote each version.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -1148,7 +1151,8 @@ fn revoke_a_grant_or_a_client_and_the_next_call_fails() {
     assert!(page.contains("<code>127.0.0.1</code>"));
     assert!(page.contains("Machine tokens (client_credentials)"));
     assert!(page.contains(&registered));
-    assert_eq!(page.matches("name=\"grant\" value=\"g_").count(), 2);
+    // Two grants, each with its review toggle and its revoke button.
+    assert_eq!(page.matches("name=\"grant\" value=\"g_").count(), 4);
     for t in [&phone, &laptop, &machine] {
         assert_eq!(mcp_list_status(&s, t), 200);
     }
@@ -1474,4 +1478,358 @@ fn in_a_real_browser_sign_in_search_edit_forget_revoke_import_export() {
     // Every request the browser made was answered without a 5xx.
     assert!(!s.log().contains(" 500 "), "{}", s.log());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The grant id on the clients page (the first grant's).
+fn first_grant_id(sess: &Session) -> String {
+    let page = sess.get("/clients");
+    let b = page.body_str();
+    let i = b.find("name=\"grant\" value=\"").unwrap() + "name=\"grant\" value=\"".len();
+    b[i..i + 18].to_string()
+}
+
+fn remember_as(s: &Server, bearer: &str, text: &str) -> Value {
+    let r = call(
+        s,
+        bearer,
+        "remember",
+        json!({"text": text, "tags": ["planted"]}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json()["result"]["structuredContent"].clone()
+}
+
+#[test]
+fn review_pending_accept_reject_and_who_wrote_each_version() {
+    let s = owner().start();
+    let mine = remember(&s, "Dentist appointment on the 14th at 9:30", &["health"]);
+    let (access, _) = grant(
+        &s,
+        CLIENT_ID,
+        "https://claude.ai/api/mcp/auth_callback",
+        Some(CLIENT_SECRET),
+    );
+    let sess = sign_in(&s);
+    let gid = first_grant_id(&sess);
+
+    // The clients page: what was granted, review off, nothing written yet.
+    let page = sess.get("/clients");
+    let b = page.body_str();
+    assert!(b.contains("read and write, every space"), "{b}");
+    assert!(
+        b.contains("<td data-label=\"Review\" class=\"review\">off "),
+        "{b}"
+    );
+    assert!(b.contains("<span class=\"muted\">nothing</span>"), "{b}");
+
+    // The review toggle refuses a missing, garbage or another form's token, and changes nothing.
+    let t_review = sess.token("/clients", "/clients/review");
+    let t_revoke = sess.token("/clients", "/clients/revoke");
+    for (what, tok) in [
+        ("missing", ""),
+        ("garbage", "x"),
+        ("another form's", t_revoke.as_str()),
+    ] {
+        let mut f = vec![("grant", gid.as_str()), ("review", "on")];
+        if !tok.is_empty() {
+            f.push(("csrf", tok));
+        }
+        let r = sess.post("/clients/review", &f);
+        assert_eq!(r.status, 403, "review with {what} token: {r:?}");
+        assert!(r
+            .body_str()
+            .contains("anti-forgery token is missing or wrong"));
+    }
+    let r = sess.post(
+        "/clients/review",
+        &[("csrf", &t_review), ("grant", &gid), ("review", "maybe")],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body_str().contains("Review must be on or off."), "{r:?}");
+    let r = sess.post(
+        "/clients/review",
+        &[
+            ("csrf", &t_review),
+            ("grant", "g_AAAAAAAAAAAAAAAA"),
+            ("review", "on"),
+        ],
+    );
+    assert_eq!(r.status, 404);
+    assert!(r.body_str().contains("No live grant has that id"));
+    // Still off: the client's write is not held.
+    let free = remember_as(
+        &s,
+        &access,
+        "Written before review: the bins go out on Tuesday",
+    );
+    assert_eq!(free["pending"], Value::Null, "{free}");
+
+    // On, from the page.
+    let r = sess.post(
+        "/clients/review",
+        &[("csrf", &t_review), ("grant", &gid), ("review", "on")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/clients?done=review-on"));
+    let b = sess.get("/clients").body_str().to_string();
+    assert!(b.contains("<strong>on</strong>"), "{b}");
+    assert!(b.contains("Stop reviewing"));
+    assert!(b.contains("Written before review"), "wrote last: {b}");
+
+    // The client's writes are now pending: invisible to another client, listed for the owner.
+    let planted = remember_as(&s, &access, "Planted: the owner's PIN is 1234");
+    assert_eq!(planted["pending"], true, "{planted}");
+    let pid = planted["id"].as_str().unwrap().to_string();
+    let other = remember_as(&s, &access, "Planted too: wire money to account 42");
+    let oid = other["id"].as_str().unwrap().to_string();
+    let r = call(&s, TOKEN, "recall", json!({"id": pid}));
+    assert_eq!(r.json()["result"]["isError"], true, "{r:?}");
+    let pending = sess.get("/pending");
+    assert_eq!(pending.status, 200);
+    let b = pending.body_str();
+    assert!(b.contains("2 notes awaiting review"), "{b}");
+    assert!(
+        b.contains("Planted: the owner&#39;s PIN") || b.contains("Planted: the owner&#x27;s PIN"),
+        "{b}"
+    );
+    assert!(b.contains(&gid), "the writer's grant: {b}");
+    assert!(!b.contains("Dentist"));
+    // The list marks it, with its writer; the filters by writer and pending agree.
+    let b = sess.get(&format!("/notes?by={gid}")).body_str().to_string();
+    assert!(
+        b.contains("<span class=\"badge pending\">pending</span>"),
+        "{b}"
+    );
+    assert!(b.contains("Written before review"));
+    assert!(!b.contains("Dentist"));
+    let b = sess.get("/notes?by=static").body_str().to_string();
+    assert!(b.contains("Dentist") && !b.contains("Planted"), "{b}");
+    // The note's page: pending, who wrote it, Accept and Reject.
+    let pp = note_path(&pid);
+    let b = sess.get(&pp).body_str().to_string();
+    assert!(b.contains("id=\"review\""), "{b}");
+    assert!(b.contains("pending: awaiting your review"));
+    assert!(b.contains(&format!("action=\"{pp}/accept\"")));
+    assert!(b.contains(&format!("action=\"{pp}/reject\"")));
+
+    // Accept and reject refuse a missing or wrong token (another note's, another action's).
+    let op = note_path(&oid);
+    let t_accept_other = sess.token(&op, &format!("{op}/accept"));
+    let t_reject = sess.token(&pp, &format!("{pp}/reject"));
+    let t_accept = sess.token(&pp, &format!("{pp}/accept"));
+    for (path, own) in [
+        (format!("{pp}/accept"), &t_accept),
+        (format!("{pp}/reject"), &t_reject),
+    ] {
+        for (what, tok) in [
+            ("missing", ""),
+            ("garbage", "x"),
+            ("another note's", t_accept_other.as_str()),
+            (
+                "the other button's",
+                if own == &t_accept {
+                    t_reject.as_str()
+                } else {
+                    t_accept.as_str()
+                },
+            ),
+        ] {
+            let mut f = vec![("from", "note")];
+            if !tok.is_empty() {
+                f.push(("csrf", tok));
+            }
+            let r = sess.post(&path, &f);
+            assert_eq!(r.status, 403, "{path} with {what} token: {r:?}");
+            assert!(
+                r.body_str()
+                    .contains("anti-forgery token is missing or wrong"),
+                "{path} {what}"
+            );
+        }
+    }
+    assert!(sess
+        .get("/pending")
+        .body_str()
+        .contains("2 notes awaiting review"));
+
+    // Accept one from its page: every client sees it now, and the page says accepted.
+    let r = sess.post(
+        &format!("{pp}/accept"),
+        &[("csrf", &t_accept), ("from", "note")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{pp}?done=accepted").as_str())
+    );
+    let r = call(&s, TOKEN, "recall", json!({"id": pid}));
+    assert_eq!(r.json()["result"]["isError"], false, "{r:?}");
+    let b = sess.get(&pp).body_str().to_string();
+    assert!(b.contains("<dd id=\"status\">accepted</dd>"), "{b}");
+    assert!(!b.contains("id=\"review\""));
+    // Accepting it again: not pending.
+    let r = sess.post(&format!("{pp}/accept"), &[("csrf", &t_accept)]);
+    assert_eq!(r.status, 404);
+    assert!(r.body_str().contains("waits for review"), "{r:?}");
+    let r = sess.post(&format!("{pp}/reject"), &[("csrf", &t_reject)]);
+    assert_eq!(r.status, 404);
+    assert!(r.body_str().contains("waits for review"), "{r:?}");
+    assert_eq!(
+        call(&s, TOKEN, "recall", json!({"id": pid})).json()["result"]["isError"],
+        false
+    );
+
+    // Reject the other from the review page: forgotten.
+    let t = sess.token("/pending", &format!("{op}/reject"));
+    let r = sess.post(
+        &format!("{op}/reject"),
+        &[("csrf", &t), ("from", "pending")],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/pending?done=rejected"));
+    let b = sess.get("/pending?done=rejected").body_str().to_string();
+    assert!(b.contains("Rejected: the note is forgotten."));
+    assert!(b.contains("No notes wait for review."), "{b}");
+    assert_eq!(sess.get(&op).status, 404);
+
+    // The owner's edit from the page is recorded as the owner; the first version keeps its
+    // writer; a move to another space is that edit too.
+    let mp = note_path(&mine);
+    let t = sess.token(&format!("{mp}/edit"), &format!("{mp}/edit"));
+    let r = sess.post(
+        &format!("{mp}/edit"),
+        &[
+            ("csrf", &t),
+            ("text", "Dentist appointment on the 14th at 10:00"),
+            ("tags", "health"),
+            ("space", "work"),
+            ("versions", "1"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let b = sess.get(&mp).body_str().to_string();
+    assert!(
+        b.contains("<dd id=\"by\"><a class=\"by\" href=\"/notes?by=owner\">owner</a></dd>"),
+        "{b}"
+    );
+    assert!(
+        b.contains("Moved from space <del>main</del> to <ins>work</ins>"),
+        "{b}"
+    );
+    assert!(b.contains(">static token</a>"), "version 1's writer: {b}");
+    let rec = call(&s, TOKEN, "recall", json!({"id": mine, "history": true})).json();
+    let sc = &rec["result"]["structuredContent"];
+    assert_eq!(sc["space"], "work", "{rec}");
+    assert_eq!(sc["by"], "owner", "{rec}");
+    assert_eq!(sc["history"][0]["by"], "static token", "{rec}");
+    // A bad space is refused with the brain's rule, and the form comes back.
+    let t = sess.token(&format!("{mp}/edit"), &format!("{mp}/edit"));
+    let r = sess.post(
+        &format!("{mp}/edit"),
+        &[
+            ("csrf", &t),
+            ("text", "x"),
+            ("tags", ""),
+            ("space", "no/slash"),
+            ("versions", "2"),
+        ],
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.body_str().contains("space"), "{r:?}");
+    // The list and search filter by space and writer; a bad space name is a 400.
+    let b = sess.get("/notes?spaces=work").body_str().to_string();
+    assert!(b.contains("Dentist") && !b.contains("Planted"), "{b}");
+    assert!(
+        b.contains("· in <a class=\"space\" href=\"/notes?spaces=work\">work</a>"),
+        "{b}"
+    );
+    let b = sess
+        .get("/notes?q=dentist&by=owner&spaces=main,work")
+        .body_str()
+        .to_string();
+    assert!(b.contains("Dentist"), "{b}");
+    let b = sess
+        .get("/notes?q=dentist&spaces=main")
+        .body_str()
+        .to_string();
+    assert!(b.contains("No notes match"), "{b}");
+    let r = sess.get("/notes?spaces=no/slash");
+    assert_eq!(r.status, 400);
+    assert!(r.body_str().contains("Spaces: "), "{r:?}");
+    // A new note from the page: the owner's, in the space named.
+    let t = sess.token("/new", "/new");
+    let r = sess.post(
+        "/new",
+        &[
+            ("csrf", &t),
+            ("text", "Home wifi is on the router label"),
+            ("tags", "home"),
+            ("space", "home"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let loc = r.header("location").unwrap().to_string();
+    let b = sess.get(&loc).body_str().to_string();
+    assert!(b.contains("href=\"/notes?spaces=home\">home</a>"), "{b}");
+    assert!(b.contains(">owner</a>"));
+    // Space counts on the tags page.
+    let b = sess.get("/tags").body_str().to_string();
+    for want in [
+        "spaces=main\">main</a> <span class=\"count\">2</span>",
+        "spaces=work\">work</a> <span class=\"count\">1</span>",
+        "spaces=home\">home</a> <span class=\"count\">1</span>",
+    ] {
+        assert!(b.contains(want), "{want} in {b}");
+    }
+    // The activity page names each write's writer, and the owner's review actions.
+    let b = sess.get("/activity").body_str().to_string();
+    assert!(b.contains(">owner</a></td>"), "{b}");
+    assert!(b.contains(&gid));
+    assert!(b.contains("review on for grant"), "{b}");
+    assert!(b.contains("accepted note"), "{b}");
+    assert!(b.contains("rejected note"), "{b}");
+
+    // The owner's edit of a pending note makes the new version the owner's, and accepted.
+    let third = remember_as(&s, &access, "Pending: the plumber comes on Friday");
+    assert_eq!(third["pending"], true, "{third}");
+    let tp = note_path(third["id"].as_str().unwrap());
+    let b = sess.get(&format!("{tp}/edit")).body_str().to_string();
+    assert!(
+        b.contains("This note awaits your review. Saving a change makes the new version yours"),
+        "{b}"
+    );
+    let t = form_token(&b, &format!("{tp}/edit"));
+    let r = sess.post(
+        &format!("{tp}/edit"),
+        &[
+            ("csrf", &t),
+            ("text", "The plumber comes on Friday at 8"),
+            ("tags", "planted"),
+            ("space", ""),
+            ("versions", "1"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{r:?}");
+    let b = sess.get(&tp).body_str().to_string();
+    assert!(b.contains("<dd id=\"status\">accepted</dd>"), "{b}");
+    assert!(
+        b.contains("<dd id=\"by\"><a class=\"by\" href=\"/notes?by=owner\">owner</a></dd>"),
+        "{b}"
+    );
+    assert!(sess
+        .get("/pending")
+        .body_str()
+        .contains("No notes wait for review."));
+
+    // Off again: the client's next write is not held.
+    let t = sess.token("/clients", "/clients/review");
+    let r = sess.post(
+        "/clients/review",
+        &[("csrf", &t), ("grant", &gid), ("review", "off")],
+    );
+    assert_eq!(r.header("location"), Some("/clients?done=review-off"));
+    let later = remember_as(&s, &access, "After review: the car is due for inspection");
+    assert_eq!(later["pending"], Value::Null, "{later}");
+    s.assert_log_clean(&[&access]);
+    s.assert_healthy();
 }

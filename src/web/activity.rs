@@ -1,8 +1,9 @@
 //! The activity page: the latest writes to the brain and the latest sign-ins and owner actions.
 //!
-//! Writes come from the brain itself (the notes most recently written, by log order). Who made
-//! each write is not recorded yet (issue 12 adds provenance); the column says "unknown" until
-//! then. Sign-ins (and failed attempts, sign-outs, and what the owner did on these pages) are
+//! Writes come from the brain itself (the notes most recently written, by log order), each with
+//! the writer its current version records (issue 12: a grant's client, the static token, a
+//! client_credentials client, `owner`, `import`; "unknown" for versions from before provenance)
+//! and whether it awaits review. Sign-ins (and failed attempts, sign-outs, and what the owner did on these pages) are
 //! kept in a ring in memory of the last [`JOURNAL_LEN`] events: a restart empties it. It is not
 //! a file because failed attempts come from strangers, and a file they can grow at will is a
 //! liability; the server log keeps a line for every request (`POST /signin 303`) for as long as
@@ -12,7 +13,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use super::html::{esc, note_path, page, time, time_secs, Nav};
+use super::html::{esc, note_path, page, time, time_secs, writer_link, Nav};
 use super::session::Current;
 use crate::brain::snippet::title;
 use crate::http::Response;
@@ -27,18 +28,53 @@ pub const WRITES_SHOWN: usize = 50;
 pub enum Event {
     SignedIn(String),
     SignInFailed,
-    ProviderRefused { via: String, why: String },
+    ProviderRefused {
+        via: String,
+        why: String,
+    },
     SignInLimited,
     SignedOut,
-    Updated { id: String },
-    Created { id: String },
-    Forgot { id: String, title: String },
-    RevokedGrant { grant: String, name: String },
-    RevokedClient { client: String },
-    Imported { answer: String },
+    Updated {
+        id: String,
+    },
+    Created {
+        id: String,
+    },
+    Forgot {
+        id: String,
+        title: String,
+    },
+    Accepted {
+        id: String,
+        by: String,
+    },
+    Rejected {
+        id: String,
+        title: String,
+        by: String,
+    },
+    ReviewSet {
+        grant: String,
+        name: String,
+        on: bool,
+    },
+    RevokedGrant {
+        grant: String,
+        name: String,
+    },
+    RevokedClient {
+        client: String,
+    },
+    Imported {
+        answer: String,
+    },
     ImportRefused,
-    Exported { notes: usize },
-    EndedSessions { count: usize },
+    Exported {
+        notes: usize,
+    },
+    EndedSessions {
+        count: usize,
+    },
 }
 
 #[derive(Default)]
@@ -90,6 +126,21 @@ fn describe(e: &Event) -> String {
         Event::Forgot { id, title } => {
             format!("forgot note <code>{}</code> ({})", esc(id), esc(title))
         }
+        Event::Accepted { id, by } => {
+            format!("accepted note {} written by {}", note(id), esc(by))
+        }
+        Event::Rejected { id, title, by } => format!(
+            "rejected note <code>{}</code> ({}) written by {}",
+            esc(id),
+            esc(title),
+            esc(by)
+        ),
+        Event::ReviewSet { grant, name, on } => format!(
+            "review {} for grant <code>{}</code> ({})",
+            if *on { "on" } else { "off" },
+            esc(grant),
+            esc(name)
+        ),
         Event::RevokedGrant { grant, name } => {
             format!("revoked grant <code>{}</code> ({})", esc(grant), esc(name))
         }
@@ -106,7 +157,7 @@ fn describe(e: &Event) -> String {
 pub fn page_for(app: &App, cur: &Current, nav: &Nav) -> Response {
     let mut body = String::from("<h1>Activity</h1>");
     // Latest writes.
-    body.push_str("<section><h2>Latest writes</h2><p class=\"muted\">The notes written or changed most recently, newest first. Which client made each write is not recorded yet: the column says <em>unknown</em>.</p>");
+    body.push_str("<section><h2>Latest writes</h2><p class=\"muted\">The notes written or changed most recently, newest first, with who wrote each one's current version (<em>unknown</em> for versions from before this server recorded it).</p>");
     let writes = app.mcp.brain.recently_written(WRITES_SHOWN);
     if writes.is_empty() {
         body.push_str("<p>No notes yet.</p>");
@@ -119,10 +170,12 @@ pub fn page_for(app: &App, cur: &Current, nav: &Nav) -> Response {
                 format!("version {versions}")
             };
             body.push_str(&format!(
-                "<tr><td data-label=\"When\">{}</td><td data-label=\"Note\"><a href=\"{}\">{}</a></td><td data-label=\"What\">{what}</td><td data-label=\"Who\" class=\"muted\">unknown</td></tr>",
+                "<tr><td data-label=\"When\">{}</td><td data-label=\"Note\"><a href=\"{}\">{}</a></td><td data-label=\"What\">{what}{}</td><td data-label=\"Who\">{}</td></tr>",
                 time(&n.updated_at),
                 esc(&note_path(&n.id)),
                 esc(&title(&n.text)),
+                if n.pending { ", <span class=\"badge pending\">pending</span>" } else { "" },
+                writer_link(n.by.as_ref()),
             ));
         }
         body.push_str("</tbody></table></div>");

@@ -5,6 +5,7 @@
 //! [`esc`] (element content and quoted attribute values alike) and nowhere else. Links are
 //! built from percent-encoded path segments and form-encoded queries, then escaped too.
 
+use crate::brain::Writer;
 use crate::http::Response;
 
 /// HTML-escapes text for element content and for double- or single-quoted attribute values.
@@ -85,8 +86,9 @@ pub struct Nav<'a> {
     pub sign_out: String,
 }
 
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/notes", "Notes"),
+    ("/pending", "Pending"),
     ("/tags", "Tags"),
     ("/clients", "Clients"),
     ("/activity", "Activity"),
@@ -190,6 +192,37 @@ pub fn tag_links(tags: &[String]) -> String {
         .join(" ")
 }
 
+/// What a `by` filter names `w` by (what [`Writer::matches`] takes): its grant ID, client ID
+/// or subject when it has one, else its kind; `unknown` for versions from before provenance.
+pub fn writer_key(w: Option<&Writer>) -> &str {
+    match w {
+        Some(w) if !w.id.is_empty() => &w.id,
+        Some(w) => &w.kind,
+        None => "unknown",
+    }
+}
+
+/// Who wrote a version, for people ([`Writer::label`], or "unknown" for a version from before
+/// provenance), as a link to the notes whose current version they wrote.
+pub fn writer_link(w: Option<&Writer>) -> String {
+    let label = w.map_or_else(|| "unknown".to_string(), Writer::label);
+    format!(
+        "<a class=\"by{}\" href=\"/notes?{}\">{}</a>",
+        if w.is_none() { " muted" } else { "" },
+        esc(&query(&[("by", writer_key(w))])),
+        esc(&label)
+    )
+}
+
+/// A space as a link to its notes.
+pub fn space_link(space: &str) -> String {
+    format!(
+        "<a class=\"space\" href=\"/notes?{}\">{}</a>",
+        esc(&query(&[("spaces", space)])),
+        esc(space)
+    )
+}
+
 /// A search snippet: the brain marks matches `**like this**`; the text is escaped first, then
 /// each marked run becomes `<mark>`. An unpaired `**` stays as text.
 pub fn snippet(s: &str) -> String {
@@ -217,6 +250,30 @@ pub fn snippet(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writers_and_spaces_are_text_and_links_to_their_notes() {
+        let w = Writer {
+            kind: "grant".into(),
+            id: "g_x\"y".into(),
+            client: "c".into(),
+            name: "<script>Claude</script>".into(),
+        };
+        let link = writer_link(Some(&w));
+        assert_eq!(
+            link,
+            "<a class=\"by\" href=\"/notes?by=g_x%22y\">&lt;script&gt;Claude&lt;/script&gt; (grant g_x&quot;y)</a>"
+        );
+        assert_eq!(
+            writer_link(None),
+            "<a class=\"by muted\" href=\"/notes?by=unknown\">unknown</a>"
+        );
+        assert_eq!(writer_key(Some(&Writer::of_kind("owner"))), "owner");
+        assert_eq!(
+            space_link("work"),
+            "<a class=\"space\" href=\"/notes?spaces=work\">work</a>"
+        );
+    }
 
     #[test]
     fn escapes_text_and_attributes() {

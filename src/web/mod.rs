@@ -18,9 +18,11 @@
 //! | `/notes` | newest first, or search (`q`) with the `search` tool's syntax and filters |
 //! | `/notes/<id>` | a note (the canonical URL `search` and `fetch` give): text, tags, versions, diffs |
 //! | `/notes/<id>/edit`, `/notes/<id>/forget` | an `update`; `forget` after a confirmation |
+//! | `POST /notes/<id>/accept`, `POST /notes/<id>/reject` | keep or forget a note awaiting review |
 //! | `/new` | a new note (`remember`) |
-//! | `/tags` | every tag with its count |
-//! | `/clients` (+ `POST /clients/revoke`) | every grant, token family and registration; revoke |
+//! | `/pending` | the notes awaiting the owner's review (issue 12, item 5) |
+//! | `/tags` | every tag and every space with its count |
+//! | `/clients` (+ `POST /clients/revoke`, `POST /clients/review`) | every grant, token family and registration; revoke; review on or off |
 //! | `/transfer`, `/export`, `POST /import` | the export file; an import, all or nothing |
 //! | `/activity` | latest writes, sessions, sign-ins and owner actions |
 //! | `/assets/style.css`, `/assets/app.js`, `/assets/icon.svg` | the static files |
@@ -100,9 +102,13 @@ enum Route<'a> {
     Note(&'a str),
     Edit(&'a str),
     Forget(&'a str),
+    Accept(&'a str),
+    Reject(&'a str),
+    Pending,
     Tags,
     Clients,
     Revoke,
+    Review,
     Transfer,
     Export,
     Import,
@@ -119,9 +125,11 @@ fn route_of(path: &str) -> Option<Route<'_>> {
         "/signout" => Route::SignOut,
         "/notes" | "/notes/" => Route::Notes,
         "/new" => Route::New,
+        "/pending" => Route::Pending,
         "/tags" => Route::Tags,
         "/clients" => Route::Clients,
         "/clients/revoke" => Route::Revoke,
+        "/clients/review" => Route::Review,
         "/transfer" => Route::Transfer,
         "/export" => Route::Export,
         "/import" => Route::Import,
@@ -135,6 +143,8 @@ fn route_of(path: &str) -> Option<Route<'_>> {
                 None if !rest.is_empty() => Route::Note(rest),
                 Some((id, "edit")) if !id.is_empty() => Route::Edit(id),
                 Some((id, "forget")) if !id.is_empty() => Route::Forget(id),
+                Some((id, "accept")) if !id.is_empty() => Route::Accept(id),
+                Some((id, "reject")) if !id.is_empty() => Route::Reject(id),
                 _ => return None,
             }
         }
@@ -152,7 +162,12 @@ fn allow(route: Route) -> &'static str {
         Route::SignIn | Route::New | Route::Edit(_) | Route::Forget(_) | Route::Activity => {
             "GET, HEAD, POST"
         }
-        Route::SignOut | Route::Revoke | Route::Import => "POST",
+        Route::SignOut
+        | Route::Revoke
+        | Route::Review
+        | Route::Import
+        | Route::Accept(_)
+        | Route::Reject(_) => "POST",
         _ => "GET, HEAD",
     }
 }
@@ -232,16 +247,20 @@ pub fn handle(app: &App, req: &Request, method: &str) -> Response {
     };
     match (method, route) {
         ("GET", Route::Notes) => notes::list(app, req, &signed),
-        ("GET", Route::New) => notes::new_page(app, &signed, None, "", "", 200),
+        ("GET", Route::New) => notes::new_page(app, &signed, None, "", "", "", 200),
         ("POST", Route::New) => notes::create(app, req, &signed),
         ("GET", Route::Note(id)) => notes::show(app, req, &signed, id),
         ("GET", Route::Edit(id)) => notes::edit_page(app, req, &signed, id),
         ("POST", Route::Edit(id)) => notes::edit(app, req, &signed, id),
         ("GET", Route::Forget(id)) => notes::forget_page(app, &signed, id),
         ("POST", Route::Forget(id)) => notes::forget(app, req, &signed, id),
+        ("POST", Route::Accept(id)) => notes::accept(app, req, &signed, id),
+        ("POST", Route::Reject(id)) => notes::reject(app, req, &signed, id),
+        ("GET", Route::Pending) => notes::pending(app, req, &signed),
         ("GET", Route::Tags) => notes::tags(app, &signed),
         ("GET", Route::Clients) => clients::page_for(app, req, &signed),
         ("POST", Route::Revoke) => clients::revoke(app, req, &signed),
+        ("POST", Route::Review) => clients::review(app, req, &signed),
         ("GET", Route::Transfer) => transfer::page_for(app, &signed, None),
         ("GET", Route::Export) => transfer::export(app, req),
         ("POST", Route::Import) => transfer::import(app, req, &signed),
@@ -669,6 +688,9 @@ mod tests {
         assert_eq!(route_of("/notes/n_1"), Some(Route::Note("n_1")));
         assert_eq!(route_of("/notes/a%2Fb/edit"), Some(Route::Edit("a%2Fb")));
         assert_eq!(route_of("/notes/a/forget"), Some(Route::Forget("a")));
+        assert_eq!(route_of("/notes/a/accept"), Some(Route::Accept("a")));
+        assert_eq!(route_of("/notes/a/reject"), Some(Route::Reject("a")));
+        assert_eq!(route_of("/pending"), Some(Route::Pending));
         assert_eq!(route_of("/notes/a/b"), None);
         assert_eq!(route_of("/notes//edit"), None);
         assert!(owns("/notes/a/b"));

@@ -1,15 +1,23 @@
 //! Notes: the list (newest first, paged), search with the `search` tool's syntax and filters,
 //! a note's page with every version and the changes between them, editing (an `update`),
-//! forgetting after a confirmation, a new note, and tag counts.
+//! forgetting after a confirmation, a new note, the notes awaiting review with their accept
+//! and reject buttons, and tag and space counts.
+//!
+//! Every write from these pages is the owner's: recorded with the writer `owner` (issue 12,
+//! item 1), never held for review, and able to reach every space and every pending note.
 
 use std::collections::HashMap;
 
 use super::html::{
-    csrf_field, esc, note_path, notice, page, query, see_other, snippet, tag_links, time,
+    csrf_field, esc, note_path, notice, page, query, see_other, snippet, space_link, tag_links,
+    time, writer_link,
 };
 use super::{activity::Event, decode_segment, diff, params, posted, Signed};
 use crate::brain::snippet::title;
-use crate::brain::{normalize_tag, BrainError, Filter, Note, Updated, Version, MAX_TAGS};
+use crate::brain::{
+    normalize_space, normalize_tag, Author, BrainError, Filter, Note, Updated, Version, Writer,
+    MAIN_SPACE, MAX_TAGS,
+};
 use crate::http::{Request, Response};
 use crate::router::App;
 use crate::time::{format_rfc3339, parse_rfc3339_or_date};
@@ -23,6 +31,18 @@ pub const MAX_QUERY_BYTES: usize = 4096;
 const SNIPPET_CHARS: usize = 300;
 /// Characters of a note shown in the list.
 const PREVIEW: usize = 280;
+/// Pending notes the review page shows at once (accepting or rejecting some shows the next).
+pub const PENDING_SHOWN: usize = 200;
+
+/// The owner writing from these pages: recorded as `owner`, not under review, seeing
+/// everything (so the duplicate check and the notes it may change span every space).
+fn owner() -> Author {
+    Author {
+        by: Some(Writer::of_kind("owner")),
+        review: false,
+        view: Filter::default(),
+    }
+}
 
 /// The list's and search's parameters, as the form has them (kept to fill the form again).
 #[derive(Default)]
@@ -32,6 +52,8 @@ struct Wanted {
     any: String,
     since: String,
     until: String,
+    spaces: String,
+    by: String,
 }
 
 impl Wanted {
@@ -43,6 +65,8 @@ impl Wanted {
             any: get("any"),
             since: get("since"),
             until: get("until"),
+            spaces: get("spaces"),
+            by: get("by"),
         }
     }
 
@@ -53,6 +77,8 @@ impl Wanted {
             ("any", &self.any),
             ("since", &self.since),
             ("until", &self.until),
+            ("spaces", &self.spaces),
+            ("by", &self.by),
         ]
     }
 
@@ -60,12 +86,16 @@ impl Wanted {
         !(self.tag.is_empty()
             && self.any.is_empty()
             && self.since.is_empty()
-            && self.until.is_empty())
+            && self.until.is_empty()
+            && self.spaces.is_empty()
+            && self.by.is_empty())
     }
 
     /// The filter the `search` and `list_notes` tools would build from the same values:
     /// `tag` is their `tags_all`, `any` their `tags_any`, and `since`/`until` an RFC 3339
-    /// time or a date (as `until`, the end of that day, UTC).
+    /// time or a date (as `until`, the end of that day, UTC); `spaces` their `spaces` (the
+    /// owner may name any), `by` their `by` (a kind, grant or client ID, subject or client
+    /// name; `unknown` for versions from before provenance).
     fn filter(&self) -> Result<Filter, String> {
         let since = time_bound(&self.since, "Since", false)?;
         let until = time_bound(&self.until, "Until", true)?;
@@ -83,9 +113,27 @@ impl Wanted {
             tags_any: tag_list(&self.any, "Any of tags")?,
             since,
             until,
+            spaces: space_list(&self.spaces)?,
+            by: if self.by.is_empty() {
+                Vec::new()
+            } else {
+                vec![self.by.clone()]
+            },
             ..Filter::default()
         })
     }
+}
+
+/// Spaces typed into a field, separated by commas or spaces; `None` (every space) when empty.
+fn space_list(s: &str) -> Result<Option<Vec<String>>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for sp in split_tags(s) {
+        let sp = normalize_space(&sp).map_err(|e| format!("Spaces: {e}"))?;
+        if !out.contains(&sp) {
+            out.push(sp);
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
 }
 
 /// Tags typed into a field: separated by commas or spaces.
@@ -138,14 +186,18 @@ fn search_form(w: &Wanted) -> String {
 <div class=\"filters\"><label>Tags, all of <input name=\"tag\" value=\"{}\" placeholder=\"work, ideas\"></label>\
 <label>Any of these tags <input name=\"any\" value=\"{}\" placeholder=\"home travel\"></label>\
 <label>Written since <input name=\"since\" value=\"{}\" placeholder=\"2026-01-01\" inputmode=\"numeric\"></label>\
-<label>Written until <input name=\"until\" value=\"{}\" placeholder=\"2026-01-31\" inputmode=\"numeric\"></label></div>\
-<p class=\"muted\">Words are matched with their variants (<code>running</code> finds <code>runs</code>, small typos too); <code>\"an exact phrase\"</code> only as written; <code>-word</code> leaves notes out. Dates are UTC; a date as <em>until</em> includes that whole day. Filters apply to the list too, without a search.</p></details></form>",
+<label>Written until <input name=\"until\" value=\"{}\" placeholder=\"2026-01-31\" inputmode=\"numeric\"></label>\
+<label>In the spaces <input name=\"spaces\" value=\"{}\" placeholder=\"main, work\"></label>\
+<label>Written by <input name=\"by\" value=\"{}\" placeholder=\"owner, a grant id, a client name\"></label></div>\
+<p class=\"muted\">Words are matched with their variants (<code>running</code> finds <code>runs</code>, small typos too); <code>\"an exact phrase\"</code> only as written; <code>-word</code> leaves notes out. Dates are UTC; a date as <em>until</em> includes that whole day. <em>Written by</em> is the writer of the current version: a kind (<code>owner</code>, <code>import</code>, <code>static</code>, <code>grant</code>), a grant or client id, a client's name, or <code>unknown</code>. Filters apply to the list too, without a search.</p></details></form>",
         esc(&w.q),
         if w.filtered() { " open" } else { "" },
         esc(&w.tag),
         esc(&w.any),
         esc(&w.since),
         esc(&w.until),
+        esc(&w.spaces),
+        esc(&w.by),
     )
 }
 
@@ -156,9 +208,14 @@ fn done_notice(p: &HashMap<String, String>) -> String {
         Some("unchanged") => notice("Nothing changed: the note already said that.", false),
         Some("created") => notice("The note was saved.", false),
         Some("duplicate") => notice(
-            "A note with exactly this text and these tags already exists: here it is. Nothing new was stored.",
+            "A note with exactly this text and these tags already exists in this space: here it is. Nothing new was stored.",
             false,
         ),
+        Some("accepted") => notice(
+            "Accepted: every client that may see its space sees the note now.",
+            false,
+        ),
+        Some("rejected") => notice("Rejected: the note is forgotten.", false),
         _ => String::new(),
     }
 }
@@ -174,14 +231,30 @@ fn note_item(n: &Note, body_html: &str) -> String {
     } else {
         format!("<p class=\"snippet\">{body_html}</p>")
     };
+    let space = if n.space == MAIN_SPACE {
+        String::new()
+    } else {
+        format!(" · in {}", space_link(&n.space))
+    };
     format!(
-        "<li><a class=\"title\" href=\"{}\">{}</a>{body_html}<p class=\"meta\">{}{edited} · {} · {} characters</p></li>",
+        "<li{}><a class=\"title\" href=\"{}\">{}</a>{}{body_html}<p class=\"meta\">{}{edited}{space} · by {} · {} · {} characters</p></li>",
+        if n.pending { " class=\"pending\"" } else { "" },
         esc(&note_path(&n.id)),
         esc(&title(&n.text)),
+        pending_mark(n),
         time(&n.created_at),
+        writer_link(n.by.as_ref()),
         tag_links(&n.tags),
         n.text.chars().count(),
     )
+}
+
+fn pending_mark(n: &Note) -> &'static str {
+    if n.pending {
+        " <span class=\"badge pending\">pending</span>"
+    } else {
+        ""
+    }
 }
 
 /// The start of a note for the list; nothing when its title already says all of it.
@@ -343,7 +416,8 @@ fn versions(note: &Note, history: &[Version]) -> Vec<Version> {
         text: note.text.clone(),
         tags: note.tags.clone(),
         updated_at: note.updated_at.clone(),
-        ..Default::default()
+        space: note.space.clone(),
+        by: note.by.clone(),
     });
     v
 }
@@ -365,6 +439,38 @@ fn tags_change(old: &[String], new: &[String]) -> String {
     out
 }
 
+fn space_change(old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    format!(
+        "<p class=\"meta\">Moved from space <del>{}</del> to <ins>{}</ins></p>",
+        esc(old),
+        esc(new)
+    )
+}
+
+/// The Accept and Reject buttons of a pending note; `from` says where to go back to.
+fn review_forms(app: &App, s: &Signed, id: &str, from: &str) -> String {
+    let base = esc(&note_path(id));
+    let form = |action: &str, class: &str, label: &str, confirm: &str| {
+        format!(
+            "<form method=\"post\" action=\"{base}/{action}\" class=\"inline\"{confirm}>{}<input type=\"hidden\" name=\"from\" value=\"{}\"><button type=\"submit\"{class}>{label}</button></form>",
+            csrf_field(&app.web.sessions.form_token(&s.cur, &format!("{action}:{id}"))),
+            esc(from),
+        )
+    };
+    format!(
+        "{} {}",
+        form("accept", "", "Accept", ""),
+        form(
+            "reject",
+            " class=\"danger\"",
+            "Reject",
+            " data-confirm=\"Reject this note? It is forgotten.\""
+        )
+    )
+}
 /// `/notes/<id>`: the canonical URL of a note (what `search` and `fetch` give as `url`).
 pub fn show(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
     let Some(id) = decode_segment(raw) else {
@@ -394,12 +500,22 @@ pub fn show(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
             esc(&base)
         ));
     }
+    if note.pending {
+        body.push_str(&format!(
+            "<div class=\"notice review\" id=\"review\"><p><span class=\"badge pending\">pending</span> {} wrote this, and its writes wait for your review: no other client sees the note until you accept it. Rejecting forgets it.</p><p class=\"actions\">{}</p></div>",
+            esc(&note.by.as_ref().map_or_else(|| "An unknown writer".to_string(), Writer::label)),
+            review_forms(app, s, &id, "note"),
+        ));
+    }
     body.push_str(&format!(
-        "<dl class=\"facts\"><dt>Id</dt><dd><code>{}</code></dd><dt>Written</dt><dd>{}</dd><dt>Last changed</dt><dd>{}</dd><dt>Tags</dt><dd>{}</dd><dt>Versions</dt><dd>{n}</dd><dt>Who wrote it</dt><dd class=\"muted\">unknown</dd></dl>",
+        "<dl class=\"facts\"><dt>Id</dt><dd><code>{}</code></dd><dt>Written</dt><dd>{}</dd><dt>Last changed</dt><dd>{}</dd><dt>Space</dt><dd id=\"space\">{}</dd><dt>Tags</dt><dd>{}</dd><dt>Versions</dt><dd>{n}</dd><dt>Who wrote it</dt><dd id=\"by\">{}</dd><dt>Status</dt><dd id=\"status\">{}</dd></dl>",
         esc(&id),
         time(&note.created_at),
         time(&note.updated_at),
+        space_link(&v.space),
         tag_links(&v.tags),
+        writer_link(v.by.as_ref()),
+        if note.pending { "pending: awaiting your review" } else { "accepted" },
     ));
     body.push_str(&format!(
         "<p class=\"actions\"><a class=\"button\" href=\"{}/edit\">Edit</a> <a class=\"button danger\" href=\"{}/forget\">Forget…</a></p>",
@@ -413,14 +529,16 @@ pub fn show(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
     if let Some(to) = diff_to {
         let (old, new) = (&all[to - 2], &all[to - 1]);
         body.push_str(&format!(
-            "<section id=\"changes\"><h2>Changes from version {} to {to}</h2><p class=\"meta\">Saved {} · by <span class=\"muted\">unknown</span></p>{}<div class=\"text diff\">{}</div></section>",
+            "<section id=\"changes\"><h2>Changes from version {} to {to}</h2><p class=\"meta\">Saved {} · by {}</p>{}{}<div class=\"text diff\">{}</div></section>",
             to - 1,
             time(&new.updated_at),
+            writer_link(new.by.as_ref()),
+            space_change(&old.space, &new.space),
             tags_change(&old.tags, &new.tags),
             diff::render(&diff::diff(&old.text, &new.text)),
         ));
     }
-    body.push_str("<section><h2>Versions</h2><div class=\"table\"><table><thead><tr><th>Version</th><th>Saved</th><th>Who</th><th>Tags</th><th>Characters</th><th></th></tr></thead><tbody>");
+    body.push_str("<section><h2>Versions</h2><div class=\"table\"><table><thead><tr><th>Version</th><th>Saved</th><th>Who</th><th>Space</th><th>Tags</th><th>Characters</th><th></th></tr></thead><tbody>");
     for (i, ver) in all.iter().enumerate().rev() {
         let k = i + 1;
         let mut links = format!("<a href=\"{}?version={k}\">show</a>", esc(&base));
@@ -432,9 +550,11 @@ pub fn show(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
         }
         let current = if k == n { " (current)" } else { "" };
         body.push_str(&format!(
-            "<tr{}><td data-label=\"Version\">{k}{current}</td><td data-label=\"Saved\">{}</td><td data-label=\"Who\" class=\"muted\">unknown</td><td data-label=\"Tags\">{}</td><td data-label=\"Characters\">{}</td><td>{links}</td></tr>",
+            "<tr{}><td data-label=\"Version\">{k}{current}</td><td data-label=\"Saved\">{}</td><td data-label=\"Who\">{}</td><td data-label=\"Space\">{}</td><td data-label=\"Tags\">{}</td><td data-label=\"Characters\">{}</td><td>{links}</td></tr>",
             if k == shown { " class=\"shown\"" } else { "" },
             time(&ver.updated_at),
+            writer_link(ver.by.as_ref()),
+            esc(&ver.space),
             tag_links(&ver.tags),
             ver.text.chars().count(),
         ));
@@ -448,8 +568,8 @@ fn editor(
     token: &str,
     text: &str,
     tags: &str,
+    space: &str,
     versions: Option<usize>,
-    submit: &str,
     cancel: &str,
 ) -> String {
     let versions = versions
@@ -458,11 +578,12 @@ fn editor(
     // The newline right after <textarea> is eaten by the HTML parser, so a note that starts
     // with a newline keeps it.
     format!(
-        "<form method=\"post\" action=\"{}\" class=\"editor\">{}{versions}<p><label for=\"text\">Text</label><textarea id=\"text\" name=\"text\" rows=\"14\" required>\n{}</textarea></p><p><label for=\"tags\">Tags <span class=\"muted\">(separated by spaces or commas; letters, digits, <code>-</code> and <code>_</code>)</span></label><input id=\"tags\" name=\"tags\" value=\"{}\" autocomplete=\"off\"></p><p><button type=\"submit\">{submit}</button> <a href=\"{}\">Cancel</a></p></form>",
+        "<form method=\"post\" action=\"{}\" class=\"editor\">{}{versions}<p><label for=\"text\">Text</label><textarea id=\"text\" name=\"text\" rows=\"14\" required>\n{}</textarea></p><p><label for=\"tags\">Tags <span class=\"muted\">(separated by spaces or commas; letters, digits, <code>-</code> and <code>_</code>)</span></label><input id=\"tags\" name=\"tags\" value=\"{}\" autocomplete=\"off\"></p><p><label for=\"space\">Space <span class=\"muted\">(empty: <code>main</code>; another space moves the note there, as a new version)</span></label><input id=\"space\" name=\"space\" value=\"{}\" autocomplete=\"off\" placeholder=\"main\"></p><p><button type=\"submit\">Save</button> <a href=\"{}\">Cancel</a></p></form>",
         esc(action),
         csrf_field(token),
         esc(text),
         esc(tags),
+        esc(space),
         esc(cancel),
     )
 }
@@ -482,6 +603,7 @@ pub fn edit_page(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
         &id,
         &note.text,
         &note.tags.join(" "),
+        &note.space,
         history.len() + 1,
         None,
         200,
@@ -495,14 +617,23 @@ fn edit_form(
     id: &str,
     text: &str,
     tags: &str,
+    space: &str,
     versions: usize,
     error: Option<&str>,
     status: u16,
 ) -> Response {
     let base = note_path(id);
     let token = app.web.sessions.form_token(&s.cur, &format!("update:{id}"));
+    let pending = if app.mcp.brain.recall(id).is_some_and(|n| n.pending) {
+        notice(
+            "This note awaits your review. Saving a change makes the new version yours (written by owner) and accepts it.",
+            false,
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<h1>Edit note</h1><p class=\"meta\"><code>{}</code> · saving makes version {} (the earlier ones stay readable)</p>{}{}",
+        "<h1>Edit note</h1><p class=\"meta\"><code>{}</code> · saving makes version {} (the earlier ones stay readable)</p>{pending}{}{}",
         esc(id),
         versions + 1,
         error.map(|e| notice(e, true)).unwrap_or_default(),
@@ -511,8 +642,8 @@ fn edit_form(
             &token,
             text,
             tags,
+            space,
             Some(versions),
-            "Save",
             &base
         ),
     );
@@ -549,6 +680,7 @@ pub fn edit(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
     let now = history.len() + 1;
     let text = from_textarea(form.get("text"));
     let tags_field = form.get("tags");
+    let space_field = form.get("space");
     if form.get("versions") != now.to_string() {
         return edit_form(
             app,
@@ -556,6 +688,7 @@ pub fn edit(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
             &id,
             &text,
             tags_field,
+            space_field,
             now,
             Some(&format!("This note changed while you were editing it (it now has {now} versions). Your text is below, unsaved: compare it with the current note, then save again.")),
             409,
@@ -568,6 +701,7 @@ pub fn edit(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
             &id,
             &text,
             tags_field,
+            space_field,
             now,
             Some("The text is empty. To remove the note, use Forget instead."),
             400,
@@ -575,7 +709,13 @@ pub fn edit(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
     }
     let tags = split_tags(tags_field);
     let new_text = (text != from_textarea(&note.text)).then_some(text.as_str());
-    match app.mcp.brain.update(&id, new_text, Some(&tags)) {
+    match app.mcp.brain.update_by(
+        &id,
+        new_text,
+        Some(&tags),
+        Some(space_or_main(space_field)),
+        &owner(),
+    ) {
         Ok(Updated::Changed(_)) => {
             app.web
                 .journal
@@ -596,6 +736,7 @@ pub fn edit(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
                 &id,
                 &text,
                 tags_field,
+                space_field,
                 now,
                 Some(&write_failed(&e)),
                 status,
@@ -639,7 +780,7 @@ pub fn forget(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
         .recall(&id)
         .map(|n| title(&n.text))
         .unwrap_or_default();
-    match app.mcp.brain.forget(&id) {
+    match app.mcp.brain.forget_by(&id, &owner()) {
         Ok(true) => {
             app.web
                 .journal
@@ -663,13 +804,14 @@ pub fn new_page(
     error: Option<&str>,
     text: &str,
     tags: &str,
+    space: &str,
     status: u16,
 ) -> Response {
     let token = app.web.sessions.form_token(&s.cur, "remember");
     let body = format!(
         "<h1>New note</h1>{}{}",
         error.map(|e| notice(e, true)).unwrap_or_default(),
-        editor("/new", &token, text, tags, None, "Save", "/notes")
+        editor("/new", &token, text, tags, space, None, "/notes")
     );
     page(status, "New note", Some(&s.nav("/notes")), &body)
 }
@@ -681,14 +823,24 @@ pub fn create(app: &App, req: &Request, s: &Signed) -> Response {
     };
     let text = from_textarea(form.get("text"));
     let tags_field = form.get("tags");
+    let space_field = form.get("space");
     if text.trim().is_empty() {
-        return new_page(app, s, Some("The text is empty."), &text, tags_field, 400);
+        return new_page(
+            app,
+            s,
+            Some("The text is empty."),
+            &text,
+            tags_field,
+            space_field,
+            400,
+        );
     }
-    match app
-        .mcp
-        .brain
-        .remember_checked(&text, &split_tags(tags_field))
-    {
+    match app.mcp.brain.remember_by(
+        &text,
+        &split_tags(tags_field),
+        Some(space_or_main(space_field)),
+        &owner(),
+    ) {
         Ok((note, duplicate)) => {
             if !duplicate {
                 app.web.journal.record(
@@ -707,12 +859,167 @@ pub fn create(app: &App, req: &Request, s: &Signed) -> Response {
             } else {
                 500
             };
-            new_page(app, s, Some(&write_failed(&e)), &text, tags_field, status)
+            new_page(
+                app,
+                s,
+                Some(&write_failed(&e)),
+                &text,
+                tags_field,
+                space_field,
+                status,
+            )
         }
     }
 }
 
-/// `/tags`: every tag with the number of notes carrying it, most used first.
+/// The space field of the editor: empty is `main`, as `remember` without `space`.
+fn space_or_main(field: &str) -> &str {
+    match field.trim() {
+        "" => MAIN_SPACE,
+        sp => sp,
+    }
+}
+
+/// Where an accept or reject form goes back to: the review page, or the note's page.
+fn back(form: &super::Form, id: &str, done: &str, gone: bool) -> Response {
+    if form.get("from") == "pending" {
+        see_other(&format!("/pending?done={done}"))
+    } else if gone {
+        see_other(&format!("/notes?done={done}"))
+    } else {
+        see_other(&format!("{}?done={done}", note_path(id)))
+    }
+}
+
+fn not_pending(s: &Signed, id: &str) -> Response {
+    page(
+        404,
+        "Not awaiting review",
+        Some(&s.nav("/pending")),
+        &format!(
+            "<h1>Not awaiting review</h1><p class=\"lead\">{}</p><p><a href=\"/pending\">Pending notes</a></p>",
+            esc(&format!("No note \"{id}\" waits for review: it may have been accepted or rejected already, or forgotten."))
+        ),
+    )
+}
+
+fn review_failed(s: &Signed, title: &str, e: &BrainError) -> Response {
+    page(
+        500,
+        title,
+        Some(&s.nav("/pending")),
+        &format!("<h1>{}</h1>{}", esc(title), notice(&write_failed(e), true)),
+    )
+}
+
+/// `POST /notes/<id>/accept`: the owner keeps a note awaiting review (`brain-mcp accept`).
+pub fn accept(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
+    let Some(id) = decode_segment(raw) else {
+        return missing(s, None);
+    };
+    let form = match posted(app, req, &s.cur, &format!("accept:{id}")) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    match app.mcp.brain.accept(&id) {
+        Ok(Some(n)) => {
+            app.web.journal.record(
+                req.client,
+                Event::Accepted {
+                    id: id.clone(),
+                    by: n
+                        .by
+                        .as_ref()
+                        .map_or_else(|| "unknown".into(), Writer::label),
+                },
+            );
+            back(&form, &id, "accepted", false)
+        }
+        Ok(None) => not_pending(s, &id),
+        Err(e) => review_failed(s, "Not accepted", &e),
+    }
+}
+
+/// `POST /notes/<id>/reject`: rejecting is forgetting, for a note that waits for review
+/// (never another; `brain-mcp reject`).
+pub fn reject(app: &App, req: &Request, s: &Signed, raw: &str) -> Response {
+    let Some(id) = decode_segment(raw) else {
+        return missing(s, None);
+    };
+    let form = match posted(app, req, &s.cur, &format!("reject:{id}")) {
+        Ok(f) => f,
+        Err(resp) => return resp,
+    };
+    let Some(n) = app.mcp.brain.recall(&id).filter(|n| n.pending) else {
+        return not_pending(s, &id);
+    };
+    match app.mcp.brain.forget_by(&id, &owner()) {
+        Ok(true) => {
+            app.web.journal.record(
+                req.client,
+                Event::Rejected {
+                    id: id.clone(),
+                    title: title(&n.text),
+                    by: n
+                        .by
+                        .as_ref()
+                        .map_or_else(|| "unknown".into(), Writer::label),
+                },
+            );
+            back(&form, &id, "rejected", true)
+        }
+        Ok(false) => not_pending(s, &id),
+        Err(e) => review_failed(s, "Not rejected", &e),
+    }
+}
+
+/// `/pending`: the notes awaiting the owner's review, newest first, each with Accept and
+/// Reject (what `brain-mcp pending` lists).
+pub fn pending(app: &App, req: &Request, s: &Signed) -> Response {
+    let p = params(req.query.as_deref().unwrap_or(""));
+    let nav = s.nav("/pending");
+    let filter = Filter {
+        pending_only: true,
+        ..Filter::default()
+    };
+    let mut body = String::from("<h1>Pending notes</h1>");
+    body.push_str(&done_notice(&p));
+    let Ok((notes, more)) = app
+        .mcp
+        .brain
+        .list_filtered(&filter, None, |_| true, PENDING_SHOWN)
+    else {
+        return page(
+            500,
+            "Pending notes",
+            Some(&nav),
+            "<h1>Pending notes</h1><p class=\"lead\">The pending notes could not be read.</p>",
+        );
+    };
+    body.push_str("<p class=\"muted\">Notes and versions written by a client whose grant is under review (turn it on or off on <a href=\"/clients\">Connected clients</a>). Until you accept one, only its writer and you see it; rejecting forgets it.</p>");
+    if notes.is_empty() {
+        body.push_str("<p id=\"summary\">No notes wait for review.</p>");
+    } else {
+        body.push_str(&format!(
+            "<p class=\"meta\" id=\"summary\">{} awaiting review{}, newest first.</p><ol class=\"notes\">",
+            plural(notes.len(), "note", "notes"),
+            if more { " shown (more follow when you accept or reject these)" } else { "" },
+        ));
+        for (_, n) in &notes {
+            let item = note_item(n, &list_preview(&n.text));
+            let forms = format!(
+                "<p class=\"actions\">{}</p></li>",
+                review_forms(app, s, &n.id, "pending")
+            );
+            body.push_str(&item.replacen("</li>", &forms, 1));
+        }
+        body.push_str("</ol>");
+    }
+    page(200, "Pending notes", Some(&nav), &body)
+}
+
+/// `/tags`: every tag with the number of notes carrying it, most used first, and every space
+/// with its count.
 pub fn tags(app: &App, s: &Signed) -> Response {
     let counts = app.mcp.brain.tag_counts();
     let mut body = String::from("<h1>Tags</h1>");
@@ -732,6 +1039,18 @@ pub fn tags(app: &App, s: &Signed) -> Response {
         }
         body.push_str("</ul>");
     }
+    let spaces = app.mcp.brain.space_counts(&Filter::default());
+    body.push_str(&format!(
+        "<section id=\"spaces\"><h2>Spaces</h2><p class=\"meta\">{}, most used first. A note lives in one space; a client limited to some spaces sees nothing of the others.</p><ul class=\"spaces\">",
+        plural(spaces.len(), "space", "spaces")
+    ));
+    for (sp, n) in &spaces {
+        body.push_str(&format!(
+            "<li>{} <span class=\"count\">{n}</span></li>",
+            space_link(sp)
+        ));
+    }
+    body.push_str("</ul></section>");
     page(200, "Tags", Some(&s.nav("/tags")), &body)
 }
 

@@ -155,7 +155,10 @@ try {
   const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.innerText));
   assert.equal(rows.length, 2);
   assert.match(rows[0], /2 \(current\)/);
-  assert.match(rows[0], /unknown/);
+  // The owner's edit is recorded as the owner's; the first version keeps its writer.
+  assert.match(rows[0], /\towner\t/);
+  assert.match(rows[1], /\tstatic token\t/);
+  assert.equal(await page.textContent("#by"), "owner");
   await shot("note");
   await page.click("tbody tr:nth-child(2) >> text=show");
   assert.match(await page.textContent("[role=status]"), /This is version 1 of 2/);
@@ -193,6 +196,46 @@ try {
   const grantRows = await page.$$eval("section:first-of-type tbody tr", (trs) => trs.map((tr) => tr.innerText));
   assert.equal(grantRows.length, 1, grantRows.join("\n"));
   assert.match(grantRows[0], /claude\.ai/);
+  assert.match(grantRows[0], /read and write, every space/);
+  assert.match(await page.textContent("td.review"), /^off/);
+  // 8a. The owner puts the grant under review; the client's next note waits for the owner.
+  await page.click("button >> text=Review its writes");
+  assert.match(await page.textContent("[role=status]"), /Review is on/);
+  assert.match(await page.textContent("td.review"), /^on/);
+  const wrote = await mcpCall(cfg.clientToken, "tools/call", {
+    name: "remember",
+    arguments: { text: "Planted by a client: the owner's bank PIN is 4711", tags: ["planted"] },
+  });
+  assert.equal(wrote.status, 200, wrote.body);
+  assert.match(wrote.body, /"pending":true/);
+  const planted = wrote.body.match(/"id":"(n_[0-9a-z]+)"/)[1];
+  // Another client does not see it.
+  const hidden = await mcpCall(cfg.staticToken, "tools/call", { name: "recall", arguments: { id: planted } });
+  assert.match(hidden.body, /"isError":true/);
+  await page.click("nav >> text=Pending");
+  assert.match(await page.textContent("#summary"), /1 note awaiting review/);
+  const item = await page.textContent("ol.notes li");
+  assert.match(item, /Planted by a client/);
+  assert.match(item, /pending/);
+  assert.match(item, /by grant g_/);
+  await shot("pending");
+  await page.click("ol.notes .title");
+  assert.equal(new URL(page.url()).pathname, `/notes/${planted}`);
+  assert.equal(await page.textContent("#status"), "pending: awaiting your review");
+  assert.match(await page.textContent("#by"), /^grant g_/);
+  await shot("note-pending");
+  await page.click("#review button >> text=Accept");
+  assert.match(await page.textContent("[role=status]"), /Accepted/);
+  assert.equal(await page.textContent("#status"), "accepted");
+  assert.match(await page.textContent("#by"), /^grant g_/);
+  const seen = await mcpCall(cfg.staticToken, "tools/call", { name: "recall", arguments: { id: planted } });
+  assert.match(seen.body, /"isError":false/);
+  assert.match(seen.body, /Planted by a client/);
+  await page.click("nav >> text=Pending");
+  assert.match(await page.textContent("#summary"), /No notes wait for review/);
+  ok("review: a client's note waits as pending with its writer, the owner accepts it, others see it");
+  await page.click("nav >> text=Clients");
+  assert.match(await page.textContent("td.wrote"), /Planted by a client/);
   await shot("clients");
   await page.click("button >> text=/^Revoke$/");
   assert.match(await page.textContent("[role=status]"), /The grant was revoked/);
@@ -212,7 +255,7 @@ try {
   const path = join(cfg.downloads, download.suggestedFilename());
   await download.saveAs(path);
   const lines = readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-  assert.equal(lines.length, 7);
+  assert.equal(lines.length, 8);
   const exported = lines.find((n) => n.id === cfg.passport);
   assert.match(exported.text, /three photos/);
   assert.equal(exported.history.length, 1);
@@ -228,12 +271,12 @@ try {
   // 10. Activity: the latest writes and the sign-ins.
   await page.click("nav >> text=Activity");
   const activity = await page.textContent("main");
-  for (const want of ["signed in (owner password)", "wrong password", "edited note", "forgot note", "revoked grant", "imported: added 2, skipped 1", "exported 7 notes", "(this one)"]) {
+  for (const want of ["signed in (owner password)", "wrong password", "edited note", "forgot note", "revoked grant", "imported: added 2, skipped 1", "exported 8 notes", "(this one)", "review on for grant", "accepted note"]) {
     assert.ok(activity.includes(want), `activity lacks ${want}`);
   }
   const firstWrite = await page.$eval("section:first-of-type tbody tr", (tr) => tr.innerText);
   assert.match(firstWrite, /Kim: lives in Ghent|Kim: plays the cello/);
-  assert.match(firstWrite, /unknown/);
+  assert.match(firstWrite, /\timport$/);
   await shot("activity");
   ok("activity");
 
