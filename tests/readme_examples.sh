@@ -63,7 +63,7 @@ expect() {
     fi
 }
 expect '{"status":"ok"}' "healthz"
-expect '"structuredContent":{"created_at"' "remember with the static token"
+expect '"structuredContent":{"by":"static token","created_at"' "remember with the static token"
 expect 'blue flowerpot' "search with a client_credentials token finds the note"
 if [ "$fail" -ne 0 ]; then
     echo "--- output ---"
