@@ -142,7 +142,7 @@ fn serve() -> Result<(), Error> {
         )),
         Err(e) => return Err(Error::Io("cannot write to the token store".into(), e)),
     }
-    let server = Server::bind(
+    let mut server = Server::bind(
         cfg.listen,
         Limits::default(),
         cfg.workers,
@@ -163,6 +163,9 @@ fn serve() -> Result<(), Error> {
     let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
     // Dropped (admin.sock removed) on every way out of here, before the lock is released.
     let admin_socket = crate::admin::spawn(&dir, app.clone())?;
+    server
+        .catch_signals()
+        .map_err(|e| Error::Io("cannot catch SIGTERM".into(), e))?;
     crate::log::line(&format!(
         "listening on http://{bound} (resource {resource}, {notes} notes)"
     ));

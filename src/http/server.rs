@@ -116,6 +116,8 @@ pub struct Server {
     limits: Limits,
     workers: usize,
     trusted_proxies: Vec<IpAddr>,
+    /// The reading end of the SIGTERM/SIGINT pipe once [`Server::catch_signals`] ran.
+    signals: Option<UnixStream>,
 }
 
 impl Server {
@@ -132,6 +134,7 @@ impl Server {
             limits,
             workers,
             trusted_proxies,
+            signals: None,
         })
     }
 
@@ -141,12 +144,28 @@ impl Server {
 
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish
     /// (at most `drain_timeout`) and returns.
-    pub fn run(self, service: Arc<dyn Service>) -> io::Result<()> {
-        let (sig_read, sig_write) = UnixStream::pair()?;
-        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-            signal_hook::low_level::pipe::register(sig, sig_write.try_clone()?)?;
+    pub fn run(mut self, service: Arc<dyn Service>) -> io::Result<()> {
+        self.catch_signals()?;
+        let stop = match &self.signals {
+            Some(s) => s.try_clone()?,
+            None => return Err(io::Error::other("no signal pipe")),
+        };
+        self.serve_until(service, stop)
+    }
+
+    /// From now on SIGTERM and SIGINT start the drain instead of ending the process. Call it
+    /// before saying the server listens: a supervisor that stops the server the moment it
+    /// reads that line must get a clean exit, not death by signal.
+    pub fn catch_signals(&mut self) -> io::Result<()> {
+        if self.signals.is_some() {
+            return Ok(());
         }
-        self.serve_until(service, sig_read)
+        let (read, write) = UnixStream::pair()?;
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+        }
+        self.signals = Some(read);
+        Ok(())
     }
 
     /// Serves until a byte arrives on `stop` (the signal pipe in [`Server::run`]), then
