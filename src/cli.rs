@@ -161,6 +161,14 @@ fn serve() -> Result<(), Error> {
     let mcp = Mcp::new(Arc::new(brain), &issuer);
     let dir = cfg.data_dir.clone();
     let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
+    if let Some(settings) = app.cfg.embed.clone() {
+        let send = crate::brain::meaning::transport(app.outbound.clone());
+        let m = crate::brain::meaning::Meaning::start(&dir, settings, send);
+        let queued = app.mcp.brain.attach_meaning(m);
+        crate::log::line(&format!(
+            "search by meaning on; {queued} notes queued for a vector"
+        ));
+    }
     // Dropped (admin.sock removed) on every way out of here, before the lock is released.
     let admin_socket = crate::admin::spawn(&dir, app.clone())?;
     crate::log::line(&format!(
