@@ -125,6 +125,8 @@ struct Queue {
     /// Notes not queued because the queue was full (the next start or reindex finds them).
     dropped: u64,
     stop: bool,
+    /// Bumped by a reindex: a batch sent before it is thrown away when it comes back.
+    generation: u64,
 }
 
 #[derive(Default)]
@@ -219,6 +221,7 @@ impl Meaning {
             q.wanted.clear();
             q.order.clear();
             q.dropped = 0;
+            q.generation += 1;
             if let Err(e) = std::fs::remove_file(&self.inner.path) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     crate::log::line(&format!("meaning: cannot remove the old vectors: {e}"));
@@ -477,15 +480,16 @@ impl Inner {
     }
 
     fn block(&self, why: String) {
-        crate::log::line(&format!("meaning: off until a reindex: {why}"));
+        let line = format!("meaning: off until a reindex: {why}");
         self.lock_status().blocked = Some(why);
+        crate::log::line(&line);
     }
 
     /// The indexer: takes batches off the queue, embeds them, stores the vectors.
     fn run(&self) {
         let mut backoff = Duration::from_secs(1);
         loop {
-            let batch: Vec<(String, u64, String)> = {
+            let (batch, generation): (Vec<(String, u64, String)>, u64) = {
                 let mut q = self.lock_queue();
                 loop {
                     if q.stop {
@@ -517,13 +521,15 @@ impl Inner {
                     q.order.extend(ids);
                     continue;
                 }
-                batch
+                (batch, q.generation)
             };
             let dim = self.read_store().as_ref().map(Store::dim);
             let texts: Vec<&str> = batch.iter().map(|(_, _, t)| t.as_str()).collect();
             let deadline = self.settings.batch_deadline;
             let send = |r: &embed::Request| (self.send)(r, deadline);
             match embed::embed(&self.settings.embed, &send, Purpose::Document, &texts, dim) {
+                // A reindex started while the batch was out: its answer belongs to the old store.
+                _ if self.lock_queue().generation != generation => {}
                 Ok(e) => {
                     backoff = Duration::from_secs(1);
                     self.store_batch(&batch, &e.vectors);
@@ -682,17 +688,23 @@ fn fused(
     let k = want.min(top_cos.len()).max(1) - 1;
     top_cos.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
     let cos_bar = top_cos[k];
+    // A note the words did not find is shown only when the fusion puts it above the average
+    // note (score > 0): otherwise every query would list every note.
     let mut out: Vec<(f64, u32, Found)> = cands
         .iter()
-        .map(|x| {
-            let z = ALPHA * (x.1 - wmean) / wsd + (1.0 - ALPHA) * (c(x) - cm) / csd;
-            let by_meaning = x.2.is_some() && c(x) >= cos_bar;
+        .filter_map(|x| {
+            let zc = (c(x) - cm) / csd;
+            let z = ALPHA * (x.1 - wmean) / wsd + (1.0 - ALPHA) * zc;
+            if x.1 <= 0.0 && z <= 0.0 && csd.is_finite() {
+                return None;
+            }
+            let by_meaning = x.2.is_some() && zc > 0.0 && c(x) >= cos_bar;
             let found = match (x.1 > 0.0, by_meaning) {
                 (true, true) => Found::Both,
                 (true, false) => Found::Words,
                 _ => Found::Meaning,
             };
-            (z, x.0, found)
+            Some((z, x.0, found))
         })
         .collect();
     let order =
