@@ -543,3 +543,75 @@ fn kill_9_while_vectors_are_written_loses_no_note_and_vectors_are_recomputed() {
     wait_for_vectors(&s, 60, Duration::from_secs(180));
     health(&s);
 }
+
+#[test]
+fn bad_embeddings_configuration_stops_the_start_with_one_exact_line() {
+    let key_file = crate::util::temp_dir("embed-key").join("absent");
+    let missing = key_file.to_string_lossy().into_owned();
+    let cases: [(&[(&str, &str)], String); 8] = [
+        (
+            &[("BRAIN_EMBED_MODEL", MODEL)],
+            "BRAIN_EMBED_MODEL is set but BRAIN_EMBED_URL is not; set BRAIN_EMBED_URL to turn on search by meaning".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "ftp://127.0.0.1/v1/embeddings"), ("BRAIN_EMBED_MODEL", MODEL)],
+            "BRAIN_EMBED_URL must be an http:// or https:// URL".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "http://example.com/v1/embeddings"), ("BRAIN_EMBED_MODEL", MODEL)],
+            "BRAIN_EMBED_URL: plain http:// is allowed only for a loopback host or one listed in BRAIN_OUTBOUND_HTTP_HOSTS, not example.com".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "http://127.0.0.1:1/v1/embeddings")],
+            "BRAIN_EMBED_URL is set but BRAIN_EMBED_MODEL is not; name the embeddings model (e.g. multilingual-e5-small-q4)".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "http://127.0.0.1:1/v1/embeddings"), ("BRAIN_EMBED_MODEL", MODEL), ("BRAIN_EMBED_INPUT_TYPE", "yes")],
+            "BRAIN_EMBED_INPUT_TYPE must be on or off".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "http://127.0.0.1:1/v1/embeddings"), ("BRAIN_EMBED_MODEL", MODEL), ("BRAIN_EMBED_DEADLINE_MS", "5")],
+            "BRAIN_EMBED_DEADLINE_MS must be a whole number from 10 to 60000".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "http://127.0.0.1:1/v1/embeddings"), ("BRAIN_EMBED_MODEL", MODEL), ("BRAIN_EMBED_BATCH", "0")],
+            "BRAIN_EMBED_BATCH must be a whole number from 1 to 2048".into(),
+        ),
+        (
+            &[("BRAIN_EMBED_URL", "http://127.0.0.1:1/v1/embeddings"), ("BRAIN_EMBED_MODEL", MODEL), ("BRAIN_EMBED_KEY", "sk-secret-value"), ("BRAIN_EMBED_KEY_FILE", &missing)],
+            "BRAIN_EMBED_KEY and BRAIN_EMBED_KEY_FILE are both set; set one".into(),
+        ),
+    ];
+    for (set, want) in cases.iter() {
+        let dir = crate::util::temp_dir("embed-config");
+        let mut env: Vec<(String, String)> = minimal_env(&dir)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        for (k, v) in set.iter() {
+            env.push((k.to_string(), v.to_string()));
+        }
+        let out = run(&[], &env);
+        assert_eq!(out.code(), Some(1), "{set:?}: {}", out.stderr);
+        assert_eq!(
+            out.stderr,
+            format!("brain-mcp: configuration error: {want}\n"),
+            "{set:?}"
+        );
+        assert!(!out.stderr.contains("sk-secret-value"));
+    }
+    // The key never appears in check-config's output.
+    let dir = crate::util::temp_dir("embed-config");
+    let mut env = minimal_env(&dir);
+    env.push(("BRAIN_EMBED_URL", "http://127.0.0.1:1/v1/embeddings".into()));
+    env.push(("BRAIN_EMBED_MODEL", MODEL.into()));
+    env.push(("BRAIN_EMBED_KEY", "sk-secret-value".into()));
+    let out = run(&["check-config"], &env);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("BRAIN_EMBED_KEY=[set]\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("sk-secret-value"));
+}

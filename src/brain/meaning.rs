@@ -630,6 +630,9 @@ impl Inner {
     }
 }
 
+/// A candidate of the fused ranking: (row, words score, cosine if it has a vector).
+type Cand = (u32, f64, Option<f32>);
+
 /// z-score convex fusion (`vectors::fuse`'s rule) over the notes the filter accepts that have
 /// a vector or a word hit; a note without a vector gets the mean cosine (z-score 0). The page
 /// is selected, not the whole list sorted.
@@ -642,8 +645,7 @@ fn fused(
     want: usize,
 ) -> Vec<(f64, u32, Found)> {
     let cos = store.cosines(qv);
-    // (row, words score, cosine)
-    let mut cands: Vec<(u32, f64, Option<f32>)> = Vec::with_capacity(cos.len());
+    let mut cands: Vec<Cand> = Vec::with_capacity(cos.len());
     let mut at: HashMap<u32, usize> = HashMap::with_capacity(cos.len());
     for (slot, &c) in cos.iter().enumerate() {
         if let Some(row) = s.row_of(store.id(slot)) {
@@ -670,10 +672,10 @@ fn fused(
     } else {
         with.iter().sum::<f64>() / with.len() as f64
     };
-    let c = |x: &(u32, f64, Option<f32>)| x.2.map_or(cmean, f64::from);
+    let c = |x: &Cand| x.2.map_or(cmean, f64::from);
     let wmean = cands.iter().map(|x| x.1).sum::<f64>() / n;
     let cm = cands.iter().map(&c).sum::<f64>() / n;
-    let sd = |f: &dyn Fn(&(u32, f64, Option<f32>)) -> f64, m: f64| {
+    let sd = |f: &dyn Fn(&Cand) -> f64, m: f64| {
         let v = (cands.iter().map(|x| (f(x) - m).powi(2)).sum::<f64>() / n).sqrt();
         if v > 0.0 && v.is_finite() {
             v
