@@ -112,7 +112,8 @@ fn main() -> Result<(), String> {
             Store::open(&dir.join(vectors::FILE_NAME), MODEL, DIM).map_err(|e| e.to_string())?;
         for line in String::from_utf8_lossy(&brain.export()).lines() {
             let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-            let cur = &v["versions"][v["versions"].as_array().map_or(0, |a| a.len()) - 1];
+            // An export line: {"id","text","tags",...,"history"}.
+            let cur = &v;
             let tags: Vec<String> = cur["tags"]
                 .as_array()
                 .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
@@ -151,6 +152,9 @@ fn main() -> Result<(), String> {
         meaning::transport(brain_mcp::net::Client::new(&net)),
     );
     let queued = brain.attach_meaning(m);
+    if queued > 0 {
+        return Err(format!("{queued} notes queued: the generated vectors' hashes are wrong"));
+    }
     let after = rss_kb();
     let m = brain.meaning().ok_or("meaning not attached")?;
     let (mut endpoint, mut hybrid, mut total) = (Vec::new(), Vec::new(), Vec::new());
