@@ -268,6 +268,7 @@ fn reindex() -> Result<i32, Error> {
         return Ok(1);
     };
     let mut last = usize::MAX;
+    let mut progress = std::time::Instant::now();
     loop {
         let waiting = m.waiting();
         if waiting == 0 {
@@ -280,6 +281,14 @@ fn reindex() -> Result<i32, Error> {
         if waiting != last {
             eprintln!("{waiting} notes waiting for a vector");
             last = waiting;
+            progress = std::time::Instant::now();
+        }
+        // An endpoint that stays down: give up rather than wait forever (the vectors stored
+        // so far are kept; the server's start or another reindex carries on from them).
+        if progress.elapsed() > std::time::Duration::from_secs(300) {
+            let why = m.health()["last_error"].as_str().unwrap_or("no progress").to_string();
+            eprintln!("error: no vector stored for 5 minutes ({why}); {waiting} notes still wait");
+            return Ok(1);
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
