@@ -21,12 +21,54 @@ const DIM: usize = 384;
 const MODEL: &str = "multilingual-e5-small-q4";
 
 const WORDS: [&str; 48] = [
-    "boiler", "service", "dentist", "school", "garden", "invoice", "holiday", "passport", "train",
-    "recipe", "birthday", "anniversary", "kubectl", "postgres", "rust", "deploy", "incident",
-    "budget", "insurance", "mortgage", "car", "tyre", "vet", "biscuit", "football", "piano",
-    "bread", "coffee", "wine", "museum", "flight", "hotel", "beach", "mountain", "bike", "run",
-    "doctor", "pharmacy", "meeting", "review", "release", "backup", "router", "printer", "paint",
-    "fence", "roof", "window",
+    "boiler",
+    "service",
+    "dentist",
+    "school",
+    "garden",
+    "invoice",
+    "holiday",
+    "passport",
+    "train",
+    "recipe",
+    "birthday",
+    "anniversary",
+    "kubectl",
+    "postgres",
+    "rust",
+    "deploy",
+    "incident",
+    "budget",
+    "insurance",
+    "mortgage",
+    "car",
+    "tyre",
+    "vet",
+    "biscuit",
+    "football",
+    "piano",
+    "bread",
+    "coffee",
+    "wine",
+    "museum",
+    "flight",
+    "hotel",
+    "beach",
+    "mountain",
+    "bike",
+    "run",
+    "doctor",
+    "pharmacy",
+    "meeting",
+    "review",
+    "release",
+    "backup",
+    "router",
+    "printer",
+    "paint",
+    "fence",
+    "roof",
+    "window",
 ];
 
 fn rng(state: &mut u64) -> u64 {
@@ -76,9 +118,7 @@ fn summary(name: &str, mut v: Vec<f64>) {
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let url = args
-        .next()
-        .ok_or("usage: bench_meaning N URL [queries]")?;
+    let url = args.next().ok_or("usage: bench_meaning N URL [queries]")?;
     let queries: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let dir = std::env::temp_dir().join(format!("brain-bench-meaning-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -116,7 +156,11 @@ fn main() -> Result<(), String> {
             let cur = &v;
             let tags: Vec<String> = cur["tags"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             let text = meaning::embedded_text(cur["text"].as_str().unwrap_or(""), &tags);
             let id = v["id"].as_str().unwrap_or("");
@@ -153,7 +197,9 @@ fn main() -> Result<(), String> {
     );
     let queued = brain.attach_meaning(m);
     if queued > 0 {
-        return Err(format!("{queued} notes queued: the generated vectors' hashes are wrong"));
+        return Err(format!(
+            "{queued} notes queued: the generated vectors' hashes are wrong"
+        ));
     }
     let after = rss_kb();
     let m = brain.meaning().ok_or("meaning not attached")?;

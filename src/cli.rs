@@ -286,7 +286,10 @@ fn reindex() -> Result<i32, Error> {
         // An endpoint that stays down: give up rather than wait forever (the vectors stored
         // so far are kept; the server's start or another reindex carries on from them).
         if progress.elapsed() > std::time::Duration::from_secs(300) {
-            let why = m.health()["last_error"].as_str().unwrap_or("no progress").to_string();
+            let why = m.health()["last_error"]
+                .as_str()
+                .unwrap_or("no progress")
+                .to_string();
             eprintln!("error: no vector stored for 5 minutes ({why}); {waiting} notes still wait");
             return Ok(1);
         }

@@ -107,7 +107,10 @@ fn server(url: &str, dir: Option<&Path>, extra: &[(&str, &str)]) -> Server {
     let mut b = Server::builder()
         .env("BRAIN_EMBED_URL", url)
         .env("BRAIN_EMBED_MODEL", MODEL)
-        .env("BRAIN_EMBED_INPUT_TYPE", "on");
+        .env("BRAIN_EMBED_INPUT_TYPE", "on")
+        // CPU embedding on a loaded 2-core CI machine can pass 300 ms; the tests that are
+        // about the deadline set it themselves.
+        .env("BRAIN_EMBED_DEADLINE_MS", "20000");
     if let Some(d) = dir {
         b = b.env("BRAIN_DATA_DIR", &d.to_string_lossy());
     }
@@ -358,6 +361,7 @@ fn a_changed_model_or_dimension_turns_meaning_off_until_reindex_nothing_mixed() 
         .env("BRAIN_EMBED_URL", &n5.url())
         .env("BRAIN_EMBED_MODEL", "other-model")
         .env("BRAIN_EMBED_INPUT_TYPE", "on")
+        .env("BRAIN_EMBED_DEADLINE_MS", "20000")
         .start();
     let r = search(&s, "when did we tie the knot");
     assert_eq!(

@@ -646,19 +646,22 @@ fn fused(
 ) -> Vec<(f64, u32, Found)> {
     let cos = store.cosines(qv);
     let mut cands: Vec<Cand> = Vec::with_capacity(cos.len());
-    let mut at: HashMap<u32, usize> = HashMap::with_capacity(cos.len());
+    // Row → candidate index (a dense array: rows are 0..rows.len()).
+    let mut at: Vec<u32> = vec![u32::MAX; s.rows.len()];
     for (slot, &c) in cos.iter().enumerate() {
         if let Some(row) = s.row_of(store.id(slot)) {
             if accept(row) {
-                at.insert(row, cands.len());
+                if let Some(a) = at.get_mut(row as usize) {
+                    *a = cands.len() as u32;
+                }
                 cands.push((row, 0.0, Some(c)));
             }
         }
     }
     let words = super::rank(s, query, accept, s.live.max(1));
     for &(score, row) in &words {
-        match at.get(&row) {
-            Some(&i) => cands[i].1 = score,
+        match at.get(row as usize).copied().filter(|&i| i != u32::MAX) {
+            Some(i) => cands[i as usize].1 = score,
             None => cands.push((row, score, None)),
         }
     }
