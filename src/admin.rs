@@ -23,6 +23,11 @@ pub fn socket_path(dir: &Path) -> PathBuf {
     dir.join("admin.sock")
 }
 
+/// Whether a server answers on the admin socket of `dir`.
+pub fn socket_reachable(dir: &Path) -> bool {
+    UnixStream::connect(socket_path(dir)).is_ok()
+}
+
 /// The admin socket's file: removed when this is dropped, so a clean stop (SIGTERM or SIGINT,
 /// after the drain) or a failed start leaves no `admin.sock` behind. A crash (SIGKILL) does;
 /// the next start removes it, since the data-directory lock says no server owns it.
@@ -100,7 +105,18 @@ pub fn command(store: &Store, brain: &Brain, line: &str, body: &[u8]) -> Vec<u8>
         (Some("reject"), Some(id), None) => reject(brain, id).into_bytes(),
         (Some("export"), None, None) => brain.export(),
         (Some("import"), None, None) => import(brain, body).into_bytes(),
+        (Some("reindex"), None, None) => reindex(brain).into_bytes(),
         _ => b"error: unknown admin command\n".to_vec(),
+    }
+}
+
+/// `reindex`: every note embedded again, into a fresh vector store (issue 14).
+fn reindex(brain: &Brain) -> String {
+    match brain.reindex() {
+        None => "error: search by meaning is not configured (set BRAIN_EMBED_URL and BRAIN_EMBED_MODEL)\n".into(),
+        Some(n) => format!(
+            "reindexing: {n} notes queued for a vector (searches use words alone until their vectors exist; /healthz shows the progress)\n"
+        ),
     }
 }
 

@@ -29,6 +29,7 @@ USAGE:
     brain-mcp accept ID      keep a pending note (other clients see it from now on)
     brain-mcp reject ID      forget a pending note
     brain-mcp export         write every note (with history) as JSON lines to stdout
+    brain-mcp reindex        embed every note again (search by meaning; BRAIN_EMBED_URL)
     brain-mcp import FILE    add the notes of an export or of a memory-server JSONL file
                              (FILE - reads stdin); skips duplicates; all or nothing
     brain-mcp oidc-whoami    verify a provider's token read from stdin as /mcp would; print its
@@ -110,6 +111,7 @@ pub fn main(args: &[String]) -> Result<i32, Error> {
         Some("accept" | "reject") => Err(Error::Usage(
             "usage: brain-mcp accept NOTE_ID, or brain-mcp reject NOTE_ID".into(),
         )),
+        Some("reindex") if args.len() == 1 => reindex(),
         Some("export") if args.len() == 1 => admin("export"),
         Some("import") if args.len() == 2 => import(&args[1]),
         Some("export" | "import") => Err(Error::Usage(
@@ -161,6 +163,14 @@ fn serve() -> Result<(), Error> {
     let mcp = Mcp::new(Arc::new(brain), &issuer);
     let dir = cfg.data_dir.clone();
     let app = Arc::new(App::new(cfg, resource.clone(), store, mcp).map_err(Error::Config)?);
+    if let Some(settings) = app.cfg.embed.clone() {
+        let send = crate::brain::meaning::transport(app.outbound.clone());
+        let m = crate::brain::meaning::Meaning::start(&dir, settings, send);
+        let queued = app.mcp.brain.attach_meaning(m);
+        crate::log::line(&format!(
+            "search by meaning on; {queued} notes queued for a vector"
+        ));
+    }
     // Dropped (admin.sock removed) on every way out of here, before the lock is released.
     let admin_socket = crate::admin::spawn(&dir, app.clone())?;
     server
@@ -234,6 +244,65 @@ fn admin_with(line: &str, body: &[u8]) -> Result<i32, Error> {
     };
     written.map_err(|e| Error::Io("cannot write the output".into(), e))?;
     Ok(if failed { 1 } else { 0 })
+}
+
+/// `brain-mcp reindex`: through the running server's admin socket, or, with none running,
+/// here under the directory lock: every note embedded again with the configured endpoint,
+/// waiting until each has its vector.
+fn reindex() -> Result<i32, Error> {
+    let dir = crate::config::data_dir(&env);
+    if crate::admin::socket_reachable(&dir) {
+        return admin("reindex");
+    }
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    let outbound = crate::net::Settings::from_env(&var, true)?;
+    let Some(settings) = crate::config::embed_settings(&var, &outbound.http_hosts)? else {
+        return Err(Error::Config(
+            "reindex needs BRAIN_EMBED_URL and BRAIN_EMBED_MODEL (search by meaning is not configured)".into(),
+        ));
+    };
+    let _lock = crate::datadir::open_and_lock(&dir)?;
+    let brain = Brain::open(&dir).map_err(|e| Error::Store(e.to_string()))?;
+    let send = crate::brain::meaning::transport(crate::net::Client::new(&outbound));
+    brain.attach_meaning(crate::brain::meaning::Meaning::start(&dir, settings, send));
+    let queued = brain.reindex().unwrap_or(0);
+    eprintln!("reindexing {queued} notes");
+    let Some(m) = brain.meaning() else {
+        return Ok(1);
+    };
+    let mut last = usize::MAX;
+    let mut progress = std::time::Instant::now();
+    loop {
+        let waiting = m.waiting();
+        if waiting == 0 {
+            break;
+        }
+        if let Some(why) = m.blocked() {
+            eprintln!("error: {why}");
+            return Ok(1);
+        }
+        if waiting != last {
+            eprintln!("{waiting} notes waiting for a vector");
+            last = waiting;
+            progress = std::time::Instant::now();
+        }
+        // An endpoint that stays down: give up rather than wait forever (the vectors stored
+        // so far are kept; the server's start or another reindex carries on from them).
+        if progress.elapsed() > std::time::Duration::from_secs(300) {
+            let why = m.health()["last_error"]
+                .as_str()
+                .unwrap_or("no progress")
+                .to_string();
+            eprintln!("error: no vector stored for 5 minutes ({why}); {waiting} notes still wait");
+            return Ok(1);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    println!(
+        "reindexed: {queued} notes have vectors of {}",
+        m.health()["model"]
+    );
+    Ok(0)
 }
 
 fn import(file: &str) -> Result<i32, Error> {

@@ -55,6 +55,8 @@ pub struct Config {
     pub outbound: crate::net::Settings,
     /// External JWT access tokens (src/oidc), when `BRAIN_OIDC_ISSUER` is set.
     pub oidc: Option<crate::oidc::Settings>,
+    /// Search by meaning, when `BRAIN_EMBED_URL` is set (see [`embed_settings`]).
+    pub embed: Option<crate::brain::meaning::Settings>,
 }
 
 /// Characters allowed in tokens, client IDs and secrets (RFC 6749 Appendix A "unreserved"
@@ -215,8 +217,10 @@ impl Config {
             .is_none_or(|u| is_loopback_host(u.host));
         let outbound = crate::net::Settings::from_env(&var, resource_is_loopback)?;
         let oidc = crate::oidc::Settings::from_env(&var, &outbound.http_hosts, true)?;
+        let embed = embed_settings(&var, &outbound.http_hosts)?;
 
         Ok(Config {
+            embed,
             client_credentials_scope,
             cimd_documents,
             cimd_fetch,
@@ -329,6 +333,36 @@ impl Config {
         for (k, v) in self.outbound.describe() {
             put(k, v);
         }
+        if let Some(e) = &self.embed {
+            put("BRAIN_EMBED_URL", e.embed.url.clone());
+            put("BRAIN_EMBED_MODEL", e.embed.model.clone());
+            put(
+                "BRAIN_EMBED_KEY",
+                if e.embed.key.is_some() {
+                    "[set]"
+                } else {
+                    "[not set]"
+                }
+                .to_string(),
+            );
+            put(
+                "BRAIN_EMBED_INPUT_TYPE",
+                if e.embed.input_type { "on" } else { "off" }.to_string(),
+            );
+            put(
+                "BRAIN_EMBED_QUERY_PREFIX",
+                format!("{:?}", e.embed.query_prefix),
+            );
+            put(
+                "BRAIN_EMBED_DOCUMENT_PREFIX",
+                format!("{:?}", e.embed.document_prefix),
+            );
+            put(
+                "BRAIN_EMBED_DEADLINE_MS",
+                e.query_deadline.as_millis().to_string(),
+            );
+            put("BRAIN_EMBED_BATCH", e.embed.batch.to_string());
+        }
         match &self.oidc {
             Some(o) => o
                 .describe(&self.effective_resource_url(self.listen))
@@ -338,6 +372,86 @@ impl Config {
         }
         out
     }
+}
+
+/// Search by meaning (issue 14): `BRAIN_EMBED_URL` (an OpenAI-compatible `/v1/embeddings`;
+/// plain `http://` only for a loopback host or one in `BRAIN_OUTBOUND_HTTP_HOSTS`, the outbound
+/// client's rule), `BRAIN_EMBED_MODEL` (required with it: it is recorded beside the vectors),
+/// `BRAIN_EMBED_KEY` or `_FILE`, `BRAIN_EMBED_INPUT_TYPE` on|off, `BRAIN_EMBED_QUERY_PREFIX`,
+/// `BRAIN_EMBED_DOCUMENT_PREFIX`, `BRAIN_EMBED_DEADLINE_MS` (the query embedding's deadline,
+/// default 300) and `BRAIN_EMBED_BATCH` (notes per request, default 32).
+pub fn embed_settings(
+    var: &dyn Fn(&str) -> Option<String>,
+    http_hosts: &[String],
+) -> Result<Option<crate::brain::meaning::Settings>, Error> {
+    let embed_vars = [
+        "BRAIN_EMBED_MODEL",
+        "BRAIN_EMBED_KEY",
+        "BRAIN_EMBED_KEY_FILE",
+        "BRAIN_EMBED_INPUT_TYPE",
+        "BRAIN_EMBED_QUERY_PREFIX",
+        "BRAIN_EMBED_DOCUMENT_PREFIX",
+        "BRAIN_EMBED_DEADLINE_MS",
+        "BRAIN_EMBED_BATCH",
+    ];
+    let Some(url) = var("BRAIN_EMBED_URL") else {
+        if let Some(v) = embed_vars.iter().find(|v| var(v).is_some()) {
+            return Err(Error::Config(format!(
+                "{v} is set but BRAIN_EMBED_URL is not; set BRAIN_EMBED_URL to turn on search by meaning"
+            )));
+        }
+        return Ok(None);
+    };
+    let Some(u) = parse_url(&url) else {
+        return Err(Error::Config(
+            "BRAIN_EMBED_URL must be an http:// or https:// URL".into(),
+        ));
+    };
+    let host = u
+        .host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if u.scheme == "http" && !is_loopback_host(u.host) && !http_hosts.contains(&host) {
+        return Err(Error::Config(format!(
+            "BRAIN_EMBED_URL: plain http:// is allowed only for a loopback host or one listed in BRAIN_OUTBOUND_HTTP_HOSTS, not {host}"
+        )));
+    }
+    let model = var("BRAIN_EMBED_MODEL").ok_or_else(|| {
+        Error::Config(
+            "BRAIN_EMBED_URL is set but BRAIN_EMBED_MODEL is not; name the embeddings model (e.g. multilingual-e5-small-q4)".into(),
+        )
+    })?;
+    let mut e = crate::embed::Config::new(&url, &model);
+    e.key = secret_var(var, "BRAIN_EMBED_KEY")?;
+    e.input_type = match var("BRAIN_EMBED_INPUT_TYPE").as_deref() {
+        None | Some("off") => false,
+        Some("on") => true,
+        Some(_) => {
+            return Err(Error::Config(
+                "BRAIN_EMBED_INPUT_TYPE must be on or off".into(),
+            ))
+        }
+    };
+    e.query_prefix = var("BRAIN_EMBED_QUERY_PREFIX").unwrap_or_default();
+    e.document_prefix = var("BRAIN_EMBED_DOCUMENT_PREFIX").unwrap_or_default();
+    let number = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, Error> {
+        match var(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| {
+                    Error::Config(format!("{name} must be a whole number from {min} to {max}"))
+                }),
+        }
+    };
+    let deadline = number("BRAIN_EMBED_DEADLINE_MS", 300, 10, 60_000)?;
+    e.batch = number("BRAIN_EMBED_BATCH", 32, 1, 2048)? as usize;
+    let mut s = crate::brain::meaning::Settings::new(e);
+    s.query_deadline = std::time::Duration::from_millis(deadline);
+    Ok(Some(s))
 }
 
 /// A secret from `NAME` or from the file `NAME_FILE` names (setting both is an error).

@@ -153,7 +153,12 @@ fn route(app: &App, req: &Request) -> Response {
     };
     let path = req.path.as_str();
     match (method, path) {
-        ("GET", "/healthz") => Response::json(200, &json!({"status": "ok"})),
+        ("GET", "/healthz") => match app.mcp.brain.meaning() {
+            // Search by meaning failing is reported, not a failed health check: the server
+            // still answers every search (from words alone).
+            Some(m) => Response::json(200, &json!({"status": "ok", "meaning": m.health()})),
+            None => Response::json(200, &json!({"status": "ok"})),
+        },
         (
             "GET",
             "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp",

@@ -12,6 +12,7 @@ mod cimd;
 mod cimd_fetch;
 mod config;
 mod discovery;
+mod embed;
 mod http;
 mod mcp;
 mod oauth_cc;

@@ -21,6 +21,7 @@ mod hash;
 mod index;
 mod load;
 mod log;
+pub mod meaning;
 mod query;
 mod snapshot;
 pub mod snippet;
@@ -266,6 +267,8 @@ pub struct ImportNote {
 pub struct SearchHit {
     pub note: Note,
     pub score: f64,
+    /// Which part of the search found it (always words without an embeddings endpoint).
+    pub found: meaning::Found,
 }
 
 #[derive(Debug)]
@@ -314,6 +317,8 @@ pub struct Brain {
     snapshotter: Mutex<Option<JoinHandle<()>>>,
     /// See [`SNAPSHOT_MIN_BYTES`]; lowered by tests.
     snapshot_min_bytes: u64,
+    /// Search by meaning, when an embeddings endpoint is configured ([`Brain::attach_meaning`]).
+    meaning: std::sync::OnceLock<meaning::Meaning>,
 }
 
 /// The open log and what the next append needs to know.
@@ -545,6 +550,7 @@ impl Brain {
             state: Arc::new(RwLock::new(opened.state)),
             snapshotter: Mutex::new(None),
             snapshot_min_bytes,
+            meaning: std::sync::OnceLock::new(),
         };
         brain.maybe_snapshot();
         Ok(brain)
@@ -654,6 +660,8 @@ impl Brain {
         apply_note(&mut s, seq, at, line.len(), note);
         s.appended(&line);
         s.compact_memory(w.memory_min_garbage);
+        drop(s);
+        self.meaning_written(note);
         Ok(())
     }
 
@@ -963,6 +971,9 @@ impl Brain {
             s.appended(&bytes);
             s.compact_memory(w.memory_min_garbage);
         }
+        for (_, _, _, note) in &puts {
+            self.meaning_written(note);
+        }
         drop(w);
         self.maybe_snapshot();
         Ok((added, skipped))
@@ -979,6 +990,52 @@ impl Brain {
         let row = s.row_of(id)?;
         Seen::new(&s, view)?.accepts(&s, row).then_some(())?;
         s.note(row)
+    }
+
+    /// Turns on search by meaning: `m` indexes the notes missing a vector (or holding one of
+    /// an older text) in the background from now on. Returns how many it queued.
+    pub fn attach_meaning(&self, m: meaning::Meaning) -> usize {
+        if self.meaning.set(m).is_err() {
+            return 0;
+        }
+        self.sync_meaning(false)
+    }
+
+    /// The meaning part, when configured.
+    pub fn meaning(&self) -> Option<&meaning::Meaning> {
+        self.meaning.get()
+    }
+
+    /// `brain-mcp reindex`: every note embedded again into a fresh store (another model's
+    /// vectors are dropped). `None` when no embeddings endpoint is configured.
+    pub fn reindex(&self) -> Option<usize> {
+        self.meaning.get()?;
+        Some(self.sync_meaning(true))
+    }
+
+    fn sync_meaning(&self, fresh: bool) -> usize {
+        let Some(m) = self.meaning.get() else {
+            return 0;
+        };
+        // Under the writer lock, so no write slips between the listing and the queueing.
+        let w = self.lock_writer();
+        let notes: Vec<(String, String, Vec<String>)> = {
+            let s = self.read();
+            s.rows_by_write()
+                .into_iter()
+                .filter_map(|row| s.note(row))
+                .map(|n| (n.id, n.text, n.tags))
+                .collect()
+        };
+        let queued = m.sync(notes, fresh);
+        drop(w);
+        queued
+    }
+
+    fn meaning_written(&self, note: &Note) {
+        if let Some(m) = self.meaning.get() {
+            m.written(&note.id, &note.text, &note.tags);
+        }
     }
 
     /// [`Brain::forget_by`] by someone who sees everything.
@@ -1008,6 +1065,9 @@ impl Brain {
             s.compact_memory(w.memory_min_garbage);
             s.should_compact(w.compact_min_dead) && s.dead_records > w.compact_retry_at
         };
+        if let Some(m) = self.meaning.get() {
+            m.forgotten(id);
+        }
         if compact {
             // The forget is durable already; a failed compaction only leaves a longer log.
             if let Err(e) = self.compact_locked(&mut w) {
@@ -1067,12 +1127,34 @@ impl Brain {
         offset: usize,
         limit: usize,
     ) -> (Vec<SearchHit>, bool) {
+        let (hits, more, _) = self.search_page_meaning(query, filter, offset, limit);
+        (hits, more)
+    }
+
+    /// [`Brain::search_page`], fused with search by meaning when it is configured and
+    /// working (`vectors::fuse`'s rule), and saying whether it took part.
+    pub fn search_page_meaning(
+        &self,
+        query: &str,
+        filter: &Filter,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<SearchHit>, bool, meaning::Used) {
+        let none = |m: Option<&meaning::Meaning>| match m {
+            Some(_) => meaning::Used::Off("nothing to search".into()),
+            None => meaning::Used::NotConfigured,
+        };
         if limit == 0 {
-            return (Vec::new(), false);
+            return (Vec::new(), false, none(self.meaning.get()));
         }
+        // Before the state's read lock: waiting for the endpoint must not hold up writers.
+        let qv = match self.meaning.get() {
+            Some(m) if !query.trim().is_empty() => m.query_vector(query),
+            _ => Err(String::new()),
+        };
         let s = self.read();
         let Some(seen) = Seen::new(&s, filter) else {
-            return (Vec::new(), false);
+            return (Vec::new(), false, none(self.meaning.get()));
         };
         // Tags are checked in the tags' own row lists (small, dense), and a note's row only
         // when a time window, space, writer or pending note could exclude it: a broad query
@@ -1091,20 +1173,37 @@ impl Brain {
                     })
         };
         let want = offset.saturating_add(limit).saturating_add(1);
-        let ranked = rank(&s, query, accept, want);
+        let (ranked, used) = match (self.meaning.get(), qv) {
+            (Some(m), Ok(qv)) => match m.rank(&s, query, &qv, &accept, want) {
+                Some(r) => (r, meaning::Used::Used),
+                None => (
+                    words_found(rank(&s, query, accept, want)),
+                    meaning::Used::Off("the vectors are being rebuilt".into()),
+                ),
+            },
+            (Some(_), Err(why)) => (
+                words_found(rank(&s, query, accept, want)),
+                meaning::Used::Off(why),
+            ),
+            (None, _) => (
+                words_found(rank(&s, query, accept, want)),
+                meaning::Used::NotConfigured,
+            ),
+        };
         let more = ranked.len() > offset.saturating_add(limit);
         let hits = ranked
             .into_iter()
             .skip(offset)
             .take(limit)
-            .filter_map(|(score, row)| {
+            .filter_map(|(score, row, found)| {
                 Some(SearchHit {
                     note: s.note(row)?,
                     score,
+                    found,
                 })
             })
             .collect();
-        (hits, more)
+        (hits, more, used)
     }
 
     /// Newest first. Returns the page and an opaque cursor for the next page, if any.
@@ -1432,6 +1531,13 @@ fn rank(s: &State, query: &str, accept: impl Fn(u32) -> bool, limit: usize) -> V
     )
 }
 // ---- end of ranking ----
+
+/// A word ranking as found by words.
+fn words_found(r: Vec<(f64, u32)>) -> Vec<(f64, u32, meaning::Found)> {
+    r.into_iter()
+        .map(|(score, row)| (score, row, meaning::Found::Words))
+        .collect()
+}
 
 /// Gives the memory `open` and a snapshot write used for a while (chunk buffers, parsed lines,
 /// the parser threads' heaps) back to the OS now. The static build's allocator, mimalloc,

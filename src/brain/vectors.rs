@@ -242,6 +242,32 @@ pub fn text_hash(text: &str) -> u64 {
     fnv1a(text.as_bytes())
 }
 
+/// The model and dimension `vectors.bin` at `path` was written for, without loading it:
+/// `None` when there is no file yet (or it is empty).
+pub fn peek(path: &std::path::Path) -> Result<Option<(String, usize)>, StoreError> {
+    use std::io::BufRead;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut line = Vec::new();
+    // The header is one short JSON line; anything longer is not ours.
+    std::io::Read::take(std::io::BufReader::new(file), 4096).read_until(b'\n', &mut line)?;
+    if line.is_empty() {
+        return Ok(None);
+    }
+    let header: Header = serde_json::from_slice(line.trim_ascii_end())
+        .map_err(|e| StoreError::BadHeader(e.to_string()))?;
+    if header.format != "brain-vectors" || header.version != 1 || header.dim == 0 {
+        return Err(StoreError::BadHeader(format!(
+            "format {:?} version {} dim {}",
+            header.format, header.version, header.dim
+        )));
+    }
+    Ok(Some((header.model, header.dim)))
+}
+
 /// Vectors for notes, in memory as one flat int8 matrix (one row per note), and on disk as
 /// an append-only file.
 pub struct Store {

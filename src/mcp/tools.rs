@@ -1145,7 +1145,8 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
         None => 0,
         Some(c) => decode_search_cursor(c, key).ok_or_else(|| bad_cursor("this search"))?,
     };
-    let (hits, more) = ctx.brain.search_page(query, &filter, offset, limit);
+    let (hits, more, used) = ctx.brain.search_page_meaning(query, &filter, offset, limit);
+    let meaning = used.field();
     let mut page = Page::with_shape(ctx.shape);
     for (i, h) in hits.iter().enumerate() {
         let score = if h.score.is_finite() { h.score } else { 0.0 };
@@ -1163,8 +1164,15 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
             "score": score,
         });
         provenance(&mut item, &h.note);
+        let found = match &meaning {
+            Some(_) => {
+                item["found"] = h.found.as_str().into();
+                format!(", found by {}", h.found.as_str())
+            }
+            None => String::new(),
+        };
         let text = format!(
-            "\n\n{}. id {} (created {}, updated {}, {}{}, {}, score {score:.3})\n{snippet}",
+            "\n\n{}. id {} (created {}, updated {}, {}{}, {}, score {score:.3}{found})\n{snippet}",
             offset + i + 1,
             h.note.id,
             h.note.created_at,
@@ -1195,16 +1203,26 @@ fn search(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
             offset + shown
         )
     };
+    match &used {
+        crate::brain::meaning::Used::Off(why) => text.push_str(&format!(
+            "\nSearch by meaning is off for this search ({why}): these results are from words alone."
+        )),
+        crate::brain::meaning::Used::Used => {
+            text.push_str("\nRanked by words and meaning together.")
+        }
+        crate::brain::meaning::Used::NotConfigured => {}
+    }
     text.push_str(&page.text);
     if let Some(c) = &next {
         text.push_str(&format!(
             "\n\nMore results: call search with the same query and filters and cursor=\"{c}\"."
         ));
     }
-    Ok(Output {
-        structured: json!({"results": page.items, "next_cursor": next}),
-        text,
-    })
+    let mut structured = json!({"results": page.items, "next_cursor": next});
+    if let Some(m) = meaning {
+        structured["meaning"] = m.into();
+    }
+    Ok(Output { structured, text })
 }
 
 fn recall(ctx: &Ctx, args: &Args) -> Result<Output, ToolError> {
@@ -1889,6 +1907,7 @@ fn search_output() -> Value {
             "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
             "updated_at": {"type": "string", "description": "RFC 3339 UTC time of its last change."},
             "score": {"type": "number", "description": "Relevance; higher is better."},
+            "found": {"type": "string", "enum": ["words", "meaning", "both"], "description":                 "Which part of the search found it (only when search by meaning is configured)."},
         }),
         &[
             "id",
@@ -1906,6 +1925,9 @@ fn search_output() -> Value {
         json!({
             "results": {"type": "array", "items": hit, "description": "Best match first."},
             "next_cursor": next_cursor_schema(),
+            "meaning": {"type": "string", "description": "\"used\" when search by meaning \
+                took part, \"off: <why>\" when these results are from words alone (only when \
+                an embeddings endpoint is configured)."},
         }),
         &["results", "next_cursor"],
     )
