@@ -294,7 +294,7 @@ fn apply(state: &mut State, item: Item) -> bool {
             let Some(space) = state.intern_space(&p.space) else {
                 return false;
             };
-            let writer = state.intern_writer(p.by.as_ref());
+            let writer = state.intern_writer(p.by.as_deref());
             state.put(
                 NewVersion {
                     id: p.id,

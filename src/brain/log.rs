@@ -107,7 +107,9 @@ pub struct Put<'a> {
     pub updated_at: Cow<'a, str>,
     /// Checked by the space rules; `main` when the line names none.
     pub space: Cow<'a, str>,
-    pub by: Option<Writer>,
+    /// Boxed: a `Put` sits in the loader's per-chunk lists by the thousand, and most lines
+    /// of an older log have no writer.
+    pub by: Option<Box<Writer>>,
     pub pending: bool,
 }
 
@@ -120,14 +122,12 @@ impl Put<'_> {
             created_at: self.created_at.to_string(),
             updated_at: self.updated_at.to_string(),
             space: self.space.to_string(),
-            by: self.by.clone(),
+            by: self.by.as_deref().cloned(),
             pending: self.pending,
         }
     }
 }
 
-// Nearly every record is a `Put`: boxing it would add an allocation per line read.
-#[allow(clippy::large_enum_variant)]
 pub enum Record<'a> {
     Put(Put<'a>),
     Del { seq: u64, id: u64 },
@@ -242,7 +242,7 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineError> {
                 created_at,
                 updated_at,
                 space,
-                by: r.by,
+                by: r.by.map(Box::new),
                 pending: r.pending.unwrap_or(false),
             }))
         }

@@ -675,7 +675,7 @@ impl State {
                 "its tags, creation time, space or review mark differ from the index's".into(),
             );
         }
-        if p.by.as_ref() != self.writer(ver.writer) {
+        if p.by.as_deref() != self.writer(ver.writer) {
             return Err("its writer differs from the index's".into());
         }
         Ok(p.to_note())
