@@ -1669,6 +1669,23 @@ fn space_schema(description: &str) -> Value {
     })
 }
 
+/// A note's space, its writer and its review mark, as every result carries them (not
+/// required: `pending` appears only while true).
+fn note_space_schema() -> Value {
+    json!({"type": "string", "description": "The space the note lives in (`main` unless another was named)."})
+}
+
+fn note_by_schema() -> Value {
+    json!({"type": "string", "description": "Who wrote this version: a client's name and grant, \
+        `static token`, `client_credentials <id>`, `oidc <subject>`, `owner`, `import`, or \
+        `unknown` (written before provenance)."})
+}
+
+fn note_pending_schema() -> Value {
+    json!({"type": "boolean", "description": "Present and true while the note waits for the \
+        owner's review: only its writer and the owner see it."})
+}
+
 fn list_spaces_input() -> Value {
     json!({"type": "object", "properties": {}, "additionalProperties": false})
 }
@@ -1907,6 +1924,9 @@ fn search_output() -> Value {
             "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
             "updated_at": {"type": "string", "description": "RFC 3339 UTC time of its last change."},
             "score": {"type": "number", "description": "Relevance; higher is better."},
+            "space": note_space_schema(),
+            "by": note_by_schema(),
+            "pending": note_pending_schema(),
             "found": {"type": "string", "enum": ["words", "meaning", "both"], "description":                 "Which part of the search found it (only when search by meaning is configured)."},
         }),
         &[
@@ -1994,6 +2014,9 @@ fn recall_output() -> Value {
             "tags": string_array(),
             "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
             "updated_at": {"type": "string", "description": "RFC 3339 UTC time of this version."},
+            "space": note_space_schema(),
+            "by": note_by_schema(),
+            "pending": note_pending_schema(),
             "version": {"type": "integer", "description": "Which version this is (1 = the first)."},
             "versions": {"type": "integer", "description": "How many versions the note has."},
             "length": {"type": "integer", "description": "The whole text's length in characters."},
@@ -2112,6 +2135,9 @@ fn list_output() -> Value {
             "tags": string_array(),
             "created_at": {"type": "string", "description": "RFC 3339 UTC time the note was saved."},
             "updated_at": {"type": "string", "description": "RFC 3339 UTC time of its last change."},
+            "space": note_space_schema(),
+            "by": note_by_schema(),
+            "pending": note_pending_schema(),
         }),
         &[
             "id",
