@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::error::Category;
 
 use super::text::{
-    check_tags, normalize_space, unpack_id, validate_id, validate_text, validate_time, Writer,
+    check_stored_space, check_tags, unpack_id, validate_id, validate_text, validate_time, Writer,
     MAIN_SPACE,
 };
 use super::{BrainError, Note};
@@ -221,12 +221,7 @@ pub fn parse_line(line: &[u8]) -> Result<Record<'_>, LineError> {
             let space = match r.space {
                 None => Cow::Borrowed(MAIN_SPACE),
                 Some(sp) => {
-                    if normalize_space(&sp).map_err(invalid)? != sp {
-                        return Err(LineError::Invalid(format!(
-                            "space {:?} is not in its stored form (lower case)",
-                            sp.chars().take(64).collect::<String>()
-                        )));
-                    }
+                    check_stored_space(&sp).map_err(invalid)?;
                     sp
                 }
             };

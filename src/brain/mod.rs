@@ -871,12 +871,7 @@ impl Brain {
                 validate_text(&v.text).map_err(at)?;
                 check_tags(&v.tags).map_err(at)?;
                 text::validate_time(&v.updated_at, "updated_at").map_err(at)?;
-                if normalize_space(&v.space).map_err(at)? != v.space {
-                    return Err(at(BrainError::Invalid(format!(
-                        "space {:?} is not in its stored form (lower case)",
-                        v.space
-                    ))));
-                }
+                text::check_stored_space(&v.space).map_err(at)?;
                 if let Some(by) = &v.by {
                     by.check().map_err(at)?;
                 }

@@ -786,6 +786,17 @@ pub fn normalize_space(space: &str) -> Result<String, BrainError> {
     normalize_tag(space).map_err(|e| BrainError::Invalid(e.to_string().replace("tag", "space")))
 }
 
+/// A stored space name (a log line's, an imported version's): valid by the space rules and
+/// already in their lower-case form, as `normalize_space` would store it.
+pub fn check_stored_space(space: &str) -> Result<(), BrainError> {
+    if normalize_space(space)? != space {
+        return Err(BrainError::Invalid(format!(
+            "space {space:?} is not in its stored form (lower case)"
+        )));
+    }
+    Ok(())
+}
+
 /// Who wrote a version of a note: what the credential behind the write was.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Writer {

@@ -1659,14 +1659,9 @@ fn list_spaces(ctx: &Ctx, _args: &Args) -> Result<Output, ToolError> {
 
 // ---- schemas ----
 
+/// A space name follows the tag rules, so its schema is a tag's.
 fn space_schema(description: &str) -> Value {
-    json!({
-        "type": "string",
-        "minLength": 1,
-        "maxLength": 64,
-        "pattern": "^[A-Za-z0-9_-]+$",
-        "description": description,
-    })
+    tag_schema(description)
 }
 
 /// A note's space, its writer and its review mark, as every result carries them (not
